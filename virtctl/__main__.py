@@ -1,0 +1,3 @@
+from virtctl.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""Level-triggered controllers: keyed work queues, idempotent reconcile, retry with backoff."""

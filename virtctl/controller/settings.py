@@ -1,0 +1,101 @@
+"""Where the embedded controller keeps its state, and its settings.
+
+Everything lives under one state directory (``$VIRTCTL_STATE_DIR``, else
+``$XDG_STATE_HOME/virtctl``, else ``~/.local/state/virtctl``), so tests can run many controllers
+side by side. Settings come from ``<state>/config.yaml`` (all keys optional) and may be overridden
+by the ``local serve`` flags.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from virtctl.errors import ConfigError
+
+
+def default_state_dir() -> Path:
+    env = os.environ.get("VIRTCTL_STATE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return Path(xdg) / "virtctl" if xdg else Path.home() / ".local" / "state" / "virtctl"
+
+
+def default_libvirt_uri() -> str:
+    return "qemu:///system" if os.geteuid() == 0 else "qemu:///session"
+
+
+@dataclass
+class Settings:
+    state_dir: Path = field(default_factory=default_state_dir)
+    # libvirt hosts ("nodes"): the first is where new VMIs run; more enable live migration
+    libvirt_uris: list[str] = field(default_factory=lambda: [default_libvirt_uri()])
+    node_names: list[str] = field(default_factory=list)       # defaults: node01, node02, …
+    insecure_registries: list[str] = field(default_factory=list)   # host[:port] allowed over plain http
+    host_disk_dirs: list[str] = field(default_factory=list)        # where hostDisk volumes may live
+    port: int = 0                          # 0: any free port on 127.0.0.1
+    reconcile_workers: int = 2
+
+    # --- paths (derived) ---
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "store.db"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.state_dir / "pki"
+
+    @property
+    def token_path(self) -> Path:
+        return self.state_dir / "token"
+
+    @property
+    def runtime_path(self) -> Path:
+        """JSON written by a running server: pid, url, port."""
+        return self.state_dir / "server.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / "controller.log"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.state_dir / "images"
+
+    @property
+    def volumes_dir(self) -> Path:
+        return self.state_dir / "volumes"
+
+    @property
+    def run_dir(self) -> Path:
+        """Per-VMI ephemeral files (overlays, cloud-init ISOs, empty disks)."""
+        return self.state_dir / "run"
+
+    def node_name(self, index: int) -> str:
+        if index < len(self.node_names):
+            return self.node_names[index]
+        return f"node{index + 1:02d}"
+
+    @classmethod
+    def load(cls, state_dir: Path | None = None) -> "Settings":
+        s = cls(state_dir=Path(state_dir) if state_dir else default_state_dir())
+        cfg = s.state_dir / "config.yaml"
+        if cfg.exists():
+            try:
+                data = yaml.safe_load(cfg.read_text()) or {}
+            except yaml.YAMLError as e:
+                raise ConfigError(f"{cfg}: invalid YAML: {e}".splitlines()[0]) from None
+            if not isinstance(data, dict):
+                raise ConfigError(f"{cfg}: expected a mapping of settings")
+            known = {"libvirtURIs": "libvirt_uris", "nodeNames": "node_names",
+                     "insecureRegistries": "insecure_registries", "hostDiskDirs": "host_disk_dirs",
+                     "port": "port", "reconcileWorkers": "reconcile_workers"}
+            for key, value in data.items():
+                if key not in known:
+                    raise ConfigError(f"{cfg}: unknown setting {key!r} (known: {', '.join(known)})")
+                setattr(s, known[key], value)
+        return s

@@ -1,0 +1,20 @@
+"""SQLite-backed object store with Kubernetes API semantics.
+
+The API server and the reconcilers share one :class:`ObjectStore` in-process:
+
+* ``get(kind, namespace, name) -> dict``: raises ``errors.NotFound``.
+* ``list(kind, namespace=None, label_selector=None, field_selector=None) -> (items, resource_version)``.
+* ``create(kind, namespace, obj, *, dry_run=False, field_validation="Strict") -> dict``.
+* ``replace(kind, namespace, name, obj, *, subresource=None, dry_run=False) -> dict``: PUT; a stale
+  ``metadata.resourceVersion`` raises ``errors.Conflict``. ``subresource="status"`` writes only status,
+  ``None`` ignores status (for kinds with the status subresource).
+* ``patch(kind, namespace, name, content_type, body, *, subresource=None, dry_run=False,
+  field_manager=None, force=False) -> dict``: merge-patch, json-patch, apply-patch (creates when absent).
+* ``delete(kind, namespace, name, *, propagation_policy=None, dry_run=False) -> dict``: honours finalizers.
+* ``mutate(kind, namespace, name, fn, *, subresource=None) -> dict | None``: get, let ``fn(obj)`` change a
+  copy in place (return False to skip the write), replace, retry on conflict; None if the object is gone.
+* ``watch(kind, namespace=None, resource_version=None, label_selector=None, field_selector=None,
+  bookmarks=False) -> Watch``: iterator of ``(event_type, obj)``; ``.stop()``; raises ``errors.Gone`` when
+  ``resource_version`` is older than the kept history.
+* ``subscribe(callback)``: ``callback(event_type, kind, obj)`` after every committed change (controllers).
+"""

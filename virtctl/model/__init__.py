@@ -1,0 +1,2 @@
+"""Pure KubeVirt objects: kinds, names, printable status, builders. No I/O, no third-party imports
+beyond PyYAML where a builder renders YAML."""

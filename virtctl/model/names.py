@@ -1,0 +1,43 @@
+"""Kubernetes name rules (apimachinery validation), with its messages."""
+
+from __future__ import annotations
+
+import re
+
+DNS1123_SUBDOMAIN_MAX = 253
+DNS1123_LABEL_MAX = 63
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_SUBDOMAIN_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
+_LABEL_RE = re.compile(rf"^{_LABEL}$")
+
+
+def subdomain_errors(name: str) -> list[str]:
+    """Problems with ``name`` as an RFC 1123 subdomain (object names), as Kubernetes words them."""
+    errs = []
+    if len(name) > DNS1123_SUBDOMAIN_MAX:
+        errs.append(f"must be no more than {DNS1123_SUBDOMAIN_MAX} characters")
+    if not _SUBDOMAIN_RE.match(name):
+        errs.append("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                    "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+                    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+    return errs
+
+
+def label_errors(name: str) -> list[str]:
+    """Problems with ``name`` as an RFC 1123 label (namespaces, names used as host names)."""
+    errs = []
+    if len(name) > DNS1123_LABEL_MAX:
+        errs.append(f"must be no more than {DNS1123_LABEL_MAX} characters")
+    if not _LABEL_RE.match(name):
+        errs.append("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+                    "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+                    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+    return errs
+
+
+def is_subdomain(name: str) -> bool:
+    return not subdomain_errors(name)
+
+
+def is_label(name: str) -> bool:
+    return not label_errors(name)

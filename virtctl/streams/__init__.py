@@ -1,0 +1,2 @@
+"""Client-side streams: the console terminal, the VNC proxy. The only client-side importer of
+``websockets``."""
