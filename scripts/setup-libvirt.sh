@@ -1,0 +1,90 @@
+#!/bin/bash
+# Install libvirt + QEMU (TCG) and start libvirtd/virtlogd without systemd, on Debian 12 as root.
+# Idempotent: packages, user, config and running daemons are left alone when already in place.
+# Facts behind each step: /work/shared/lab/LIBVIRT.md §1-2 (the daemon needs the libvirt-qemu user,
+# /var/log/libvirt, a running virtlogd, user/group root in qemu.conf and a fixed host_uuid).
+set -euo pipefail
+
+URI=qemu:///system
+HOST_UUID=${VIRTCTL_HOST_UUID:-6c696276-6972-7431-0000-000000000001}
+LIBVIRTD_PID=/run/virtctl-libvirtd.pid
+VIRTLOGD_PID=/run/virtctl-virtlogd.pid
+LIBVIRTD_LOG=/var/log/libvirt/libvirtd.log
+READY_TIMEOUT=60
+PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils libvirt-dev pkg-config gcc"
+
+say() { echo "setup-libvirt: $*"; }
+die() { echo "setup-libvirt: ERROR: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+# --- packages ---
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    say "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
+else
+    say "packages already installed"
+fi
+
+# --- what libvirt-daemon-system would have provided ---
+getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+getent passwd libvirt-qemu >/dev/null || \
+    useradd --system -g libvirt-qemu -d /var/lib/libvirt -M -s /usr/sbin/nologin libvirt-qemu
+mkdir -p /var/log/libvirt/qemu /var/lib/libvirt /var/cache/libvirt /etc/libvirt /run/libvirt
+
+# QEMU as root: as libvirt-qemu every createXML re-probes capabilities (44 s) and /root is unreadable.
+write_if_changed() {  # path content
+    if [ ! -f "$1" ] || [ "$(cat "$1")" != "$2" ]; then
+        printf '%s\n' "$2" > "$1"
+        say "wrote $1"
+    fi
+}
+write_if_changed /etc/libvirt/qemu.conf 'user = "root"
+group = "root"'
+# Without host_uuid libvirt invents a new one at every start (no SMBIOS here).
+write_if_changed /etc/libvirt/libvirtd.conf "host_uuid = \"$HOST_UUID\"
+log_outputs = \"3:file:$LIBVIRTD_LOG\""
+
+# --- daemons ---
+running() {  # pidfile process-name
+    local pid
+    [ -f "$1" ] || return 1
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] && [ "$(cat "/proc/$pid/comm")" = "$2" ]
+}
+process_exists() { pgrep -x "$1" >/dev/null 2>&1; }
+libvirt_ready() { virsh -c "$URI" version >/dev/null 2>&1; }
+
+if running "$VIRTLOGD_PID" virtlogd || process_exists virtlogd; then
+    say "virtlogd already running"
+else
+    say "starting virtlogd"
+    virtlogd -d -p "$VIRTLOGD_PID"
+fi
+
+if libvirt_ready; then
+    say "libvirtd already running and answering on $URI"
+elif running "$LIBVIRTD_PID" libvirtd || process_exists libvirtd; then
+    say "libvirtd process exists but $URI does not answer yet; waiting"
+else
+    say "starting libvirtd"
+    libvirtd -d -p "$LIBVIRTD_PID"   # rc is 0 even when the QEMU driver failed: poll below
+fi
+
+deadline=$((SECONDS + READY_TIMEOUT))
+until libvirt_ready; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+        echo "setup-libvirt: ERROR: $URI not ready after ${READY_TIMEOUT}s; last lines of $LIBVIRTD_LOG:" >&2
+        tail -n 30 "$LIBVIRTD_LOG" >&2 2>/dev/null || true
+        exit 1
+    fi
+    sleep 0.2
+done
+say "ready: $(virsh -c "$URI" version 2>/dev/null | grep -i 'running hypervisor' || true)"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set this machine up for standalone mode and for the tests, idempotently:
+# system packages + libvirt/QEMU daemons, the Python venv, the busybox test guest (built from
+# Debian packages), and a local OCI registry holding the guest as kernelBoot/containerDisk images.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '[setup %(%T)T] %s\n' -1 "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/setup.sh installs system packages and starts libvirtd: run it as root" >&2
+  exit 1
+fi
+
+log "libvirt + QEMU"
+bash scripts/setup-libvirt.sh
+
+need=()
+for pkg in docker-registry skopeo genisoimage tigervnc-viewer tmux xvfb python3-venv; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  log "apt: ${need[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+log "python venv"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -c 'import virtctl, libvirt, websockets, typer' >/dev/null
+
+log "test guest"
+bash scripts/build-guest.sh "$PWD/guest"
+
+log "local registry + test images"
+bash scripts/start-registry.sh "$PWD/.state/registry"
+bash scripts/push-test-images.sh "$PWD/guest"
+log "ready"
