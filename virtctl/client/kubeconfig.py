@@ -1,0 +1,305 @@
+"""kubeconfig → connection settings, the way client-go resolves them.
+
+A fast path in the standard library (plus PyYAML) covers what nearly every kubeconfig uses: token,
+token file, basic auth, client certificate and key (inline or files), CA (inline or file),
+insecure-skip-tls-verify, tls-server-name, proxy-url and the context namespace. Only users with an
+``exec`` credential plugin or an ``auth-provider`` need the ``kubernetes`` package, which is then
+imported lazily (see :mod:`virtctl.client.kube_auth`).
+
+Merging follows client-go: ``KUBECONFIG`` may list several files; for every named cluster, user
+and context the first file that defines it wins, as does the first non-empty ``current-context``.
+Relative file paths are resolved against the directory of the file that holds them.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from virtctl.errors import ConfigError
+
+
+class NoKubeconfig(ConfigError):
+    """No usable kubeconfig at all (no file anywhere, or no current context and no --server).
+
+    The CLI reacts by using the local controller; it is never shown to the user as is."""
+
+
+@dataclass
+class Overrides:
+    """The global kubeconfig flags (REFERENCE §1.3). Empty means "not given"."""
+
+    kubeconfig: str = ""
+    context: str = ""
+    cluster: str = ""
+    user: str = ""
+    namespace: str = ""
+    server: str = ""
+    token: str = ""
+    username: str = ""
+    password: str = ""
+    certificate_authority: str = ""
+    client_certificate: str = ""
+    client_key: str = ""
+    insecure_skip_tls_verify: bool = False
+    tls_server_name: str = ""
+    proxy_url: str = ""
+    request_timeout: str = "0"
+    impersonate: str = ""
+    impersonate_groups: list[str] = field(default_factory=list)
+    impersonate_uid: str = ""
+
+
+@dataclass
+class ClientConfig:
+    """Everything needed to talk to one API server."""
+
+    server: str
+    namespace: str = "default"
+    namespace_explicit: bool = False      # -n/--namespace was given
+    context: str = ""
+    ca_data: bytes | None = None          # PEM
+    ca_file: str = ""
+    cert_data: bytes | None = None        # PEM
+    cert_file: str = ""
+    key_data: bytes | None = None         # PEM
+    key_file: str = ""
+    token: str = ""
+    token_file: str = ""
+    username: str = ""
+    password: str = ""
+    insecure: bool = False
+    tls_server_name: str = ""
+    proxy_url: str = ""
+    timeout: float | None = None          # seconds per request; None = no limit
+    impersonate: str = ""
+    impersonate_groups: list[str] = field(default_factory=list)
+    impersonate_uid: str = ""
+    # users with exec/auth-provider: the kubeconfig pieces handed to the kubernetes loader
+    plugin_config: dict | None = None
+
+    def bearer_token(self) -> str:
+        if self.token:
+            return self.token
+        if self.token_file:
+            try:
+                return Path(self.token_file).read_text().strip()
+            except OSError as e:
+                raise ConfigError(f"failed to read token file {self.token_file!r}: {e.strerror}") from None
+        return ""
+
+    def ca_pem(self) -> bytes | None:
+        if self.ca_data:
+            return self.ca_data
+        if self.ca_file:
+            return _read_file(self.ca_file)
+        return None
+
+    def cert_pem(self) -> bytes | None:
+        if self.cert_data:
+            return self.cert_data
+        return _read_file(self.cert_file) if self.cert_file else None
+
+    def key_pem(self) -> bytes | None:
+        if self.key_data:
+            return self.key_data
+        return _read_file(self.key_file) if self.key_file else None
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise ConfigError(f"open {path}: {(e.strerror or str(e)).lower()}") from None
+
+
+# ---------------------------------------------------------------- loading and merging
+
+def kubeconfig_paths(explicit: str = "") -> tuple[list[Path], bool]:
+    """The kubeconfig files to merge, and whether the choice was explicit (--kubeconfig)."""
+    if explicit:
+        return [Path(explicit).expanduser()], True
+    env = os.environ.get("KUBECONFIG", "")
+    if env:
+        seen: list[Path] = []
+        for part in env.split(os.pathsep):
+            if part and Path(part).expanduser() not in seen:
+                seen.append(Path(part).expanduser())
+        return seen, False
+    return [Path.home() / ".kube" / "config"], False
+
+
+_PATH_KEYS = {"clusters": ("certificate-authority",),
+              "users": ("client-certificate", "client-key", "tokenFile")}
+
+
+def _absolutise(section: str, entry: dict, base: Path) -> None:
+    for key in _PATH_KEYS.get(section, ()):
+        value = entry.get(key)
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            entry[key] = str(base / value)
+    if section == "users":
+        exec_cfg = entry.get("exec")
+        # client-go resolves a relative exec command only when it names a path, not a PATH lookup
+        if isinstance(exec_cfg, dict):
+            cmd = exec_cfg.get("command")
+            if isinstance(cmd, str) and os.sep in cmd and not os.path.isabs(cmd):
+                exec_cfg["command"] = str(base / cmd)
+
+
+def _load_file(path: Path) -> dict:
+    import yaml   # PyYAML: already paid for by every command that reads a kubeconfig
+
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"error loading config file \"{path}\": {(e.strerror or str(e)).lower()}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        first = str(e).splitlines()[0] if str(e) else "invalid YAML"
+        raise ConfigError(f"error loading config file \"{path}\": {first}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"error loading config file \"{path}\": not a kubeconfig mapping")
+    return data
+
+
+def load_merged(paths: list[Path], explicit: bool) -> dict:
+    """Merge kubeconfig files (client-go rules). Missing files are skipped unless explicit."""
+    merged: dict[str, Any] = {"clusters": {}, "users": {}, "contexts": {}, "current-context": "",
+                              "files": []}
+    for path in paths:
+        if not path.exists():
+            if explicit:
+                raise ConfigError(f"stat {path}: no such file or directory")
+            continue
+        data = _load_file(path)
+        merged["files"].append(str(path))
+        base = path.resolve().parent
+        for section, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
+            for item in data.get(section) or []:
+                if not isinstance(item, dict) or not item.get("name"):
+                    continue
+                if item["name"] in merged[section]:
+                    continue            # first file wins
+                entry = dict(item.get(inner) or {})
+                _absolutise(section, entry, base)
+                merged[section][item["name"]] = entry
+        if not merged["current-context"] and data.get("current-context"):
+            merged["current-context"] = data["current-context"]
+    return merged
+
+
+# ---------------------------------------------------------------- resolution
+
+def _b64(value: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=False)
+    except (ValueError, TypeError):
+        raise ConfigError(f"invalid base64 in {what}") from None
+
+
+def parse_timeout(value: str) -> float | None:
+    """``--request-timeout``: a bare number of seconds or a Go duration (``1m30s``); 0 = none."""
+    from virtctl.model.durations import parse_duration
+
+    value = (value or "0").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            raise ConfigError("invalid timeout value. Timeout must be a single integer in seconds, "
+                              "or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)") from None
+    return seconds if seconds > 0 else None
+
+
+def resolve(o: Overrides) -> ClientConfig:
+    """The connection settings for these flags, or :class:`NoKubeconfig` when there is nothing
+    to connect to (the caller then falls back to the local controller)."""
+    paths, explicit = kubeconfig_paths(o.kubeconfig)
+    merged = load_merged(paths, explicit)
+
+    context_name = o.context or merged["current-context"]
+    context: dict = {}
+    if context_name:
+        if context_name not in merged["contexts"]:
+            if o.context or not o.server:
+                raise ConfigError(f'context "{context_name}" does not exist')
+        else:
+            context = merged["contexts"][context_name]
+    cluster_name = o.cluster or context.get("cluster", "")
+    user_name = o.user or context.get("user", "")
+    cluster = merged["clusters"].get(cluster_name, {}) if cluster_name else {}
+    user = merged["users"].get(user_name, {}) if user_name else {}
+    if o.cluster and o.cluster not in merged["clusters"] and not o.server:
+        raise ConfigError(f'cluster "{o.cluster}" does not exist')
+
+    server = o.server or cluster.get("server", "")
+    if not server:
+        if not merged["files"] or not context_name:
+            raise NoKubeconfig("no kubeconfig found")
+        if explicit or o.context:
+            raise ConfigError("invalid configuration: no configuration has been provided, "
+                              "try setting KUBERNETES_MASTER environment variable")
+        raise NoKubeconfig("kubeconfig has no server")
+    if "://" not in server:
+        server = "https://" + server
+
+    cfg = ClientConfig(server=server.rstrip("/"), context=context_name)
+    if o.namespace:
+        cfg.namespace, cfg.namespace_explicit = o.namespace, True
+    else:
+        cfg.namespace = context.get("namespace") or "default"
+
+    # TLS: a CA given on the command line replaces the kubeconfig's
+    if o.certificate_authority:
+        cfg.ca_file = o.certificate_authority
+    elif cluster.get("certificate-authority-data"):
+        cfg.ca_data = _b64(cluster["certificate-authority-data"], "certificate-authority-data")
+    elif cluster.get("certificate-authority"):
+        cfg.ca_file = cluster["certificate-authority"]
+    cfg.insecure = bool(o.insecure_skip_tls_verify or cluster.get("insecure-skip-tls-verify", False))
+    if o.insecure_skip_tls_verify:
+        cfg.ca_data, cfg.ca_file = None, ""
+    cfg.tls_server_name = o.tls_server_name or cluster.get("tls-server-name", "")
+    cfg.proxy_url = o.proxy_url or cluster.get("proxy-url", "")
+
+    # credentials: flags replace the kubeconfig user's
+    if o.client_certificate:
+        cfg.cert_file = o.client_certificate
+    elif user.get("client-certificate-data"):
+        cfg.cert_data = _b64(user["client-certificate-data"], "client-certificate-data")
+    elif user.get("client-certificate"):
+        cfg.cert_file = user["client-certificate"]
+    if o.client_key:
+        cfg.key_file = o.client_key
+    elif user.get("client-key-data"):
+        cfg.key_data = _b64(user["client-key-data"], "client-key-data")
+    elif user.get("client-key"):
+        cfg.key_file = user["client-key"]
+    if o.token:
+        cfg.token = o.token
+    elif user.get("token"):
+        cfg.token = user["token"]
+    elif user.get("tokenFile"):
+        cfg.token_file = user["tokenFile"]
+    cfg.username = o.username or user.get("username", "")
+    cfg.password = o.password or user.get("password", "")
+    cfg.impersonate = o.impersonate or user.get("as", "")
+    cfg.impersonate_groups = list(o.impersonate_groups or user.get("as-groups") or [])
+    cfg.impersonate_uid = o.impersonate_uid or user.get("as-uid", "")
+    cfg.timeout = parse_timeout(o.request_timeout)
+
+    if not cfg.token and not o.token and (user.get("exec") or user.get("auth-provider")):
+        cfg.plugin_config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "plugin",
+            "clusters": [{"name": "plugin", "cluster": {k: v for k, v in cluster.items()} | {"server": cfg.server}}],
+            "users": [{"name": "plugin", "user": user}],
+            "contexts": [{"name": "plugin", "context": {"cluster": "plugin", "user": "plugin"}}],
+        }
+    return cfg
