@@ -18,3 +18,8 @@ The API server and the reconcilers share one :class:`ObjectStore` in-process:
   ``resource_version`` is older than the kept history.
 * ``subscribe(callback)``: ``callback(event_type, kind, obj)`` after every committed change (controllers).
 """
+
+from virtctl.controller.store.objects import ObjectStore
+from virtctl.controller.store.watch import Watch
+
+__all__ = ["ObjectStore", "Watch"]

@@ -1,0 +1,146 @@
+"""LibvirtHost on libvirt's test driver (in-process, no daemon): lifecycle, status, events.
+
+test:///default keeps its state per process and is shared by all connections, so every domain
+here has a unique ``test-`` name and is destroyed afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from virtctl.controller.virt.converter import vmi_to_domain
+from virtctl.controller.virt.hypervisor import DomainEvent, DomainState
+from virtctl.controller.virt.libvirt_host import LibvirtHost, ppm_to_png
+from virtctl.errors import NotFound
+
+
+@pytest.fixture(scope="module")
+def host():
+    h = LibvirtHost("test:///default", "node01")
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def events(host):
+    got: list[DomainEvent] = []
+    cond = threading.Condition()
+
+    def record(e: DomainEvent):
+        with cond:
+            got.append(e)
+            cond.notify_all()
+
+    host.on_event(record)
+
+    def wait(domain: str, event: str, detail: str | None = None, timeout: float = 5.0) -> DomainEvent:
+        def match():
+            return next((e for e in got if e.domain == domain and e.event == event
+                         and (detail is None or e.detail == detail)), None)
+        with cond:
+            assert cond.wait_for(match, timeout), f"no {event}/{detail} for {domain}; got {got}"
+            return match()
+    return wait
+
+
+def make_domain(host: LibvirtHost, name: str):
+    vmi = {"metadata": {"name": name, "namespace": "test-ns", "uid": str(uuid.uuid4())},
+           "spec": {"domain": {"memory": {"guest": "128Mi"}, "devices": {"autoattachPodInterface": False,
+                                                                          "autoattachSerialConsole": False}}}}
+    dom = vmi_to_domain(vmi, host=host.host_info(), disks={}, kernel_boot=None)
+    return vmi, dom
+
+
+def unique(prefix: str) -> str:
+    return f"test-{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_host_info_is_the_test_driver(host):
+    caps = host.capabilities()
+    assert caps["domain_type"] == "test"
+
+
+def test_lifecycle_status_and_events(host, events):
+    vmi, dom = make_domain(host, unique("life"))
+    try:
+        host.start(dom.to_xml())
+        events(dom.name, "started", "booted")
+        st = host.status(dom.name)
+        assert (st.state, st.vmi_uid) == (DomainState.RUNNING, vmi["metadata"]["uid"])
+        assert dom.name in host.list_domains()
+        host.suspend(dom.name)
+        events(dom.name, "suspended", "paused")
+        assert host.status(dom.name).state == DomainState.PAUSED
+        assert host.status(dom.name).reason == "user"
+        host.resume(dom.name)
+        events(dom.name, "resumed", "unpaused")
+        assert host.status(dom.name).state == DomainState.RUNNING
+        assert "<name>" + dom.name in host.domain_xml(dom.name)
+        host.destroy(dom.name)
+        events(dom.name, "stopped", "destroyed")
+        st = host.status(dom.name)
+        assert (st.state, st.reason, st.vmi_uid) == (DomainState.SHUTOFF, "destroyed", vmi["metadata"]["uid"])
+        assert dom.name not in host.list_domains()
+    finally:
+        host.destroy(dom.name)
+
+
+def test_start_paused_and_shutdown(host, events):
+    _, dom = make_domain(host, unique("paused"))
+    try:
+        host.start(dom.to_xml(), paused=True)
+        assert host.status(dom.name).state == DomainState.PAUSED
+        host.resume(dom.name)
+        host.shutdown(dom.name)
+        events(dom.name, "stopped", "shutdown")
+        assert host.status(dom.name).reason == "shutdown"
+    finally:
+        host.destroy(dom.name)
+
+
+def test_missing_domains(host):
+    name = unique("missing")
+    assert host.status(name).state == DomainState.MISSING
+    host.destroy(name)                                     # already gone: no error
+    with pytest.raises(NotFound):
+        host.suspend(name)
+
+
+def test_foreign_domains_are_not_listed(host):
+    # test:///default ships a domain called "test" without our metadata
+    assert "test" not in host.list_domains()
+
+
+def test_screenshot_is_png(host):
+    _, dom = make_domain(host, unique("shot"))
+    try:
+        host.start(dom.to_xml())
+        png = host.screenshot(dom.name)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    finally:
+        host.destroy(dom.name)
+
+
+def test_ppm_to_png_encodes_pixels():
+    ppm = b"P6\n# comment\n2 1\n255\n" + bytes([255, 0, 0, 0, 255, 0])
+    png = ppm_to_png(ppm)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    import struct
+    import zlib
+    width, height = struct.unpack(">II", png[16:24])
+    idat_len = struct.unpack(">I", png[33:37])[0]
+    assert (width, height) == (2, 1)
+    assert zlib.decompress(png[41:41 + idat_len]) == b"\x00" + bytes([255, 0, 0, 0, 255, 0])
+    with pytest.raises(ValueError):
+        ppm_to_png(b"P3\n1 1\n255\n0 0 0")
+
+
+def test_event_loop_thread_is_single(host):
+    LibvirtHost("test:///default", "node02").close()
+    loops = [t for t in threading.enumerate() if t.name == "libvirt-event-loop"]
+    assert len(loops) == 1
+    time.sleep(0)

@@ -1,0 +1,75 @@
+"""The static command table: names, one-line help and the module that implements each command.
+
+Known without importing any command module, so root help and TAB completion of command names
+cost nothing; only the invoked command's module is imported (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    module: str                  # under virtctl.cli.commands
+    short: str
+    hidden: bool = False
+    # what positional arguments complete to: "vm", "vmi", "kind", "pause" (vm|vmi then a name) …
+    completes: str = ""
+
+
+COMMANDS: dict[str, Entry] = {
+    "apply": Entry("apply", "Create or update KubeVirt objects from YAML or JSON files."),
+    "completion": Entry("completion", "Generate the autocompletion script for the specified shell"),
+    "create": Entry("create", "Create a manifest for the specified Kind."),
+    "delete": Entry("delete", "Delete KubeVirt objects by kind and name.", completes="kind"),
+    "get": Entry("get", "Display one or many KubeVirt objects.", completes="kind"),
+    "local": Entry("local", "Run and manage the local virtctl controller (standalone mode)."),
+    "migrate": Entry("lifecycle", "Migrate a virtual machine.", completes="vm"),
+    "migrate-cancel": Entry("lifecycle", "Cancel migration of a virtual machine.", completes="vm"),
+    "options": Entry("options", "Print the list of flags inherited by all commands", hidden=True),
+    "pause": Entry("pause", "Pause a virtual machine", completes="pause"),
+    "reset": Entry("pause", "Reset a virtual machine instance.", completes="vmi"),
+    "restart": Entry("lifecycle", "Restart a virtual machine.", completes="vm"),
+    "soft-reboot": Entry("pause", "Soft reboot a virtual machine instance", completes="vmi"),
+    "start": Entry("lifecycle", "Start a virtual machine.", completes="vm"),
+    "stop": Entry("lifecycle", "Stop a virtual machine.", completes="vm"),
+    "unpause": Entry("pause", "Unpause a virtual machine", completes="pause"),
+    "version": Entry("version", "Print the client and server version information."),
+}
+
+HELP_ENTRY = Entry("", "Help about any command")
+
+
+def visible() -> list[tuple[str, str]]:
+    """(name, short help) for the root help's "Available Commands", cobra order (sorted, with help)."""
+    rows = [(n, e.short) for n, e in COMMANDS.items() if not e.hidden]
+    rows.append(("help", HELP_ENTRY.short))
+    return sorted(rows)
+
+
+# sub-commands of the command groups, for completion without importing them
+SUBCOMMANDS: dict[str, dict[str, str]] = {
+    "create": {"vm": "Create a VirtualMachine manifest.",
+               "instancetype": "Create VirtualMachineInstancetype or VirtualMachineClusterInstancetype manifest.",
+               "preference": "Create VirtualMachinePreference or VirtualMachineClusterPreference manifest."},
+    "local": {"serve": "Run the local controller in the foreground.",
+              "up": "Start the local controller in the background (if not running) and print how to use it.",
+              "down": "Stop the local controller.",
+              "status": "Show whether the local controller runs, and where."},
+    "completion": {"bash": "Generate the autocompletion script for bash",
+                   "zsh": "Generate the autocompletion script for zsh",
+                   "fish": "Generate the autocompletion script for fish"},
+}
+
+
+def root_help(prog: str) -> str:
+    """Root help per REFERENCE §1.2."""
+    rows = visible()
+    width = max(len(n) for n, _ in rows)
+    lines = [f"{prog} controls virtual machine related operations on your kubernetes cluster.", "",
+             "Available Commands:"]
+    lines += [f"  {n.ljust(width)} {h}" for n, h in rows]
+    lines += ["", f'Use "{prog} <command> --help" for more information about a given command.',
+              f'Use "{prog} options" for a list of global command-line options (applies to all commands).', ""]
+    return "\n".join(lines)

@@ -1,0 +1,87 @@
+"""Output: YAML and JSON the way Go clients print them, kubectl-style tables, ``-o name``.
+
+Plain text only: rich is not needed to print a table or a document."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any, Iterable, TextIO
+
+from virtctl.model import printers
+from virtctl.model.kinds import Kind
+
+
+def to_yaml(obj: Any) -> str:
+    """sigs.k8s.io/yaml style: keys sorted, block style, multi-line strings as literal blocks."""
+    import yaml
+
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Dumper(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def str_rep(dumper: Any, data: str) -> Any:
+        if "\n" in data:
+            return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+    Dumper.add_representer(str, str_rep)
+    return yaml.dump(obj, Dumper=Dumper, default_flow_style=False, sort_keys=True, allow_unicode=True,
+                     width=1 << 30)
+
+
+def to_json(obj: Any) -> str:
+    """kubectl ``-o json``: 4-space indent."""
+    return json.dumps(obj, indent=4, ensure_ascii=False) + "\n"
+
+
+def print_objects(objs: list[dict], output: str, out: TextIO = sys.stdout, list_kind: str = "List") -> None:
+    """``-o json|yaml`` for one object (as is) or several (wrapped in a List, as kubectl does)."""
+    doc: Any = objs[0] if len(objs) == 1 else {"apiVersion": "v1", "items": objs, "kind": "List",
+                                              "metadata": {"resourceVersion": ""}}
+    out.write(to_json(doc) if output == "json" else to_yaml(doc))
+
+
+def name_line(kind: Kind, obj: dict) -> str:
+    """``-o name``: ``virtualmachine.kubevirt.io/vm1``."""
+    return f"{kind.singular}.{kind.group}/{obj.get('metadata', {}).get('name', '')}"
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "":
+        return "<none>" if value is None else ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def table_rows(kind: Kind, objs: Iterable[dict], wide: bool = False, all_namespaces: bool = False,
+               now: datetime | None = None) -> list[list[str]]:
+    rows = []
+    for obj in objs:
+        cells = [_cell(c) for c in printers.row(obj, kind, wide=wide, now=now)]
+        if all_namespaces:
+            cells.insert(0, obj.get("metadata", {}).get("namespace", ""))
+        rows.append(cells)
+    return rows
+
+
+def table_header(kind: Kind, wide: bool = False, all_namespaces: bool = False) -> list[str]:
+    head = ["NAME"] + [c.name.upper() for c in printers.columns(kind, wide)]
+    return (["NAMESPACE"] + head) if all_namespaces else head
+
+
+def format_table(header: list[str] | None, rows: list[list[str]], widths: list[int] | None = None) -> str:
+    """kubectl's tabwriter layout: columns padded to the widest cell plus three spaces."""
+    all_rows = ([header] if header else []) + rows
+    if not all_rows:
+        return ""
+    n = max(len(r) for r in all_rows)
+    w = widths or [max(len(r[i]) for r in all_rows if i < len(r)) for i in range(n)]
+    lines = []
+    for r in all_rows:
+        cells = [r[i].ljust(w[i]) if i < len(r) - 1 else r[i] for i in range(len(r))]
+        lines.append("   ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"

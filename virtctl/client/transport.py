@@ -1,0 +1,311 @@
+"""The HTTPS transport: one small interface (request, watch stream, websocket parameters) over the
+standard library, so a command pays ~nothing beyond the request itself (DESIGN §4).
+
+One keep-alive connection per transport (TCP_NODELAY is set by ``http.client``); a watch gets its
+own connection so the main one stays usable while a stream is open.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import ipaddress
+import os
+import socket
+import ssl
+import tempfile
+from dataclasses import dataclass, field
+from typing import Iterator
+from urllib.parse import quote, urlencode, urlsplit
+
+from virtctl.client.kubeconfig import ClientConfig
+from virtctl.errors import ConfigError, ConnectionFailed
+
+USER_AGENT = "virtctl/v1.9.0 (linux/amd64) python"
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class WebSocketParams:
+    """What a websocket client needs to dial the API server with the same credentials."""
+
+    url: str                                  # wss://host:port/path?query
+    ssl_context: ssl.SSLContext | None
+    headers: dict[str, str] = field(default_factory=dict)
+    server_hostname: str | None = None        # SNI / verification name (tls-server-name)
+    proxy_url: str = ""
+
+
+def _ssl_context(cfg: ClientConfig) -> ssl.SSLContext:
+    # PROTOCOL_TLS_CLIENT instead of create_default_context(): no system CA store load when a CA is given
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cfg.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ca = cfg.ca_pem()
+        if ca:
+            try:
+                ctx.load_verify_locations(cadata=ca.decode("ascii", errors="replace"))
+            except (ssl.SSLError, ValueError) as e:
+                raise ConfigError(f"unable to load root certificates: {e}") from None
+        else:
+            ctx.load_default_certs()
+    cert, key = cfg.cert_pem(), cfg.key_pem()
+    if cert:
+        _load_client_cert(ctx, cert, key or cert)
+    return ctx
+
+
+def _load_client_cert(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
+    # ssl only loads a chain from files: write a private temp file, load it, delete it at once
+    fd, path = tempfile.mkstemp(prefix="virtctl-cert-", suffix=".pem")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(cert.rstrip(b"\n") + b"\n" + key)
+        ctx.load_cert_chain(path)
+    except (ssl.SSLError, ValueError) as e:
+        raise ConfigError(f"tls: failed to load the client certificate and key: {e}") from None
+    finally:
+        os.unlink(path)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _env_proxy(scheme: str, host: str) -> str:
+    """Go's ProxyFromEnvironment: HTTPS_PROXY/HTTP_PROXY unless NO_PROXY matches or host is loopback."""
+    if _is_loopback(host):
+        return ""
+    names = ("HTTPS_PROXY", "https_proxy") if scheme == "https" else ("HTTP_PROXY", "http_proxy")
+    proxy = next((os.environ[n] for n in names if os.environ.get(n)), "")
+    if not proxy:
+        return ""
+    no_proxy = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
+    for entry in (e.strip() for e in no_proxy.split(",")):
+        if entry == "*" or (entry and (host == entry.lstrip(".") or host.endswith("." + entry.lstrip(".")))):
+            return ""
+    return proxy
+
+
+class HTTPTransport:
+    """Requests to one API server with the credentials of one :class:`ClientConfig`."""
+
+    def __init__(self, cfg: ClientConfig):
+        self.cfg = cfg
+        parts = urlsplit(cfg.server)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"invalid server URL {cfg.server!r}")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port or (443 if self.scheme == "https" else 80)
+        self.prefix = parts.path.rstrip("/")
+        self.proxy = cfg.proxy_url or _env_proxy(self.scheme, self.host)
+        self._ssl: ssl.SSLContext | None = None
+        self._conn: http.client.HTTPConnection | None = None
+        self._plugin_token: str | None = None
+        if cfg.plugin_config is not None:
+            from virtctl.client.kube_auth import plugin_credentials
+
+            creds = plugin_credentials(cfg.plugin_config)
+            self._plugin_token = creds.token
+            if creds.cert_file and not cfg.cert_pem():
+                cfg.cert_file, cfg.key_file = creds.cert_file, creds.key_file
+
+    # ---- connection set-up
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if self.scheme != "https":
+            return None
+        if self._ssl is None:
+            self._ssl = _ssl_context(self.cfg)
+        return self._ssl
+
+    def _new_connection(self, timeout: float | None) -> http.client.HTTPConnection:
+        host, port = self.host, self.port
+        if self.proxy:
+            p = urlsplit(self.proxy if "://" in self.proxy else "http://" + self.proxy)
+            host, port = p.hostname or "", p.port or 80
+        if self.scheme == "https":
+            conn: http.client.HTTPConnection = _HTTPSConnection(
+                host, port, timeout=timeout, context=self.ssl_context,
+                server_name=self.cfg.tls_server_name or None)
+            if self.proxy:
+                conn.set_tunnel(self.host, self.port)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        return conn
+
+    def headers(self) -> dict[str, str]:
+        h = {"User-Agent": USER_AGENT}
+        token = self._plugin_token or self.cfg.bearer_token()
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        elif self.cfg.username or self.cfg.password:
+            raw = f"{self.cfg.username}:{self.cfg.password}".encode()
+            h["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+        if self.cfg.impersonate:
+            h["Impersonate-User"] = self.cfg.impersonate
+        if self.cfg.impersonate_uid:
+            h["Impersonate-Uid"] = self.cfg.impersonate_uid
+        return h
+
+    def url_path(self, path: str, query: dict | None = None) -> str:
+        full = self.prefix + path
+        if query:
+            full += "?" + urlencode({k: v for k, v in query.items() if v is not None}, quote_via=quote)
+        if self.proxy and self.scheme == "http":
+            full = f"http://{self.host}:{self.port}{full}"
+        return full
+
+    def _send(self, conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None,
+              headers: dict[str, str]) -> http.client.HTTPResponse:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        for g in self.cfg.impersonate_groups:
+            conn.putheader("Impersonate-Group", g)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        return conn.getresponse()
+
+    # ---- the interface
+    def request(self, method: str, path: str, *, query: dict | None = None, body: bytes | None = None,
+                content_type: str | None = None, accept: str = "application/json",
+                timeout: float | None = None) -> Response:
+        headers = self.headers()
+        headers["Accept"] = accept
+        if content_type:
+            headers["Content-Type"] = content_type
+        target = self.url_path(path, query)
+        timeout = timeout if timeout is not None else self.cfg.timeout
+        for attempt in (0, 1):
+            reused = self._conn is not None
+            if self._conn is None:
+                self._conn = self._new_connection(timeout)
+            else:
+                self._conn.timeout = timeout
+                if self._conn.sock is not None:
+                    self._conn.sock.settimeout(timeout)
+            try:
+                resp = self._send(self._conn, method, target, body, headers)
+                data = resp.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
+                self.close()
+                if reused and attempt == 0:
+                    continue            # the server closed an idle keep-alive connection: redial once
+                raise self._connection_error(e) from None
+            except (OSError, http.client.HTTPException) as e:
+                self.close()
+                raise self._connection_error(e) from None
+            if resp.will_close:
+                self.close()
+            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+        raise AssertionError("unreachable")
+
+    def stream(self, path: str, *, query: dict | None = None,
+               timeout: float | None = None) -> Iterator[bytes]:
+        """A GET whose answer arrives line by line (watch). Errors arrive as a Response via
+        :class:`StreamError`."""
+        headers = self.headers()
+        headers["Accept"] = "application/json"
+        conn = self._new_connection(timeout)
+        try:
+            try:
+                resp = self._send(conn, "GET", self.url_path(path, query), None, headers)
+            except (OSError, http.client.HTTPException) as e:
+                raise self._connection_error(e) from None
+            if resp.status >= 300:
+                raise StreamError(Response(resp.status, {k.lower(): v for k, v in resp.getheaders()},
+                                           resp.read()))
+            while True:
+                try:
+                    line = resp.readline()
+                except (OSError, http.client.HTTPException):
+                    return
+                if not line:
+                    return
+                if line.strip():
+                    yield line
+        finally:
+            conn.close()
+
+    def websocket_params(self, path: str, query: dict | None = None) -> WebSocketParams:
+        scheme = "wss" if self.scheme == "https" else "ws"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        url = f"{scheme}://{host}:{self.port}{self.prefix}{path}"
+        if query:
+            url += "?" + urlencode(query, quote_via=quote)
+        headers = self.headers()
+        headers.pop("User-Agent", None)
+        if self.cfg.impersonate_groups:
+            headers["Impersonate-Group"] = ",".join(self.cfg.impersonate_groups)
+        return WebSocketParams(url, self.ssl_context, headers, self.cfg.tls_server_name or None, self.proxy)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # ---- errors
+    def _connection_error(self, e: BaseException) -> ConnectionFailed:
+        where = f"{self.host}:{self.port}"
+        if isinstance(e, ConnectionRefusedError):
+            return ConnectionFailed(f"The connection to the server {where} was refused - "
+                                    "did you specify the right host or port?")
+        if isinstance(e, ssl.SSLCertVerificationError):
+            reason = e.verify_message or str(e)
+            if "unable to get local issuer" in reason or "self-signed" in reason or "self signed" in reason:
+                reason = "x509: certificate signed by unknown authority"
+            elif "Hostname mismatch" in reason or "IP address mismatch" in reason:
+                reason = f"x509: certificate is not valid for {self.cfg.tls_server_name or self.host}"
+            return ConnectionFailed(f"Unable to connect to the server: tls: failed to verify certificate: {reason}")
+        if isinstance(e, ssl.SSLError):
+            return ConnectionFailed(f"Unable to connect to the server: tls: {e.reason or e}")
+        if isinstance(e, socket.gaierror):
+            return ConnectionFailed(f"Unable to connect to the server: dial tcp: lookup {self.host}: no such host")
+        if isinstance(e, (TimeoutError, socket.timeout)):
+            return ConnectionFailed("Unable to connect to the server: net/http: request canceled "
+                                    "(Client.Timeout exceeded while awaiting headers)")
+        if isinstance(e, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+            return ConnectionFailed(f"Unable to connect to the server: connection to {where} was closed "
+                                    "by the server")
+        text = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        return ConnectionFailed(f"Unable to connect to the server: dial tcp {where}: {text}")
+
+
+class StreamError(Exception):
+    def __init__(self, response: Response):
+        super().__init__(response.status)
+        self.response = response
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    """HTTPSConnection that verifies against ``tls-server-name`` when the kubeconfig sets one."""
+
+    def __init__(self, host: str, port: int, *, timeout: float | None, context: ssl.SSLContext | None,
+                 server_name: str | None):
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._server_name = server_name
+        self._ctx = context
+
+    def connect(self) -> None:
+        if not self._server_name:
+            return super().connect()
+        http.client.HTTPConnection.connect(self)
+        assert self._ctx is not None
+        self.sock = self._ctx.wrap_socket(self.sock, server_hostname=self._server_name)

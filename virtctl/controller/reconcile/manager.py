@@ -1,0 +1,200 @@
+"""Wires the controllers: store changes and libvirt domain events feed keyed work queues, worker
+threads reconcile, a full resync runs at start (re-adoption after a restart) and periodically.
+
+``start(store, settings, services) -> Manager``; ``Manager.stop()``. The libvirt hosts are put in
+``services["hosts"]`` (one per ``settings.libvirt_uris`` entry) unless the caller provided them,
+and ``services["reconcile"]`` lets API actions ask for a prompt look at an object.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+from virtctl.controller.reconcile.queue import WorkQueue
+from virtctl.controller.reconcile.vm import VMController
+from virtctl.controller.reconcile.vmi import DomainFacts, Requeue, VMIController
+from virtctl.controller.virt.hypervisor import DomainEvent, Hypervisor, split_domain_name
+from virtctl.model import kinds
+
+log = logging.getLogger(__name__)
+
+RESYNC_SECONDS = 30.0
+
+
+class Manager:
+    def __init__(self, store: Any, settings: Any, hosts: Sequence[Hypervisor], services: dict[str, Any], *,
+                 workers: int = 2, resync_seconds: float = RESYNC_SECONDS, owns_hosts: bool = False):
+        self.store = store
+        self.settings = settings
+        self.hosts = list(hosts)
+        self.services = services
+        self.facts = DomainFacts()
+        self.vm_queue = WorkQueue("vm")
+        self.vmi_queue = WorkQueue("vmi")
+        self.vm_controller = VMController(store, settings, ensure_data_volumes=_ensure_data_volumes())
+        self.vmi_controller = VMIController(store, settings, self.hosts, self.facts)
+        self.migration_controller = None
+        self._workers = max(1, int(workers))
+        self._resync_seconds = resync_seconds
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._owns_hosts = owns_hosts
+        self._started = False
+
+    # ------------------------------------------------------------------ events → queues
+    def _on_store_event(self, event_type: str, kind: kinds.Kind, obj: dict) -> None:
+        if self._stop.is_set():
+            return
+        m = obj.get("metadata") or {}
+        key = (m.get("namespace") or "", m.get("name") or "")
+        if kind is kinds.VM:
+            self.vm_queue.add(key)
+        elif kind is kinds.VMI:
+            self.vmi_queue.add(key)
+            self.vm_queue.add(key)          # the VM of a VMI has the VMI's name
+        elif kind is kinds.VMIM and self.migration_controller is not None:
+            self.migration_controller.enqueue(obj)
+
+    def _on_domain_event(self, ev: DomainEvent) -> None:
+        if self._stop.is_set():
+            return
+        self.facts.record(ev.domain, ev.event, ev.detail)
+        parts = split_domain_name(ev.domain)
+        if parts:
+            self.vmi_queue.add(parts)
+
+    def enqueue(self, kind: str, namespace: str, name: str) -> None:
+        """Ask for a reconcile now (API actions use it to make status follow promptly)."""
+        key = (namespace, name)
+        if kind in ("vmi", kinds.VMI.kind, kinds.VMI.plural):
+            self.vmi_queue.add(key)
+        self.vm_queue.add(key)
+
+    # ------------------------------------------------------------------ workers
+    def _work(self, queue: WorkQueue, reconcile: Callable[[tuple[str, str]], None]) -> None:
+        while not self._stop.is_set():
+            key = queue.get()
+            if key is None:
+                return
+            try:
+                reconcile(key)
+                queue.forget(key)
+            except Requeue as r:
+                queue.forget(key)
+                queue.add_after(key, r.delay)
+            except Exception as e:
+                if self._stop.is_set():
+                    queue.done(key)
+                    return
+                delay = queue.add_rate_limited(key)
+                log.warning("%s %s/%s: %s (retry in %.2fs)", queue.name, key[0], key[1], e, delay,
+                            exc_info=log.isEnabledFor(logging.DEBUG))
+            finally:
+                queue.done(key)
+
+    def resync(self) -> None:
+        """Enqueue every VM, every VMI and every domain we own: re-adoption, orphans, drift."""
+        for kind, queue in ((kinds.VM, self.vm_queue), (kinds.VMI, self.vmi_queue)):
+            items, _ = self.store.list(kind)
+            for obj in items:
+                m = obj.get("metadata") or {}
+                queue.add((m.get("namespace") or "", m["name"]))
+        for host in self.hosts:
+            try:
+                domains = host.list_domains()
+            except Exception as e:
+                log.warning("listing domains on %s failed: %s", host.node_name, e)
+                continue
+            for dom in domains:
+                parts = split_domain_name(dom)
+                if parts:
+                    self.vmi_queue.add(parts)
+
+    def _resync_loop(self) -> None:
+        while not self._stop.wait(self._resync_seconds):
+            try:
+                self.resync()
+            except Exception as e:
+                log.warning("periodic resync failed: %s", e)
+
+    def start(self) -> "Manager":
+        if self._started:
+            return self
+        self._started = True
+        self.services["hosts"] = self.hosts
+        self.services["reconcile"] = self.enqueue
+        self.services["domain_facts"] = self.facts
+        self.store.subscribe(self._on_store_event)
+        for host in self.hosts:
+            host.on_event(self._on_domain_event)
+        self.resync()
+        for queue, fn in ((self.vm_queue, self.vm_controller.reconcile),
+                          (self.vmi_queue, self.vmi_controller.reconcile)):
+            for i in range(self._workers):
+                t = threading.Thread(target=self._work, args=(queue, fn), name=f"reconcile-{queue.name}-{i}",
+                                     daemon=True)
+                t.start()
+                self._threads.append(t)
+        t = threading.Thread(target=self._resync_loop, name="reconcile-resync", daemon=True)
+        t.start()
+        self._threads.append(t)
+        return self
+
+    def idle(self) -> bool:
+        return self.vm_queue.idle() and self.vmi_queue.idle()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.idle():
+                return True
+            time.sleep(0.01)
+        return False
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self.vm_queue.shutdown()
+        self.vmi_queue.shutdown()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        if self._owns_hosts:
+            for host in self.hosts:
+                try:
+                    host.close()
+                except Exception:
+                    pass
+
+
+def _ensure_data_volumes() -> Callable | None:
+    try:
+        from virtctl.controller.virt.volumes import ensure_data_volumes
+    except ImportError:
+        return None
+    return ensure_data_volumes
+
+
+def open_hosts(settings: Any) -> list[Hypervisor]:
+    """One libvirt connection per configured URI, named node01, node02, …"""
+    from virtctl.controller.virt.libvirt_host import LibvirtHost
+    return [LibvirtHost(uri, settings.node_name(i)) for i, uri in enumerate(settings.libvirt_uris)]
+
+
+def start(store: Any, settings: Any, services: dict[str, Any] | None = None, *,
+          resync_seconds: float = RESYNC_SECONDS) -> Manager:
+    services = services if services is not None else {}
+    hosts = services.get("hosts")
+    owns = hosts is None
+    if hosts is None:
+        hosts = open_hosts(settings)
+    m = Manager(store, settings, hosts, services, workers=getattr(settings, "reconcile_workers", 2),
+                resync_seconds=resync_seconds, owns_hosts=owns)
+    try:
+        from virtctl.controller.reconcile.migration import MigrationController
+        m.migration_controller = MigrationController(store, m)
+    except ImportError:
+        pass
+    return m.start()

@@ -1,0 +1,464 @@
+"""The VMI controller: makes a VirtualMachineInstance real on a libvirt host, and reports what
+libvirt says about it.
+
+Phases: "" → Pending (accepted) → Scheduled (host chosen, volumes prepared, ``nodeName`` set) →
+Running (libvirt reports the domain running or paused) → Succeeded (guest powered off) / Failed
+(crash, unexpected destroy, domain vanished, or the domain could not start). Every reconcile
+starts from the stored VMI and the hypervisor's answer, never from the event that woke it.
+
+Deletion: the ``foregroundDeleteVirtualMachine`` finalizer holds the object while the guest is
+shut down over ACPI, destroyed after ``terminationGracePeriodSeconds`` (default 30; 0 = at once),
+and its volumes are released.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from virtctl.controller.virt.hypervisor import DomainState, DomainStatus, Hypervisor, domain_name
+from virtctl.errors import APIError, NotFound, VirtctlError
+from virtctl.model import kinds
+from virtctl.model import status as st
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRACE_SECONDS = 30
+VOLUME_RETRY_SECONDS = 5.0
+SYNC_FAILED_REASON = "Synchronizing with the Domain failed."
+LIVE = (DomainState.RUNNING, DomainState.PAUSED, DomainState.SHUTTING_DOWN)
+
+
+class Requeue(Exception):
+    """Look at this key again after ``delay`` seconds (not an error: no backoff growth)."""
+
+    def __init__(self, delay: float):
+        super().__init__(f"requeue after {delay:.2f}s")
+        self.delay = delay
+
+
+@dataclass
+class DomainFacts:
+    """What libvirt told us through events and cannot be asked again later: a transient domain
+    that stopped is gone, so how it stopped is only known from its ``stopped`` event."""
+
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopped: dict[str, str] = field(default_factory=dict)       # domain -> detail of last stop
+    _shutdown_at: dict[str, float] = field(default_factory=dict)  # vmi uid -> when ACPI shutdown was sent
+
+    def record(self, domain: str, event: str, detail: str) -> None:
+        with self._lock:
+            if event == "started":
+                self._stopped.pop(domain, None)
+            elif event == "stopped":
+                self._stopped[domain] = detail
+
+    def stop_detail(self, domain: str) -> str:
+        with self._lock:
+            return self._stopped.get(domain, "")
+
+    def forget(self, domain: str) -> None:
+        with self._lock:
+            self._stopped.pop(domain, None)
+
+    def shutdown_sent(self, uid: str) -> float | None:
+        with self._lock:
+            return self._shutdown_at.get(uid)
+
+    def mark_shutdown(self, uid: str) -> float:
+        with self._lock:
+            return self._shutdown_at.setdefault(uid, time.monotonic())
+
+    def clear_shutdown(self, uid: str) -> None:
+        with self._lock:
+            self._shutdown_at.pop(uid, None)
+
+
+def _volumes():
+    """The volume module (written alongside); imported late so this module loads without it."""
+    from virtctl.controller.virt import volumes
+    return volumes
+
+
+def _meta(obj: dict) -> dict:
+    return obj.get("metadata") or {}
+
+
+def final_phase_for(reason: str) -> tuple[str, str]:
+    """(phase, status.reason) for a domain that stopped with libvirt's ``reason``."""
+    if reason == "shutdown":
+        return st.SUCCEEDED, ""
+    if reason == "crashed":
+        return st.FAILED, "GuestCrashed"
+    if reason == "destroyed":
+        return st.FAILED, "DomainDestroyed"
+    if reason in ("failed", "error"):
+        return st.FAILED, "DomainFailed"
+    return st.FAILED, "DomainNotFound"
+
+
+def live_migratable(vmi: dict) -> tuple[str, str, str]:
+    """(status, reason, message) of the LiveMigratable condition. Volumes that live on this
+    machine's own disk (PVCs, DataVolumes, host disks) are not shared storage."""
+    for vol in (vmi.get("spec") or {}).get("volumes") or []:
+        for key, label in (("persistentVolumeClaim", "PVC"), ("dataVolume", "PVC"), ("hostDisk", "HostDisk")):
+            if key in vol:
+                claim = (vol.get(key) or {}).get("claimName") or (vol.get(key) or {}).get("name") \
+                    or (vol.get(key) or {}).get("path") or vol.get("name")
+                return ("False", "DisksNotLiveMigratable",
+                        f"cannot migrate VMI: {label} {claim} is not shared, live migration requires that all "
+                        "PVCs must be shared (using ReadWriteMany access mode)")
+    return "True", "", ""
+
+
+class VMIController:
+    kind = kinds.VMI
+
+    def __init__(self, store: Any, settings: Any, hosts: Sequence[Hypervisor], facts: DomainFacts | None = None,
+                 host_info: Callable[[Hypervisor], Any] | None = None):
+        self.store = store
+        self.settings = settings
+        self.hosts = list(hosts)
+        self.facts = facts or DomainFacts()
+        self._host_info = host_info or _detect_host_info
+        self._host_info_cache: dict[int, Any] = {}
+        self._released: set[str] = set()       # vmi uids whose volumes were released
+
+    # ------------------------------------------------------------------ entry point
+    def reconcile(self, key: tuple[str, str]) -> None:
+        ns, name = key
+        dom = domain_name(ns, name)
+        try:
+            vmi = self.store.get(self.kind, ns, name)
+        except NotFound:
+            self._destroy_orphans(dom, keep_uid=None)
+            return
+        if st.is_deleting(vmi):
+            self._finalize(vmi, dom)
+            return
+        if st.is_final(vmi):
+            self._destroy_orphans(dom, keep_uid=None)
+            self._release(vmi)
+            self._drop_stale_vm_finalizer(vmi)
+            return
+        self._destroy_orphans(dom, keep_uid=_meta(vmi).get("uid"))
+        phase = st.phase(vmi)
+        if phase == st.PHASE_UNSET:
+            self._accept(vmi)
+            return
+        host = self.host_for(vmi)
+        ds = host.status(dom)
+        if phase in (st.PENDING, st.SCHEDULING, st.SCHEDULED):
+            if ds.state in (DomainState.RUNNING, DomainState.PAUSED):
+                self._observe_running(vmi, host, dom, ds)     # re-adopted, or the start event raced us
+                return
+            self._start(vmi, host, dom)
+            return
+        if phase == st.RUNNING:
+            if ds.state in LIVE:
+                self._observe_running(vmi, host, dom, ds)
+            else:
+                self._observe_stopped(vmi, dom, ds)
+            return
+        # Unknown/WaitingForSync: nothing this controller can act on
+
+    # ------------------------------------------------------------------ hosts
+    def host_for(self, vmi: dict) -> Hypervisor:
+        node = (vmi.get("status") or {}).get("nodeName")
+        if not node:
+            node = ((vmi.get("spec") or {}).get("nodeSelector") or {}).get("kubernetes.io/hostname")
+        for h in self.hosts:
+            if h.node_name == node:
+                return h
+        return self.hosts[0]
+
+    def host_info(self, host: Hypervisor) -> Any:
+        key = id(host)
+        if key not in self._host_info_cache:
+            self._host_info_cache[key] = self._host_info(host)
+        return self._host_info_cache[key]
+
+    # ------------------------------------------------------------------ status writes
+    def _write_status(self, vmi: dict, change: Callable[[dict], Any]) -> dict | None:
+        uid = _meta(vmi).get("uid")
+
+        def fn(obj: dict) -> Any:
+            if _meta(obj).get("uid") != uid:
+                return False                         # recreated meanwhile: not ours to touch
+            obj.setdefault("status", {})
+            return change(obj["status"])
+
+        ns, name = _meta(vmi).get("namespace"), _meta(vmi)["name"]
+        return self.store.mutate(self.kind, ns, name, fn, subresource="status")
+
+    def _write_meta(self, vmi: dict, change: Callable[[dict], Any]) -> dict | None:
+        uid = _meta(vmi).get("uid")
+
+        def fn(obj: dict) -> Any:
+            if _meta(obj).get("uid") != uid:
+                return False
+            return change(obj.setdefault("metadata", {}))
+
+        return self.store.mutate(self.kind, _meta(vmi).get("namespace"), _meta(vmi)["name"], fn)
+
+    # ------------------------------------------------------------------ phases
+    def _accept(self, vmi: dict) -> None:
+        def meta(m: dict) -> Any:
+            if st.VMI_FINALIZER in (m.get("finalizers") or []):
+                return False
+            m["finalizers"] = [*(m.get("finalizers") or []), st.VMI_FINALIZER]
+
+        self._write_meta(vmi, meta)
+
+        def status(s: dict) -> None:
+            st.set_phase(s, st.PENDING)
+            st.set_condition(s, "Ready", "False", "GuestNotRunning", "Guest VM is not reported as running")
+            s.setdefault("guestOSInfo", {})
+            s.setdefault("qosClass", "Burstable")
+
+        self._write_status(vmi, status)
+
+    def _start(self, vmi: dict, host: Hypervisor, dom: str) -> None:
+        """Prepare volumes, record the node, then create the domain."""
+        ns = _meta(vmi).get("namespace")
+        vols = _volumes()
+        try:
+            prepared = vols.prepare_volumes(vmi, self.settings, namespace=ns)
+        except getattr(vols, "VolumeNotFound", ()) as e:
+            # KubeVirt waits for a missing PVC to appear (ErrorPvcNotFound on the VM)
+            self._write_status(vmi, lambda s: st.set_condition(s, "Synchronized", "False",
+                                                                st.FAILED_PVC_NOT_FOUND, str(e)))
+            raise Requeue(VOLUME_RETRY_SECONDS) from None
+        except (VirtctlError, OSError) as e:
+            self._fail(vmi, "VolumesNotReady", f"failed to prepare volumes: {e}")
+            return
+
+        def scheduled(s: dict) -> None:
+            s["nodeName"] = host.node_name
+            st.set_phase(s, st.SCHEDULED)
+            st.remove_condition(s, "Synchronized")
+
+        if st.phase(vmi) != st.SCHEDULED or (vmi.get("status") or {}).get("nodeName") != host.node_name:
+            self._write_status(vmi, scheduled)
+            self._write_meta(vmi, lambda m: _set_label(m, st.NODE_NAME_LABEL, host.node_name))
+        try:
+            from virtctl.controller.virt.converter import vmi_to_domain
+            domain = vmi_to_domain(vmi, host=self.host_info(host), disks=prepared.disks,
+                                   kernel_boot=prepared.kernel_boot)
+            paused = (vmi.get("spec") or {}).get("startStrategy") == "Paused"
+            self.facts.forget(dom)
+            host.start(domain.to_xml(), paused=paused)
+        except APIError as e:
+            self._fail(vmi, "FailedCreate", e.message)
+            return
+        except Exception as e:                       # libvirt refused the domain
+            log.warning("starting %s failed: %s", dom, e)
+            self._fail(vmi, "FailedCreate", str(e).splitlines()[0] if str(e) else type(e).__name__)
+            return
+        ds = host.status(dom)
+        if ds.state in (DomainState.RUNNING, DomainState.PAUSED):
+            self._observe_running(vmi, host, dom, ds)
+
+    def _fail(self, vmi: dict, reason: str, message: str) -> None:
+        def change(s: dict) -> None:
+            st.set_phase(s, st.FAILED)
+            s["reason"] = reason
+            st.set_condition(s, "Synchronized", "False", SYNC_FAILED_REASON, message)
+            st.set_condition(s, "Ready", "False", "GuestNotRunning", "Guest VM is not reported as running")
+            st.remove_condition(s, "Paused")
+
+        self._write_status(vmi, change)
+
+    def _observe_running(self, vmi: dict, host: Hypervisor, dom: str, ds: DomainStatus) -> None:
+        paused = ds.state == DomainState.PAUSED
+        interfaces = None
+        if not (vmi.get("status") or {}).get("interfaces") and (vmi.get("spec") or {}).get("domain", {}) \
+                .get("devices", {}).get("interfaces"):
+            interfaces = self._interfaces(vmi, host, dom)
+        lm = live_migratable(vmi)
+
+        def change(s: dict) -> None:
+            s["nodeName"] = host.node_name
+            st.set_phase(s, st.RUNNING)
+            s.pop("reason", None)
+            st.remove_condition(s, "Synchronized")
+            if paused:
+                if ds.reason == "ioerror":
+                    st.set_condition(s, "Paused", "True", "PausedIOError", "VMI was paused, low-level IO error detected")
+                else:
+                    st.set_condition(s, "Paused", "True", st.PAUSED_BY_USER, st.PAUSED_BY_USER_MESSAGE)
+                # KubeVirt's launcher pod is not Ready while paused (its readiness gate)
+                st.set_condition(s, "Ready", "False", "ReadinessGatesNotReady",
+                                 'the status of pod readiness gate "kubevirt.io/virtual-machine-unpaused" '
+                                 'is not "True", but False')
+            else:
+                st.remove_condition(s, "Paused")
+                st.set_condition(s, "Ready", "True")
+            st.set_condition(s, "LiveMigratable", lm[0], lm[1], lm[2])
+            if interfaces is not None:
+                s["interfaces"] = interfaces
+            s.setdefault("guestOSInfo", {})
+
+        self._write_status(vmi, change)
+        if (vmi.get("metadata") or {}).get("labels", {}).get(st.NODE_NAME_LABEL) != host.node_name:
+            self._write_meta(vmi, lambda m: _set_label(m, st.NODE_NAME_LABEL, host.node_name))
+
+    def _interfaces(self, vmi: dict, host: Hypervisor, dom: str) -> list[dict] | None:
+        """MACs as libvirt reports them. No IP: user-mode networking gives the guest an address
+        only if it asks for one, and nothing tells us whether it did."""
+        try:
+            from virtctl.controller.virt.domain import parse_live
+            live = parse_live(host.domain_xml(dom))
+        except Exception:
+            return None
+        spec_ifaces = ((vmi.get("spec") or {}).get("domain") or {}).get("devices", {}).get("interfaces") or []
+        out = []
+        for i, mac in enumerate(live.macs):
+            entry: dict[str, Any] = {"mac": mac, "infoSource": "domain"}
+            if i < len(spec_ifaces) and spec_ifaces[i].get("name"):
+                entry["name"] = spec_ifaces[i]["name"]
+            out.append(entry)
+        return out
+
+    def _observe_stopped(self, vmi: dict, dom: str, ds: DomainStatus) -> None:
+        reason = ds.reason if ds.state == DomainState.SHUTOFF and ds.reason else ""
+        if ds.state == DomainState.CRASHED:
+            reason = "crashed"
+        if not reason:
+            reason = self.facts.stop_detail(dom)
+        new_phase, why = final_phase_for(reason)
+
+        def change(s: dict) -> None:
+            st.set_phase(s, new_phase)
+            if why:
+                s["reason"] = why
+            st.set_condition(s, "Ready", "False", "GuestNotRunning", "Guest VM is not reported as running")
+            st.remove_condition(s, "Paused")
+
+        self._write_status(vmi, change)
+        self._release(vmi)
+
+    # ------------------------------------------------------------------ deletion
+    def _finalize(self, vmi: dict, dom: str) -> None:
+        uid = _meta(vmi).get("uid") or ""
+        for host in self.hosts:
+            ds = host.status(dom)
+            if ds.state == DomainState.MISSING or (ds.vmi_uid and ds.vmi_uid != uid):
+                continue
+            if ds.state in LIVE:
+                grace = (vmi.get("spec") or {}).get("terminationGracePeriodSeconds")
+                grace = DEFAULT_GRACE_SECONDS if grace is None else max(int(grace), 0)
+                sent = self.facts.shutdown_sent(uid)
+                # a paused guest cannot answer the power button
+                if grace == 0 or ds.state == DomainState.PAUSED or \
+                        (sent is not None and time.monotonic() - sent >= grace):
+                    host.destroy(dom)
+                else:
+                    if sent is None:
+                        self.facts.mark_shutdown(uid)
+                        try:
+                            host.shutdown(dom)
+                        except Exception as e:
+                            log.info("ACPI shutdown of %s failed (%s); destroying", dom, e)
+                            host.destroy(dom)
+                    sent = self.facts.shutdown_sent(uid) or time.monotonic()
+                    left = grace - (time.monotonic() - sent)
+                    if host.status(dom).state in LIVE:
+                        raise Requeue(min(1.0, max(left, 0.05)))
+            if host.status(dom).state in LIVE:
+                raise Requeue(0.2)
+        self.facts.clear_shutdown(uid)
+        if not st.is_final(vmi):
+            reason = self.facts.stop_detail(dom)
+            new_phase, why = final_phase_for(reason)
+
+            def change(s: dict) -> None:
+                st.set_phase(s, new_phase)
+                if why:
+                    s["reason"] = why
+                st.set_condition(s, "Ready", "False", "GuestNotRunning", "Guest VM is not reported as running")
+                st.remove_condition(s, "Paused")
+
+            vmi = self._write_status(vmi, change) or vmi
+        self._release(vmi)
+        owner_alive = self._owner_alive(vmi)
+
+        def drop(m: dict) -> Any:
+            before = list(m.get("finalizers") or [])
+            after = [f for f in before if f != st.VMI_FINALIZER
+                     and (owner_alive or f != st.VM_CONTROLLER_FINALIZER)]
+            if after == before:
+                return False
+            m["finalizers"] = after
+
+        self._write_meta(vmi, drop)
+
+    def _owner_alive(self, vmi: dict) -> bool:
+        ref = st.controller_ref(vmi)
+        if not ref or ref.get("kind") != "VirtualMachine":
+            return False
+        try:
+            vm = self.store.get(kinds.VM, _meta(vmi).get("namespace"), ref.get("name"))
+        except NotFound:
+            return False
+        return _meta(vm).get("uid") == ref.get("uid")
+
+    def _drop_stale_vm_finalizer(self, vmi: dict) -> None:
+        """The VM controller removes its finalizer from final VMIs; if that VM is gone, do it here."""
+        if st.VM_CONTROLLER_FINALIZER not in (_meta(vmi).get("finalizers") or []) or self._owner_alive(vmi):
+            return
+        self._write_meta(vmi, lambda m: m.__setitem__(
+            "finalizers", [f for f in m.get("finalizers") or [] if f != st.VM_CONTROLLER_FINALIZER]))
+
+    # ------------------------------------------------------------------ cleanup
+    def _release(self, vmi: dict) -> None:
+        uid = _meta(vmi).get("uid") or ""
+        if uid in self._released:
+            return
+        try:
+            _volumes().release_volumes(self.settings, _meta(vmi).get("namespace"), _meta(vmi)["name"], uid)
+        except ImportError:
+            return
+        except Exception as e:
+            log.warning("releasing volumes of %s/%s failed: %s", _meta(vmi).get("namespace"), _meta(vmi)["name"], e)
+            return
+        self._released.add(uid)
+
+    def _destroy_orphans(self, dom: str, keep_uid: str | None) -> None:
+        """Destroy a domain under this name that belongs to no current VMI (after a controller
+        restart, or when a VMI was replaced by a new one with the same name)."""
+        for host in self.hosts:
+            ds = host.status(dom)
+            if ds.state not in LIVE:
+                continue                             # transient domains leave nothing behind once stopped
+            if keep_uid is not None and (not ds.vmi_uid or ds.vmi_uid == keep_uid):
+                continue
+            log.info("destroying orphan domain %s (uid %s) on %s", dom, ds.vmi_uid, host.node_name)
+            host.destroy(dom)
+            if ds.vmi_uid and ds.vmi_uid not in self._released:
+                ns, _, name = dom.partition("_")
+                try:
+                    _volumes().release_volumes(self.settings, ns, name, ds.vmi_uid)
+                    self._released.add(ds.vmi_uid)
+                except Exception as e:
+                    log.warning("releasing volumes of orphan %s failed: %s", dom, e)
+
+
+def _set_label(m: dict, key: str, value: str) -> Any:
+    labels = m.setdefault("labels", {})
+    if labels.get(key) == value:
+        return False
+    labels[key] = value
+
+
+def _detect_host_info(host: Hypervisor) -> Any:
+    from virtctl.controller.virt import host as host_mod
+    info = getattr(host, "host_info", None)
+    if callable(info):
+        return info()
+    if info is not None:
+        return info
+    return host_mod.detect(uri=host.uri)

@@ -1,0 +1,108 @@
+"""ApiServer: the threaded HTTPS server of standalone mode, on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from virtctl.controller.pki import PKI
+from virtctl.controller.server.handler import ApiHandler
+from virtctl.controller.server.messages import ServerState
+from virtctl.errors import ConfigError
+
+log = logging.getLogger("virtctl.controller.server")
+
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
+def tls_context(pki: PKI) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(str(pki.server_cert), str(pki.server_key))
+    ctx.set_alpn_protocols(["http/1.1"])        # Go offers h2 first; we speak HTTP/1.1 only
+    return ctx
+
+
+class ApiHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], state: ServerState, tls: ssl.SSLContext | None):
+        self.state = state
+        self.tls = tls
+        self._open: set[Any] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, ApiHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # failed TLS handshakes, clients vanishing mid-request: not the server's problem
+        log.debug("connection from %s failed", client_address, exc_info=True)
+
+    def track(self, conn: Any) -> None:
+        with self._open_lock:
+            self._open.add(conn)
+
+    def untrack(self, conn: Any) -> None:
+        with self._open_lock:
+            self._open.discard(conn)
+
+    def close_streams(self) -> None:
+        with self._open_lock:
+            conns = list(self._open)
+        for c in conns:
+            try:
+                c.close(1001, "server shutting down")
+            except Exception:
+                pass
+
+
+class ApiServer:
+    """``start()`` serves in a background thread; ``serve_forever()`` in the caller's; ``shutdown()``."""
+
+    def __init__(self, store: Any, settings: Any, *, token: str, pki: PKI | None, services: dict[str, Any] | None = None,
+                 host: str = "127.0.0.1", port: int = 0, max_body: int = 3 * 1024 * 1024):
+        if host not in LOOPBACK:
+            raise ConfigError(f"refusing to listen on {host}: the local API server binds 127.0.0.1 only")
+        self.state = ServerState(store=store, settings=settings, token=token,
+                                 services=services if services is not None else {}, max_body=max_body)
+        self.pki = pki
+        try:
+            self.httpd = ApiHTTPServer(("127.0.0.1", port), self.state, tls_context(pki) if pki else None)
+        except OSError as e:
+            raise ConfigError(f"cannot listen on 127.0.0.1:{port}: {e.strerror or e}") from None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.pki else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_path(self) -> Path | None:
+        return self.pki.ca_cert if self.pki else None
+
+    def start(self) -> "ApiServer":
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="api-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def shutdown(self) -> None:
+        self.state.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.close_streams()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+

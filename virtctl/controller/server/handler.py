@@ -1,0 +1,182 @@
+"""The HTTP/1.1 connection handler: TLS handshake per connection (off the accept loop), bearer-token
+authentication on every route, bounded request bodies, one ``sendall`` per response (TCP_NODELAY
+too: KUBE-API-COMPAT §4.10), and every failure answered as a ``Status``."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import socket
+import ssl
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from virtctl.controller.server import routes
+from virtctl.controller.server.messages import Request, Response, Streaming, error_response, encode
+from virtctl.controller.server.query import Query
+from virtctl.errors import APIError, BadRequest, InternalError, Unauthorized
+
+log = logging.getLogger("virtctl.controller.server")
+
+HANDSHAKE_TIMEOUT = 10.0
+DRAIN_MAX = 32 * 1024 * 1024      # an oversized body up to this is read and dropped, so the client sees the 413
+
+
+class TooLarge(APIError):
+    code, reason = 413, "RequestEntityTooLarge"
+
+
+class ApiHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 600                 # idle keep-alive connections are closed after this
+    server_version = "virtctl-local"
+    sys_version = ""
+    server: Any                   # app.ApiHTTPServer
+
+    def setup(self) -> None:
+        tls: ssl.SSLContext | None = self.server.tls
+        if tls is not None:
+            self.request.settimeout(HANDSHAKE_TIMEOUT)
+            self.request = tls.wrap_socket(self.request, server_side=True)
+        super().setup()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            try:
+                self.connection.close()
+            except OSError:
+                pass
+
+    def log_message(self, format: str, *args: Any) -> None:          # noqa: A002 (stdlib signature)
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        log.debug('"%s" %s', self.requestline, code)
+
+    # one entry point for every method
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_HEAD(self) -> None:
+        self._handle("HEAD")
+
+    def do_OPTIONS(self) -> None:
+        self._handle("OPTIONS")
+
+    # ------------------------------------------------------------------
+    def _authorized(self) -> bool:
+        header = self.headers.get("Authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return False
+        return hmac.compare_digest(token.strip().encode(), self.server.state.token.encode())
+
+    def _read_body(self) -> bytes:
+        limit = self.server.state.max_body
+        if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
+            return self._read_chunked(limit)
+        length_text = self.headers.get("Content-Length")
+        if not length_text:
+            return b""
+        try:
+            length = int(length_text)
+        except ValueError:
+            self.close_connection = True
+            raise BadRequest("invalid Content-Length") from None
+        if length < 0:
+            self.close_connection = True
+            raise BadRequest("invalid Content-Length")
+        if length > limit:
+            self.close_connection = True
+            if length <= DRAIN_MAX:
+                while length > 0:
+                    got = self.rfile.read(min(length, 1 << 16))
+                    if not got:
+                        break
+                    length -= len(got)
+            raise TooLarge(f"Request entity too large: limit is {limit}")
+        return self.rfile.read(length)
+
+    def _read_chunked(self, limit: int) -> bytes:
+        data = b""
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise BadRequest("invalid chunked request body") from None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return data
+            if len(data) + size > limit:
+                self.close_connection = True
+                raise TooLarge(f"Request entity too large: limit is {limit}")
+            data += self.rfile.read(size)
+            self.rfile.readline(1024)
+
+    def _handle(self, method: str) -> None:
+        self.response_started = False
+        try:
+            if not self._authorized():
+                if self.headers.get("Content-Length") not in (None, "0") or self.headers.get("Transfer-Encoding"):
+                    self.close_connection = True        # the unread body would corrupt the next request
+                raise Unauthorized("Unauthorized")
+            url = urlsplit(self.path)
+            body = self._read_body()
+            req = Request(method if method != "HEAD" else "GET", unquote(url.path), Query(url.query), self.headers,
+                          body)
+            result = routes.route(self.server.state, req)
+            if isinstance(result, Streaming):
+                result.run(self)
+            else:
+                self._send(result, head_only=method == "HEAD")
+        except APIError as e:
+            self._send_error(e)
+        except (BrokenPipeError, ConnectionResetError, socket.timeout, ssl.SSLError):
+            self.close_connection = True
+        except Exception:
+            log.exception("unexpected error serving %s %s", method, self.path)
+            self._send_error(InternalError("an error on the server has prevented the request from succeeding"))
+
+    def _send_error(self, err: APIError) -> None:
+        if self.response_started:
+            self.close_connection = True
+            return
+        try:
+            self._send(error_response(err))
+        except OSError:
+            self.close_connection = True
+
+    def _send(self, resp: Response, head_only: bool = False) -> None:
+        self.response_started = True
+        lines = [f"{self.protocol_version} {resp.code} {self.responses.get(resp.code, ('',))[0]}",
+                 f"Content-Type: {resp.content_type}", f"Content-Length: {len(resp.body)}",
+                 "Cache-Control: no-cache, private", f"Date: {self.date_time_string()}"]
+        lines += [f"{k}: {v}" for k, v in resp.headers]
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="replace")
+        self.wfile.write(head + (b"" if head_only else resp.body))
+        self.wfile.flush()
+        self.log_request(resp.code, len(resp.body))
+
+
+__all__ = ["ApiHandler", "encode"]

@@ -1,0 +1,115 @@
+"""``/apis/subresources.kubevirt.io/{v1,v1alpha3}/…``: version, healthz, and the namespaced actions and
+websocket streams other modules register in :mod:`extensions`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from virtctl.controller.server import discovery, extensions, websocket
+from virtctl.controller.server.extensions import ActionContext, ActionResult
+from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, error_response, json_response
+from virtctl.errors import APIError, BadRequest, InternalError, MethodNotAllowed, NotFound
+
+log = logging.getLogger(__name__)
+
+
+def _not_found() -> NotFound:
+    return NotFound("the server could not find the requested resource", details={})
+
+
+def _lookup(table: dict[tuple[str, str], Any], plural: str, sub: str) -> Any:
+    """Exact match first, then shorter prefixes, for parameterised paths (``portforward/22/tcp``)."""
+    parts = sub.split("/")
+    for n in range(len(parts), 0, -1):
+        handler = table.get((plural, "/".join(parts[:n])))
+        if handler is not None:
+            return handler
+    return None
+
+
+def handle(state: ServerState, req: Request, parts: list[str]) -> Response | Streaming:
+    """``parts`` after ``/apis/subresources.kubevirt.io/{version}``."""
+    if not parts:
+        if req.method != "GET":
+            raise MethodNotAllowed("the server does not allow this method on the requested resource")
+        return json_response(200, discovery.subresource_list())
+    if parts == ["version"]:
+        return json_response(200, discovery.kubevirt_version())
+    if parts == ["healthz"]:
+        return json_response(200, {"apiserver": "ok", "restful": "ok"})
+    if parts[0] != "namespaces" or len(parts) < 3 or not parts[1]:
+        raise _not_found()
+    namespace = parts[1]
+    if len(parts) == 3:                                  # namespaced, nameless (expand-vm-spec)
+        plural, name, sub = "", "", parts[2]
+    elif len(parts) >= 5 and parts[3]:
+        plural, name, sub = parts[2], parts[3], "/".join(parts[4:])
+    else:
+        raise _not_found()
+    ctx = ActionContext(store=state.store, settings=state.settings, namespace=namespace, name=name,
+                        subresource=sub, method=req.method, body={}, query=req.query.as_dict(),
+                        services=state.services)
+    if req.method == "GET" and websocket.is_upgrade(req.headers):
+        stream_handler = _lookup(extensions.STREAMS, plural, sub)
+        if stream_handler is None:
+            raise _not_found()
+        stream_handler.check(ctx)                        # an APIError here refuses the upgrade with its Status
+        return Streaming(lambda h: _serve_stream(h, stream_handler, ctx, req))
+    action = _lookup(extensions.ACTIONS, plural, sub)
+    if action is None:
+        if _lookup(extensions.STREAMS, plural, sub) is not None and req.method == "GET":
+            raise BadRequest("websocket: the client is not using the websocket protocol: 'upgrade' token not "
+                             "found in 'Connection' header")
+        raise _not_found()
+    if req.method not in ("PUT", "GET"):
+        raise MethodNotAllowed("the server does not allow this method on the requested resource")
+    body = req.json(empty={})
+    ctx.body = body if body is not None else {}
+    result = action(ctx)
+    return _result(result)
+
+
+def _result(result: ActionResult | None) -> Response:
+    if result is None:
+        return Response(202, b"")
+    body = result.body
+    if isinstance(body, (dict, list)):
+        data = json.dumps(body, separators=(",", ":")).encode()
+    elif isinstance(body, str):
+        data = body.encode()
+    else:
+        data = body or b""
+    return Response(result.code, data, result.content_type)
+
+
+def _serve_stream(handler: Any, stream_handler: Any, ctx: ActionContext, req: Request) -> None:
+    handler.close_connection = True
+    handler.response_started = True
+    ws = websocket.accept(handler.connection, handler.requestline, req.headers)
+    if ws is None:
+        return
+    handler.server.track(ws)
+    try:
+        stream_handler.serve(ctx, ws)
+    except APIError as e:
+        try:
+            ws.close(1011, e.message[:120])
+        except Exception:
+            pass
+    except Exception:
+        log.exception("websocket handler for %s failed", ctx.subresource)
+        try:
+            ws.close(1011, "internal error")
+        except Exception:
+            pass
+    finally:
+        try:
+            ws.close()
+        except Exception:
+            pass
+        handler.server.untrack(ws)
+
+
+__all__ = ["handle", "error_response", "InternalError"]

@@ -1,0 +1,42 @@
+"""Websocket upgrade on the HTTP server's own socket (KUBE-API-COMPAT §8.3): the parsed request head
+is fed to ``websockets``' sans-I/O ServerProtocol, the handshake answered, and the socket handed to
+a ``websockets.sync.connection.Connection``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import socket
+from typing import Any
+
+from websockets.server import ServerProtocol
+from websockets.sync.connection import Connection
+
+SUBPROTOCOLS = ["plain.kubevirt.io", "base64.kubevirt.io"]
+
+
+def is_upgrade(headers: Any) -> bool:
+    return (headers.get("Upgrade") or "").strip().lower() == "websocket"
+
+
+def accept(sock: socket.socket, request_line: str, headers: Any) -> Connection | None:
+    """Answer the handshake; the open Connection on 101, None when the handshake was refused
+    (the refusal, e.g. 400 for an unsupported subprotocol, has been sent)."""
+    head = (request_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
+    proto = ServerProtocol(subprotocols=SUBPROTOCOLS, max_size=None)
+    proto.receive_data(head)
+    events = proto.events_received()
+    if not events:
+        return None
+    response = proto.accept(events[0])
+    proto.send_response(response)
+    sock.sendall(b"".join(proto.data_to_send()))
+    if response.status_code != 101:
+        return None
+    sock.settimeout(None)            # frames may be minutes apart; keepalive pings watch the peer
+    return Connection(sock, proto)
+
+
+def accept_key(key: str) -> str:
+    """RFC 6455 Sec-WebSocket-Accept (used by tests to check the handshake)."""
+    return base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()

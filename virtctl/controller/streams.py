@@ -1,0 +1,371 @@
+"""Server side of the console and VNC streams, and the read-only ``vnc/screenshot`` and
+``consolelog`` actions (REFERENCE §3, §4.1, §4.2).
+
+* ``console`` (websocket): 400 ``VMI is not running`` unless the VMI is Running. One client per VMI:
+  a new one takes the console over and the old websocket is dropped without a close frame, so its
+  client sees close 1006 and prints KubeVirt's disconnect explanation (as with virt-handler).
+  Output is read from the console's ring by offset, so nothing is lost or doubled between the
+  replay of ``?showLog=true`` (our extension) and live output, and bursts go out as one frame.
+* ``consolelog`` (GET, our extension): the serial output kept since boot (``text/plain``).
+* ``vnc`` (websocket): bridged to the domain's ``openGraphicsFD`` socket. With
+  ``preserveSession=true`` and a viewer already connected: 503 ``Active VNC connection. Request
+  denied.``; otherwise the new viewer kicks the old one.
+* ``vnc/screenshot`` (GET): PNG from the hypervisor.
+
+Runtime objects come from ``ctx.services``: ``hosts`` (the manager's hypervisors) and ``consoles``
+(a :class:`ConsoleRegistry`; :func:`start_consoles` creates it when the controller starts).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import socket
+import threading
+from typing import Any
+
+from virtctl import errors
+from virtctl.controller.server.extensions import (ActionContext, ActionResult, register_action,
+                                                   register_stream)
+from virtctl.controller.virt.hypervisor import domain_name
+from virtctl.model.kinds import VMI
+from virtctl.streams import protocol
+
+log = logging.getLogger(__name__)
+
+BASE64 = "base64.kubevirt.io"
+WATCH_INTERVAL = 1.0          # how often a bridge re-checks that its VMI still runs
+SEND_CHUNK = 64 * 1024
+
+
+# ---------------------------------------------------------------- lookups
+
+def running_vmi(ctx: ActionContext) -> dict:
+    vmi = ctx.store.get(VMI, ctx.namespace, ctx.name)          # NotFound → 404
+    phase = (vmi.get("status") or {}).get("phase")
+    if phase == "Failed":
+        raise errors.Conflict(protocol.FAILED_STATUS)
+    if phase != "Running":
+        raise errors.BadRequest(protocol.NOT_RUNNING)
+    return vmi
+
+
+def _still_running(ctx: ActionContext, uid: str) -> bool:
+    try:
+        vmi = ctx.store.get(VMI, ctx.namespace, ctx.name)
+    except errors.NotFound:
+        return False
+    return (vmi.get("metadata") or {}).get("uid") == uid and (vmi.get("status") or {}).get("phase") == "Running"
+
+
+def find_host(ctx: ActionContext, vmi: dict) -> Any:
+    hosts = ctx.services.get("hosts")
+    node = (vmi.get("status") or {}).get("nodeName") or ""
+    if isinstance(hosts, dict):
+        host = hosts.get(node) or (next(iter(hosts.values())) if len(hosts) == 1 else None)
+    elif hosts:
+        host = next((h for h in hosts if getattr(h, "node_name", None) == node), None) or \
+            (hosts[0] if len(hosts) == 1 else None)
+    else:
+        host = None
+    if host is None:
+        raise errors.InternalError(f"no hypervisor for node {node!r}")
+    return host
+
+
+class ConsoleRegistry:
+    """``services["consoles"]``: one started ``SerialConsole`` per domain, opened as soon as the
+    domain starts so that its ring holds the output since boot (``--show-log``, ``consolelog``).
+
+    A stopped domain's console stays (closed to new output) so its log can still be read; a fresh
+    boot or an arrival by migration replaces it. The old console is closed *before* the new one is
+    opened: both use VIR_DOMAIN_CONSOLE_FORCE and would otherwise keep stealing the stream.
+    """
+
+    def __init__(self, hosts: Any = None):
+        self._lock = threading.Lock()
+        self._consoles: dict[str, Any] = {}
+        self._hosts = list(hosts.values()) if isinstance(hosts, dict) else list(hosts or [])
+
+    def start(self) -> "ConsoleRegistry":
+        from virtctl.controller.virt.hypervisor import DomainState
+
+        for host in self._hosts:
+            host.on_event(lambda ev, host=host: self._on_event(host, ev))
+            try:
+                domains = host.list_domains()
+            except Exception as e:                        # a host that is down: its domains come back by event
+                log.warning("console registry: listing domains failed: %s", e)
+                continue
+            for dom, status in domains.items():
+                if status.state in (DomainState.RUNNING, DomainState.PAUSED):
+                    self._open_quietly(host, dom)
+        return self
+
+    def _on_event(self, host: Any, ev: Any) -> None:
+        # libvirt's event thread: never block it; snapshot reverts are handled by the console itself
+        if ev.event == "started" and ev.detail not in ("from-snapshot", "restored"):
+            threading.Thread(target=self._open_quietly, args=(host, ev.domain), name="console-open",
+                             daemon=True).start()
+
+    def _open_quietly(self, host: Any, domain: str) -> None:
+        try:
+            self.open(host, domain)
+        except Exception as e:
+            log.warning("console of %s not opened: %s", domain, e)
+
+    def open(self, host: Any, domain: str) -> Any:
+        with self._lock:
+            old = self._consoles.pop(domain, None)
+            if old is not None:
+                old.close()
+            console = host.open_console(domain, True)
+            self._consoles[domain] = console
+            return console
+
+    def get(self, domain: str) -> Any:
+        with self._lock:
+            return self._consoles.get(domain)
+
+    def live(self, host: Any, domain: str) -> Any:
+        """The domain's console, (re)opened when it is missing or not connected."""
+        console = self.get(domain)
+        if console is not None and console.connected:
+            return console
+        return self.open(host, domain)
+
+    def close(self) -> None:
+        with self._lock:
+            consoles, self._consoles = list(self._consoles.values()), {}
+        for c in consoles:
+            c.close()
+
+
+def start_consoles(services: dict[str, Any]) -> ConsoleRegistry:
+    """Create and start ``services["consoles"]`` over ``services["hosts"]`` (after the manager started)."""
+    registry = services.get("consoles")
+    if not isinstance(registry, ConsoleRegistry):
+        registry = ConsoleRegistry(services.get("hosts"))
+        services["consoles"] = registry
+        registry.start()
+    return registry
+
+
+def _registry(ctx: ActionContext) -> ConsoleRegistry:
+    registry = ctx.services.get("consoles")
+    if registry is None:                                  # not started with the daemon: no boot output
+        registry = ctx.services.setdefault("consoles", ConsoleRegistry(ctx.services.get("hosts")))
+    return registry
+
+
+def find_console(ctx: ActionContext, vmi: dict, *, live: bool = True) -> Any:
+    """The VMI's ``SerialConsole``: 400 ``No serial consoles are present.`` when it has none."""
+    domain = domain_name(ctx.namespace, ctx.name)
+    registry = _registry(ctx)
+    if not live:
+        console = registry.get(domain)
+        if console is not None:
+            return console
+    try:
+        return registry.live(find_host(ctx, vmi), domain)
+    except errors.NotFound:
+        raise errors.BadRequest(protocol.NOT_RUNNING) from None
+    except errors.APIError:
+        raise
+    except Exception as e:
+        log.warning("console of %s: %s", domain, e)
+        raise errors.BadRequest(protocol.NO_SERIAL) from None
+
+
+def _drop(ws: Any) -> None:
+    """End a websocket without a close frame: the peer sees 1006, as when virt-handler cuts it."""
+    try:
+        ws.socket.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _is_true(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "1", "yes")
+
+
+# ---------------------------------------------------------------- console
+
+class _ConsoleBridge:
+    """One client's websocket ↔ the domain's serial console."""
+
+    def __init__(self, ctx: ActionContext, console: Any, ws: Any, uid: str, show_log: bool):
+        self.ctx, self.console, self.ws, self.uid = ctx, console, ws, uid
+        self.b64 = getattr(ws, "subprotocol", None) == BASE64
+        self.cond = threading.Condition()
+        self.wake = False
+        self.done = False
+        # position in the console's ring: everything from here on goes to this client
+        self.pos = console.ring.start if show_log else console.offset
+
+    def on_data(self, _chunk: bytes) -> None:           # libvirt event thread: only signal
+        with self.cond:
+            self.wake = True
+            self.cond.notify()
+
+    def on_detach(self, _reason: str) -> None:           # taken over, or the console closed
+        self.stop()
+        _drop(self.ws)
+
+    def stop(self) -> None:
+        with self.cond:
+            self.done = True
+            self.cond.notify()
+
+    def send_loop(self) -> None:
+        try:
+            while True:
+                data, self.pos = self.console.read_from(self.pos)
+                for i in range(0, len(data), SEND_CHUNK):
+                    chunk = data[i:i + SEND_CHUNK]
+                    self.ws.send(base64.b64encode(chunk).decode() if self.b64 else chunk)
+                with self.cond:
+                    if not self.wake and not self.done:
+                        self.cond.wait(WATCH_INTERVAL)
+                    woke, self.wake = self.wake, False
+                    if self.done:
+                        return
+                if not woke and (self.console.closed or not _still_running(self.ctx, self.uid)):
+                    _drop(self.ws)                       # VM powered off / VMI gone
+                    return
+        except Exception:                                # the websocket went away under us
+            _drop(self.ws)
+
+    def recv_loop(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            while True:
+                msg = self.ws.recv()
+                if isinstance(msg, str):
+                    if not self.b64:
+                        continue                         # plain.kubevirt.io: text frames are ignored
+                    msg = base64.b64decode(msg)
+                try:
+                    self.console.write(msg)
+                except (RuntimeError, TimeoutError) as e:
+                    log.warning("console %s/%s: input dropped: %s", self.ctx.namespace, self.ctx.name, e)
+        except ConnectionClosed:
+            pass
+
+
+class ConsoleStream:
+    def check(self, ctx: ActionContext) -> None:
+        find_console(ctx, running_vmi(ctx))
+
+    def serve(self, ctx: ActionContext, ws: Any) -> None:
+        vmi = running_vmi(ctx)
+        console = find_console(ctx, vmi)
+        bridge = _ConsoleBridge(ctx, console, ws, (vmi.get("metadata") or {}).get("uid", ""),
+                                _is_true(ctx.query.get(protocol.SHOW_LOG_QUERY)))
+        attachment = console.attach(bridge.on_data, bridge.on_detach)
+        sender = threading.Thread(target=bridge.send_loop, name=f"console-send-{ctx.name}", daemon=True)
+        sender.start()
+        try:
+            bridge.recv_loop()
+        finally:
+            bridge.stop()
+            attachment.detach()
+            sender.join(timeout=5)
+
+
+def console_log(ctx: ActionContext) -> ActionResult:
+    """GET …/consolelog: the output kept since boot, also after the VMI stopped."""
+    ctx.store.get(VMI, ctx.namespace, ctx.name)            # 404 for an unknown VMI
+    console = _registry(ctx).get(domain_name(ctx.namespace, ctx.name))
+    if console is None:
+        console = find_console(ctx, running_vmi(ctx))
+    return ActionResult(200, console.output(), "text/plain; charset=utf-8")
+
+
+# ---------------------------------------------------------------- VNC
+
+def _graphics_enabled(vmi: dict) -> bool:
+    devices = ((vmi.get("spec") or {}).get("domain") or {}).get("devices") or {}
+    return devices.get("autoattachGraphicsDevice", True) is not False
+
+
+class VNCStream:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: dict[tuple[str, str], Any] = {}     # (ns, name) → the viewer's websocket
+
+    def check(self, ctx: ActionContext) -> None:
+        vmi = running_vmi(ctx)
+        if not _graphics_enabled(vmi):
+            raise errors.BadRequest(protocol.NO_GRAPHICS)
+        if _is_true(ctx.query.get("preserveSession")):
+            with self._lock:
+                if (ctx.namespace, ctx.name) in self._active:
+                    raise errors.ServiceUnavailable(protocol.VNC_ACTIVE)
+
+    def serve(self, ctx: ActionContext, ws: Any) -> None:
+        vmi = running_vmi(ctx)
+        fd = find_host(ctx, vmi).open_graphics_fd(domain_name(ctx.namespace, ctx.name))
+        vnc = socket.socket(fileno=fd)
+        key = (ctx.namespace, ctx.name)
+        with self._lock:
+            old, self._active[key] = self._active.get(key), ws
+        if old is not None:
+            _drop(old)                                    # the new viewer kicks the old one
+        pump = threading.Thread(target=_vnc_to_ws, args=(vnc, ws), name=f"vnc-{ctx.name}", daemon=True)
+        pump.start()
+        try:
+            _ws_to_vnc(ws, vnc)
+        finally:
+            with self._lock:
+                if self._active.get(key) is ws:
+                    del self._active[key]
+            try:
+                vnc.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            pump.join(timeout=5)
+            vnc.close()
+
+
+def _vnc_to_ws(vnc: socket.socket, ws: Any) -> None:
+    try:
+        while True:
+            data = vnc.recv(SEND_CHUNK)
+            if not data:
+                break
+            ws.send(data)
+    except Exception:                                      # either side gone: end the session
+        pass
+    _drop(ws)
+
+
+def _ws_to_vnc(ws: Any, vnc: socket.socket) -> None:
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        while True:
+            msg = ws.recv()
+            if isinstance(msg, bytes):
+                vnc.sendall(msg)
+    except (ConnectionClosed, OSError):
+        pass
+
+
+def screenshot(ctx: ActionContext) -> ActionResult:
+    vmi = running_vmi(ctx)
+    png = find_host(ctx, vmi).screenshot(domain_name(ctx.namespace, ctx.name))
+    return ActionResult(200, png, "image/png")
+
+
+def register() -> None:
+    """Plug the streams and actions into the API server (idempotent)."""
+    plural = VMI.plural
+    register_stream(plural, "console", ConsoleStream())
+    register_stream(plural, "vnc", VNCStream())
+    register_action(plural, "vnc/screenshot", screenshot)
+    register_action(plural, protocol.CONSOLE_LOG_SUBRESOURCE, console_log)
+
+
+register()

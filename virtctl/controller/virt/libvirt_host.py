@@ -1,0 +1,427 @@
+"""The :class:`~virtctl.controller.virt.hypervisor.Hypervisor` protocol on libvirt-python.
+
+One connection per host, served by libvirt's default event loop (registered once per process,
+before any ``libvirt.open``; a daemon thread runs it). Lifecycle and reboot events become
+:class:`DomainEvent` callbacks. The connection has a keep-alive and is reopened when it drops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import xml.etree.ElementTree as ET
+from typing import Any, Callable
+
+import libvirt
+
+from virtctl.controller.virt import host as hostinfo
+from virtctl.controller.virt.console import SerialConsole
+from virtctl.controller.virt.domain import METADATA_NS, owner_from_metadata, parse_owner
+from virtctl.controller.virt.hypervisor import DomainEvent, DomainState, DomainStatus
+import struct
+import zlib
+from virtctl.errors import InternalError, NotFound
+
+log = logging.getLogger(__name__)
+
+_loop_lock = threading.Lock()
+_loop_started = False
+
+
+def ensure_event_loop() -> None:
+    """Register libvirt's default event loop and run it on a daemon thread (once per process)."""
+    global _loop_started
+    with _loop_lock:
+        if _loop_started:
+            return
+        libvirt.virEventRegisterDefaultImpl()
+
+        def run() -> None:
+            while True:
+                try:
+                    libvirt.virEventRunDefaultImpl()
+                except Exception:            # keep serving other connections
+                    log.exception("libvirt event loop iteration failed")
+
+        threading.Thread(target=run, name="libvirt-event-loop", daemon=True).start()
+        _loop_started = True
+
+
+# libvirt's silence on errors it already reports to us as exceptions
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+_EVENTS = {
+    libvirt.VIR_DOMAIN_EVENT_DEFINED: ("defined", {0: "added", 1: "updated", 2: "renamed", 3: "from-snapshot"}),
+    libvirt.VIR_DOMAIN_EVENT_UNDEFINED: ("undefined", {0: "removed", 1: "renamed"}),
+    libvirt.VIR_DOMAIN_EVENT_STARTED: ("started", {0: "booted", 1: "migrated", 2: "restored",
+                                                   3: "from-snapshot", 4: "wakeup"}),
+    libvirt.VIR_DOMAIN_EVENT_SUSPENDED: ("suspended", {0: "paused", 1: "migrated", 2: "ioerror",
+                                                       3: "watchdog", 4: "restored", 5: "from-snapshot",
+                                                       6: "api-error", 7: "postcopy", 8: "postcopy-failed"}),
+    libvirt.VIR_DOMAIN_EVENT_RESUMED: ("resumed", {0: "unpaused", 1: "migrated", 2: "from-snapshot",
+                                                   3: "postcopy", 4: "postcopy-failed"}),
+    libvirt.VIR_DOMAIN_EVENT_STOPPED: ("stopped", {0: "shutdown", 1: "destroyed", 2: "crashed",
+                                                   3: "migrated", 4: "saved", 5: "failed", 6: "from-snapshot"}),
+    libvirt.VIR_DOMAIN_EVENT_SHUTDOWN: ("shutdown", {0: "finished", 1: "guest", 2: "host"}),
+    libvirt.VIR_DOMAIN_EVENT_PMSUSPENDED: ("pmsuspended", {0: "memory", 1: "disk"}),
+    libvirt.VIR_DOMAIN_EVENT_CRASHED: ("crashed", {0: "panicked", 1: "crashloaded"}),
+}
+
+_SHUTOFF_REASONS = {
+    libvirt.VIR_DOMAIN_SHUTOFF_UNKNOWN: "unknown", libvirt.VIR_DOMAIN_SHUTOFF_SHUTDOWN: "shutdown",
+    libvirt.VIR_DOMAIN_SHUTOFF_DESTROYED: "destroyed", libvirt.VIR_DOMAIN_SHUTOFF_CRASHED: "crashed",
+    libvirt.VIR_DOMAIN_SHUTOFF_MIGRATED: "migrated", libvirt.VIR_DOMAIN_SHUTOFF_SAVED: "saved",
+    libvirt.VIR_DOMAIN_SHUTOFF_FAILED: "failed", libvirt.VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT: "from-snapshot",
+    libvirt.VIR_DOMAIN_SHUTOFF_DAEMON: "daemon",
+}
+_PAUSED_REASONS = {
+    libvirt.VIR_DOMAIN_PAUSED_USER: "user", libvirt.VIR_DOMAIN_PAUSED_MIGRATION: "migration",
+    libvirt.VIR_DOMAIN_PAUSED_SAVE: "save", libvirt.VIR_DOMAIN_PAUSED_DUMP: "dump",
+    libvirt.VIR_DOMAIN_PAUSED_IOERROR: "ioerror", libvirt.VIR_DOMAIN_PAUSED_WATCHDOG: "watchdog",
+    libvirt.VIR_DOMAIN_PAUSED_FROM_SNAPSHOT: "from-snapshot", libvirt.VIR_DOMAIN_PAUSED_SHUTTING_DOWN: "shutting-down",
+    libvirt.VIR_DOMAIN_PAUSED_SNAPSHOT: "snapshot", libvirt.VIR_DOMAIN_PAUSED_CRASHED: "crashed",
+    libvirt.VIR_DOMAIN_PAUSED_STARTING_UP: "starting-up", libvirt.VIR_DOMAIN_PAUSED_POSTCOPY: "postcopy",
+}
+_RUNNING_REASONS = {
+    libvirt.VIR_DOMAIN_RUNNING_BOOTED: "booted", libvirt.VIR_DOMAIN_RUNNING_MIGRATED: "migrated",
+    libvirt.VIR_DOMAIN_RUNNING_RESTORED: "restored", libvirt.VIR_DOMAIN_RUNNING_FROM_SNAPSHOT: "from-snapshot",
+    libvirt.VIR_DOMAIN_RUNNING_UNPAUSED: "unpaused", libvirt.VIR_DOMAIN_RUNNING_MIGRATION_CANCELED: "migration-canceled",
+    libvirt.VIR_DOMAIN_RUNNING_SAVE_CANCELED: "save-canceled", libvirt.VIR_DOMAIN_RUNNING_WAKEUP: "wakeup",
+    libvirt.VIR_DOMAIN_RUNNING_CRASHED: "crashed",
+}
+_GONE = (libvirt.VIR_ERR_NO_DOMAIN,)
+_MAX_REMEMBERED = 4096
+_NOT_RUNNING = (libvirt.VIR_ERR_OPERATION_INVALID,)
+
+
+def status_from_state(state: int, reason: int, vmi_uid: str = "") -> DomainStatus:
+    """libvirt's ``(state, reason)`` pair as a :class:`DomainStatus`."""
+    if state in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED):
+        return DomainStatus(DomainState.RUNNING, _RUNNING_REASONS.get(reason, ""), vmi_uid)
+    if state == libvirt.VIR_DOMAIN_PMSUSPENDED:
+        return DomainStatus(DomainState.PAUSED, "pmsuspended", vmi_uid)
+    if state == libvirt.VIR_DOMAIN_PAUSED:
+        return DomainStatus(DomainState.PAUSED, _PAUSED_REASONS.get(reason, ""), vmi_uid)
+    if state == libvirt.VIR_DOMAIN_SHUTDOWN:
+        return DomainStatus(DomainState.SHUTTING_DOWN, "", vmi_uid)
+    if state == libvirt.VIR_DOMAIN_SHUTOFF:
+        return DomainStatus(DomainState.SHUTOFF, _SHUTOFF_REASONS.get(reason, "unknown"), vmi_uid)
+    if state == libvirt.VIR_DOMAIN_CRASHED:
+        return DomainStatus(DomainState.CRASHED, "crashed", vmi_uid)
+    return DomainStatus(DomainState.MISSING, "unknown-state", vmi_uid)
+
+
+def _fail(action: str, domain: str, err: libvirt.libvirtError) -> Exception:
+    if err.get_error_code() in _GONE:
+        return NotFound(f"domain {domain!r} not found")
+    return InternalError(f"{action} {domain}: {err.get_error_message() or err}")
+
+
+class LibvirtHost:
+    """One libvirt host ("node"): ``LibvirtHost("qemu:///system", "node01")``."""
+
+    def __init__(self, uri: str, node_name: str, *, keepalive_interval: int = 5, keepalive_count: int = 3):
+        ensure_event_loop()
+        self.uri = uri
+        self.node_name = node_name
+        self._keepalive = (keepalive_interval, keepalive_count)
+        self._lock = threading.RLock()
+        self._callbacks: list[Callable[[DomainEvent], None]] = []
+        self._callback_ids: list[int] = []
+        self._conn: libvirt.virConnect | None = None
+        self._closed = False
+        self._host_info: hostinfo.HostInfo | None = None
+        # transient domains vanish when they stop: remember why (from the STOPPED event) and whose
+        self._stopped: dict[str, str] = {}
+        self._uids: dict[str, str] = {}
+        self._connect()
+
+    # --- connection ---
+    def _connect(self) -> libvirt.virConnect:
+        try:
+            conn = libvirt.open(self.uri)
+        except libvirt.libvirtError as e:
+            raise InternalError(f"cannot connect to libvirt at {self.uri}: {e.get_error_message() or e}") from None
+        try:
+            conn.setKeepAlive(*self._keepalive)
+        except libvirt.libvirtError:
+            pass                               # the test driver has no keep-alive (nothing to lose)
+        try:
+            conn.registerCloseCallback(self._on_close, None)
+        except libvirt.libvirtError:
+            pass
+        self._callback_ids = [
+            conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None),
+            conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._on_reboot, None),
+        ]
+        self._conn = conn
+        return conn
+
+    def _on_close(self, _conn: Any, reason: int, _opaque: Any) -> None:
+        log.warning("libvirt connection to %s closed (reason %s); reconnecting on next use", self.uri, reason)
+        with self._lock:
+            self._conn = None
+
+    def conn(self) -> libvirt.virConnect:
+        """The live connection, reopened if it dropped."""
+        with self._lock:
+            if self._closed:
+                raise InternalError(f"libvirt host {self.node_name} is closed")
+            conn = self._conn
+            if conn is not None:
+                try:
+                    if conn.isAlive():
+                        return conn
+                except libvirt.libvirtError:
+                    pass
+                self._conn = None
+            return self._connect()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            for cid in self._callback_ids:
+                try:
+                    conn.domainEventDeregisterAny(cid)
+                except libvirt.libvirtError:
+                    pass
+            try:
+                conn.unregisterCloseCallback()
+            except libvirt.libvirtError:
+                pass
+            try:
+                conn.close()
+            except libvirt.libvirtError:
+                pass
+
+    # --- events ---
+    def on_event(self, callback: Callable[[DomainEvent], None]) -> None:
+        with self._lock:
+            self._callbacks.append(callback)
+
+    def _emit(self, event: DomainEvent) -> None:
+        for cb in list(self._callbacks):
+            try:
+                cb(event)
+            except Exception:
+                log.exception("domain event callback failed for %s", event)
+
+    def _on_lifecycle(self, _conn: Any, dom: Any, event: int, detail: int, _opaque: Any) -> None:
+        name, details = _EVENTS.get(event, (f"event-{event}", {}))
+        detail_name = details.get(detail, str(detail))
+        if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
+            with self._lock:
+                self._stopped[dom.name()] = detail_name
+                while len(self._stopped) > _MAX_REMEMBERED:
+                    self._stopped.pop(next(iter(self._stopped)))
+        self._emit(DomainEvent(dom.name(), name, detail_name))
+
+    def _on_reboot(self, _conn: Any, dom: Any, _opaque: Any) -> None:
+        self._emit(DomainEvent(dom.name(), "reboot", ""))
+
+    # --- host ---
+    def host_info(self) -> hostinfo.HostInfo:
+        if self._host_info is None:
+            conn = self.conn()
+            self._host_info = hostinfo.detect(conn.getCapabilities(), uri=self.uri,
+                                              libvirt_version=conn.getLibVersion())
+        return self._host_info
+
+    def capabilities(self) -> dict:
+        info = self.host_info()
+        return {"domain_type": info.domain_type, "arch": info.arch, "machine": info.default_machine,
+                "machines": list(info.machines), "efi": info.efi is not None}
+
+    # --- domains ---
+    def _lookup(self, domain: str) -> libvirt.virDomain:
+        try:
+            return self.conn().lookupByName(domain)
+        except libvirt.libvirtError as e:
+            raise _fail("lookup", domain, e) from None
+
+    @staticmethod
+    def _owner_uid(dom: libvirt.virDomain) -> str | None:
+        """The VMI uid from our metadata; None when the domain is not ours."""
+        try:
+            xml = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS)
+        except libvirt.libvirtError:
+            return None
+        owner = owner_from_metadata(xml)
+        return owner.uid if owner is not None else None
+
+    def list_domains(self) -> dict[str, DomainStatus]:
+        out: dict[str, DomainStatus] = {}
+        for dom in self.conn().listAllDomains(0):
+            try:
+                uid = self._owner_uid(dom)
+                if uid is None:
+                    continue
+                state, reason = dom.state()
+                out[dom.name()] = status_from_state(state, reason, uid)
+            except libvirt.libvirtError as e:
+                if e.get_error_code() not in _GONE:
+                    raise _fail("list", dom.name(), e) from None
+        return out
+
+    def status(self, domain: str) -> DomainStatus:
+        try:
+            dom = self.conn().lookupByName(domain)
+            state, reason = dom.state()
+            uid = self._owner_uid(dom) or ""
+        except libvirt.libvirtError as e:
+            if e.get_error_code() in _GONE:
+                with self._lock:
+                    reason = self._stopped.get(domain)
+                    uid = self._uids.get(domain, "")
+                if reason is not None:
+                    return DomainStatus(DomainState.SHUTOFF, reason, uid)
+                return DomainStatus(DomainState.MISSING)
+            raise _fail("status", domain, e) from None
+        return status_from_state(state, reason, uid)
+
+    def start(self, domain_xml: str, paused: bool = False) -> None:
+        flags = libvirt.VIR_DOMAIN_START_PAUSED if paused else 0
+        root = ET.fromstring(domain_xml)
+        name = root.findtext("name", "?")
+        owner = parse_owner(root)
+        with self._lock:
+            self._stopped.pop(name, None)
+            self._uids[name] = owner.uid if owner else ""
+            while len(self._uids) > _MAX_REMEMBERED:
+                self._uids.pop(next(iter(self._uids)))
+        try:
+            self.conn().createXML(domain_xml, flags)
+        except libvirt.libvirtError as e:
+            if not (paused and e.get_error_code() == libvirt.VIR_ERR_INVALID_ARG):
+                raise _fail("start", name, e) from None
+            # the test driver has no START_PAUSED: start, then pause at once
+            try:
+                self.conn().createXML(domain_xml, 0).suspend()
+            except libvirt.libvirtError as e2:
+                raise _fail("start", name, e2) from None
+
+    def _call(self, action: str, domain: str, fn: Callable[[libvirt.virDomain], Any]) -> Any:
+        dom = self._lookup(domain)
+        try:
+            return fn(dom)
+        except libvirt.libvirtError as e:
+            raise _fail(action, domain, e) from None
+
+    def shutdown(self, domain: str) -> None:
+        self._call("shutdown", domain, lambda d: d.shutdown())
+
+    def destroy(self, domain: str) -> None:
+        try:
+            self.conn().lookupByName(domain).destroy()
+        except libvirt.libvirtError as e:
+            if e.get_error_code() not in _GONE + _NOT_RUNNING:
+                raise _fail("destroy", domain, e) from None
+
+    def suspend(self, domain: str) -> None:
+        self._call("suspend", domain, lambda d: d.suspend())
+
+    def resume(self, domain: str) -> None:
+        self._call("resume", domain, lambda d: d.resume())
+
+    def reboot(self, domain: str) -> None:
+        self._call("reboot", domain, lambda d: d.reboot(0))
+
+    def reset(self, domain: str) -> None:
+        self._call("reset", domain, lambda d: d.reset(0))
+
+    def domain_xml(self, domain: str) -> str:
+        return self._call("dumpxml", domain, lambda d: d.XMLDesc(0))
+
+    # --- streams ---
+    def open_console(self, domain: str, force: bool = True, *, ring_bytes: int = 1 << 20) -> SerialConsole:
+        """A started :class:`SerialConsole` (ring of all output + one client); reopens after QEMU restarts."""
+        flags = libvirt.VIR_DOMAIN_CONSOLE_FORCE if force else 0
+
+        def open_stream() -> Any:
+            try:
+                dom = self.conn().lookupByName(domain)
+            except libvirt.libvirtError as e:
+                if e.get_error_code() in _GONE:
+                    return None
+                raise
+            if not dom.isActive():
+                return False                   # restarting (snapshot revert): retry shortly
+            stream = self.conn().newStream(libvirt.VIR_STREAM_NONBLOCK)
+            dom.openConsole(None, stream, flags)
+            return stream
+
+        console = SerialConsole(open_stream, ring_bytes=ring_bytes)
+        try:
+            return console.start()
+        except libvirt.libvirtError as e:
+            raise _fail("console", domain, e) from None
+        except RuntimeError:
+            raise NotFound(f"domain {domain!r} not found") from None
+
+    def open_graphics_fd(self, domain: str) -> int:
+        """A connected socket to the domain's VNC server (RFB); the caller owns the fd."""
+        return self._call("vnc", domain, lambda d: d.openGraphicsFD(0, 0))
+
+    def screenshot(self, domain: str) -> bytes:
+        """The first screen as PNG."""
+        dom = self._lookup(domain)
+        stream = self.conn().newStream(0)
+        try:
+            mime = dom.screenshot(stream, 0, 0)
+            chunks = []
+            while True:
+                data = stream.recv(1 << 20)
+                if not data or data == -2:
+                    break
+                chunks.append(data)
+            stream.finish()
+        except libvirt.libvirtError as e:
+            try:
+                stream.abort()
+            except libvirt.libvirtError:
+                pass
+            raise _fail("screenshot", domain, e) from None
+        image = b"".join(chunks)
+        if mime == "image/png":
+            return image
+        return ppm_to_png(image)
+
+
+# --- PPM (what QEMU's screendump gives) → PNG, without an imaging library ---
+
+def _ppm_fields(data: bytes) -> tuple[int, int, int, int]:
+    """width, height, maxval and the offset of the pixel data of a binary (P6) PPM."""
+    fields: list[bytes] = []
+    pos = 0
+    while len(fields) < 4:
+        while pos < len(data) and data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos) + 1
+            continue
+        start = pos
+        while pos < len(data) and not data[pos:pos + 1].isspace():
+            pos += 1
+        fields.append(data[start:pos])
+    if fields[0] != b"P6":
+        raise ValueError(f"not a binary PPM (magic {fields[0]!r})")
+    return int(fields[1]), int(fields[2]), int(fields[3]), pos + 1
+
+
+def ppm_to_png(data: bytes) -> bytes:
+    width, height, maxval, offset = _ppm_fields(data)
+    if maxval != 255:
+        raise ValueError(f"unsupported PPM maxval {maxval}")
+    row = width * 3
+    pixels = data[offset:offset + row * height]
+    if len(pixels) != row * height:
+        raise ValueError("truncated PPM")
+    raw = b"".join(b"\x00" + pixels[y * row:(y + 1) * row] for y in range(height))   # filter 0 per row
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)   # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
