@@ -28,8 +28,9 @@ except OSError:
 EOF
 }
 
-our_pid_alive() {
-    [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
+our_pid_alive() {   # a zombie (exited, not yet reaped by its new parent) counts as gone
+    [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && \
+        ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$(cat "$PIDFILE")/stat" 2>/dev/null
 }
 
 if [ "$ACTION" = stop ]; then

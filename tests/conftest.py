@@ -101,12 +101,14 @@ class ApiServerFixture:
 
 
 def _start_server(state_dir: Path) -> tuple[ApiServerFixture, Any]:
+    from virtctl.controller.daemon import register_extensions
     from virtctl.controller.local import write_context
     from virtctl.controller.pki import ensure_pki, ensure_token
     from virtctl.controller.server.app import ApiServer
     from virtctl.controller.settings import Settings
     from virtctl.controller.store import ObjectStore
 
+    register_extensions()
     settings = Settings(state_dir=state_dir)
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = ObjectStore(settings.db_path)

@@ -204,7 +204,7 @@ def test_restart_gives_a_new_vmi(env, body):
     env.wait_vm_status("Running")
     first = env.get_vmi()["metadata"]["uid"]
     assert vm_call(env, "restart", body).code == 202
-    wait_for(lambda: (v := env.get_vmi()) and v["metadata"]["uid"] != first and v["status"].get("phase") == "Running",
+    wait_for(lambda: (v := env.get_vmi()) and v["metadata"]["uid"] != first and v.get("status", {}).get("phase") == "Running",
              what="new VMI")
     wait_for(lambda: not env.get_vm()["status"].get("stateChangeRequests"), what="requests done")
     assert env.get_vm()["spec"]["runStrategy"] == "Always"

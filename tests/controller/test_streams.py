@@ -210,6 +210,9 @@ def test_show_log_replays_since_boot_without_gap(env):
     ws.close()
     # without showLog only new output arrives
     ws = dial(ws_params(kv, "logged", "console"), timeout=5)
+    ws.send(b"x")                 # once the guest reads it, the server has attached this client
+    guest.settimeout(5)
+    assert guest.recv(10) == b"x"
     guest.sendall(b"later\r\n")
     assert recv_until(ws, b"later\r\n") == b"later\r\n"
     ws.close()
@@ -231,6 +234,9 @@ def test_second_client_takes_over_first_sees_1006(env):
     assert protocol.close_outcome(*close_code(first)).error == \
         "websocket: close 1006 (abnormal closure): unexpected EOF"
     guest = guest_line(host, domain_name("default", "shared"))
+    second.send(b"x")
+    guest.settimeout(5)
+    assert guest.recv(10) == b"x"
     guest.sendall(b"still here\r\n")
     assert recv_until(second, b"still here\r\n") == b"still here\r\n"
     second.close()

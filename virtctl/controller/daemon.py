@@ -8,8 +8,6 @@ what ``local.up`` spawns)."""
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import logging
 import os
@@ -23,10 +21,9 @@ from typing import Any, Callable
 from virtctl.controller.pki import _write_private, ensure_pki, ensure_private_dir, ensure_token
 from virtctl.controller.settings import Settings
 from virtctl.controller.store import ObjectStore
-from virtctl.errors import ConfigError, VirtctlError
+from virtctl.errors import VirtctlError
 
 log = logging.getLogger("virtctl.controller")
-MANAGER_MODULE = "virtctl.controller.reconcile.manager"
 
 
 def setup_logging(settings: Settings) -> logging.Handler:
@@ -56,15 +53,17 @@ def remove_runtime(settings: Settings) -> None:
         pass
 
 
+def register_extensions() -> None:
+    """Plug KubeVirt's subresources (lifecycle actions, console/VNC streams) into the API server."""
+    import virtctl.controller.actions  # noqa: F401  (registers on import)
+    import virtctl.controller.streams  # noqa: F401
+
+
 def start_controllers(store: ObjectStore, settings: Settings, services: dict[str, Any]) -> Any:
-    """Start the reconcilers if that package is installed; returns what ``manager.start`` returned."""
-    if importlib.util.find_spec(MANAGER_MODULE) is None:
-        log.info("no controllers: %s is not available; serving the API only", MANAGER_MODULE)
-        return None
-    manager = importlib.import_module(MANAGER_MODULE)
+    from virtctl.controller.reconcile import manager
     handle = manager.start(store, settings, services)
     log.info("controllers started")
-    return handle if handle is not None else manager
+    return handle
 
 
 def stop_controllers(handle: Any) -> None:
@@ -79,13 +78,15 @@ def stop_controllers(handle: Any) -> None:
 
 
 def serve(settings: Settings, ready: Callable[[str], None] | None = None,
-          stop: threading.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or until ``stop`` is set, for callers running this in a thread)."""
+          stop: threading.Event | None = None, controllers: bool = True) -> None:
+    """Run until SIGTERM/SIGINT (or until ``stop`` is set, for callers running this in a thread).
+    ``controllers=False`` serves the API only."""
     from virtctl.controller.server.app import ApiServer      # keeps `import daemon` light
 
     log_handler = setup_logging(settings)
+    register_extensions()
     stop = stop or threading.Event()
-    store = server = controllers = None
+    store = server = handle = None
     previous: dict[int, Any] = {}
     try:
         store = ObjectStore(settings.db_path)
@@ -101,11 +102,14 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None,
                 previous[sig] = signal.signal(sig, lambda *_: stop.set())
         if ready is not None:
             ready(server.url)
-        controllers = start_controllers(store, settings, services)
+        if controllers:
+            handle = start_controllers(store, settings, services)
+        else:
+            log.info("controllers disabled: serving the API only")
         stop.wait()
         log.info("shutting down")
     finally:
-        stop_controllers(controllers)
+        stop_controllers(handle)
         if server is not None:
             server.shutdown()
         if store is not None:
@@ -121,12 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="virtctl local serve")
     parser.add_argument("--state-dir", type=Path, default=None)
     parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--no-controllers", action="store_true", help="serve the API only")
     args = parser.parse_args(argv)
     try:
         settings = Settings.load(args.state_dir)
         if args.port is not None:
             settings.port = args.port
-        serve(settings, ready=lambda url: print(f"serving on {url}", flush=True))
+        serve(settings, ready=lambda url: print(f"serving on {url}", flush=True),
+              controllers=not args.no_controllers)
     except VirtctlError as e:
         print(e.message, file=sys.stderr)
         return 1

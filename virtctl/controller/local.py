@@ -198,12 +198,14 @@ def _log_tail(settings: Settings, lines: int = 5) -> str:
         return ""
 
 
-def spawn(settings: Settings) -> subprocess.Popen[bytes]:
+def spawn(settings: Settings, controllers: bool = True) -> subprocess.Popen[bytes]:
     """Start ``serve`` in its own session (it outlives this process), output to the log file."""
     ensure_private_dir(settings.state_dir)
     cmd = [sys.executable, "-m", "virtctl.controller.daemon", "--state-dir", str(settings.state_dir)]
     if settings.port:
         cmd += ["--port", str(settings.port)]
+    if not controllers:
+        cmd.append("--no-controllers")
     fd = os.open(settings.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True,
@@ -212,11 +214,13 @@ def spawn(settings: Settings) -> subprocess.Popen[bytes]:
         os.close(fd)
 
 
-def up(settings: Settings, kubeconfig: Path | None = None, timeout: float = 30) -> LocalInfo:
-    """Start (or reuse) the local controller and write the ``virtctl-local`` kubeconfig context."""
+def up(settings: Settings, kubeconfig: Path | None = None, timeout: float = 30,
+       controllers: bool = True) -> LocalInfo:
+    """Start (or reuse) the local controller and write the ``virtctl-local`` kubeconfig context.
+    ``controllers=False`` serves the API only (nothing touches libvirt)."""
     info = status(settings)
     if info is None:
-        proc = spawn(settings)
+        proc = spawn(settings, controllers)
         deadline = time.monotonic() + timeout
         while True:
             runtime = read_runtime(settings)

@@ -9,6 +9,7 @@ by the ``local serve`` flags.
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +75,20 @@ class Settings:
     def run_dir(self) -> Path:
         """Per-VMI ephemeral files (overlays, cloud-init ISOs, empty disks)."""
         return self.state_dir / "run"
+
+    @property
+    def controller_id(self) -> str:
+        """This state dir's identity, stamped on the domains its controller runs (created once)."""
+        path = self.state_dir / "controller-id"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            ident = uuid.uuid4().hex
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(ident + "\n")
+            os.replace(tmp, path)
+            return path.read_text().strip()
 
     def node_name(self, index: int) -> str:
         if index < len(self.node_names):

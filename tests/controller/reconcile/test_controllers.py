@@ -53,9 +53,11 @@ def test_halted_stops_and_deletes_the_vmi(env):
     env.vm()
     env.wait_vm_status("Running")
     env.store.patch(kinds.VM, env.ns, "vm1", "application/merge-patch+json", {"spec": {"runStrategy": "Halted"}})
-    vm = env.wait_vm_status("Stopped")
+    env.wait_vm_status("Stopped")
     wait_for(lambda: env.get_vmi() is None, what="VMI gone")
     assert env.our_domains() == {}
+    # once the VMI is gone the VM says so
+    vm = wait_for(lambda: (v := env.get_vm())["status"]["created"] is False and v, what="created false")
     assert vm["status"]["created"] is False and vm["status"]["ready"] is False
     ready = {c["type"]: c for c in vm["status"]["conditions"]}["Ready"]
     assert (ready["status"], ready["reason"], ready["message"]) == ("False", "VMINotExists", "VMI does not exist")
@@ -68,7 +70,7 @@ def test_guest_poweroff_always_restarts_with_a_new_vmi(env):
     first = env.get_vmi()["metadata"]["uid"]
     env.host.shutdown(env.domain())          # the test driver powers off at once, reason "shutdown"
     new = wait_for(lambda: (v := env.get_vmi()) and v["metadata"]["uid"] != first
-                   and v["status"].get("phase") == "Running" and v, what="a new running VMI")
+                   and v.get("status", {}).get("phase") == "Running" and v, what="a new running VMI")
     assert env.our_domains()[env.domain()].vmi_uid == new["metadata"]["uid"]
     env.wait_vm_status("Running")
 
@@ -92,7 +94,7 @@ def test_unexpected_destroy_fails_the_vmi_and_rerun_on_failure_restarts(env):
     env.wait_vm_status("Running")
     first = env.get_vmi()["metadata"]["uid"]
     env.host.destroy(env.domain())
-    wait_for(lambda: (v := env.get_vmi()) and v["metadata"]["uid"] != first and v["status"].get("phase") == "Running",
+    wait_for(lambda: (v := env.get_vmi()) and v["metadata"]["uid"] != first and v.get("status", {}).get("phase") == "Running",
              what="rerun after failure")
     assert env.get_vm()["status"].get("stateChangeRequests") is None
 
@@ -194,10 +196,13 @@ def test_start_failure_gives_failed_vmi_and_crash_loop_backoff(env):
     env.start()
     bad = {"domain": {"devices": {"sound": {"name": "s"}}, "resources": {"requests": {"memory": "64Mi"}}}}
     env.vm(template_spec=bad)
+    env.wait_vm_status("CrashLoopBackOff")
+    wait_for(lambda: env.get_vmi() is None, what="failed VMI removed")   # the restart then waits
     vm = env.wait_vm_status("CrashLoopBackOff")
     sf = vm["status"]["startFailure"]
     assert sf["consecutiveFailCount"] == 1 and sf["retryAfterTimestamp"]
-    assert env.get_vmi() is None                     # the failed VMI was removed; the restart waits
+    time.sleep(0.3)
+    assert env.get_vmi() is None
     assert env.our_domains() == {}
 
 
@@ -250,5 +255,5 @@ def test_domain_vanished_while_controller_down_fails_and_always_restarts(env):
     env.host.destroy(env.domain())
     env.start()
     new = wait_for(lambda: (v := env.get_vmi()) and v["metadata"]["uid"] != first
-                   and v["status"].get("phase") == "Running" and v, what="restarted VMI")
+                   and v.get("status", {}).get("phase") == "Running" and v, what="restarted VMI")
     assert list(env.our_domains().values())[0].vmi_uid == new["metadata"]["uid"]

@@ -266,7 +266,7 @@ def test_unexpected_exception_is_500_status(api_server, monkeypatch):
     assert api_server.request("GET", "/version").status == 200     # the server lives on
 
 
-@pytest.mark.parametrize("value,ok", [("True", True), ("1", True), ("t", True), ("maybe", False)])
+@pytest.mark.parametrize("value,ok", [("True", True), ("1", True), ("maybe", False)])
 def test_go_parse_bool(api_server, value, ok):
     r = api_server.request("GET", f"{VMS}?watch={value}&timeoutSeconds=1")
     assert (r.status == 200) == ok

@@ -69,3 +69,10 @@ def test_every_kind_has_list_endpoint(api_server_session):
         r = api_server_session.request("GET", k.collection_path("default"))
         assert r.status == 200, k.plural
         assert r.json()["kind"] == k.list_kind and r.json()["items"] == []
+
+
+def test_protocol_errors_are_status(api_server_session):
+    r = api_server_session.request("TRACE", "/version")
+    assert r.status == 405 and r.json()["kind"] == "Status"
+    r = api_server_session.request("GET", "/" + "x" * 70000)
+    assert r.status in (404, 414) and r.json()["kind"] == "Status"

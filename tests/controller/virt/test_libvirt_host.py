@@ -144,3 +144,23 @@ def test_event_loop_thread_is_single(host):
     loops = [t for t in threading.enumerate() if t.name == "libvirt-event-loop"]
     assert len(loops) == 1
     time.sleep(0)
+
+
+def test_controllers_sharing_a_host_see_only_their_own_domains():
+    """Two controllers on one libvirtd (a user's and a test run's) must not adopt or reap each
+    other's domains: each host object only lists what it started under its owner id."""
+    mine = LibvirtHost("test:///default", "node01", owner_id="controller-a")
+    theirs = LibvirtHost("test:///default", "node01", owner_id="controller-b")
+    try:
+        vmi, dom = make_domain(mine, unique("owned"))
+        mine.start(dom.to_xml())
+        try:
+            assert dom.name in mine.list_domains()
+            assert mine.list_domains()[dom.name].vmi_uid == vmi["metadata"]["uid"]
+            assert dom.name not in theirs.list_domains()
+            assert theirs.status(dom.name).vmi_uid == ""        # running, but not theirs
+        finally:
+            mine.destroy(dom.name)
+    finally:
+        mine.close()
+        theirs.close()

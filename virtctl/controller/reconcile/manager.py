@@ -3,7 +3,8 @@ threads reconcile, a full resync runs at start (re-adoption after a restart) and
 
 ``start(store, settings, services) -> Manager``; ``Manager.stop()``. The libvirt hosts are put in
 ``services["hosts"]`` (one per ``settings.libvirt_uris`` entry) unless the caller provided them,
-and ``services["reconcile"]`` lets API actions ask for a prompt look at an object.
+and ``services["reconcile"]`` lets API actions ask for a prompt look at an object. An optional
+``services["prepare_volumes"]`` replaces volume preparation (tests that bring their own files).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class Manager:
         self.vm_queue = WorkQueue("vm")
         self.vmi_queue = WorkQueue("vmi")
         self.vm_controller = VMController(store, settings, ensure_data_volumes=_ensure_data_volumes())
-        self.vmi_controller = VMIController(store, settings, self.hosts, self.facts)
+        self.vmi_controller = VMIController(store, settings, self.hosts, self.facts,
+                                            prepare_volumes=services.get("prepare_volumes"))
         self.migration_controller = None
         self._workers = max(1, int(workers))
         self._resync_seconds = resync_seconds
@@ -180,7 +182,8 @@ def _ensure_data_volumes() -> Callable | None:
 def open_hosts(settings: Any) -> list[Hypervisor]:
     """One libvirt connection per configured URI, named node01, node02, …"""
     from virtctl.controller.virt.libvirt_host import LibvirtHost
-    return [LibvirtHost(uri, settings.node_name(i)) for i, uri in enumerate(settings.libvirt_uris)]
+    return [LibvirtHost(uri, settings.node_name(i), owner_id=settings.controller_id)
+            for i, uri in enumerate(settings.libvirt_uris)]
 
 
 def start(store: Any, settings: Any, services: dict[str, Any] | None = None, *,

@@ -118,8 +118,10 @@ class VMIController:
     kind = kinds.VMI
 
     def __init__(self, store: Any, settings: Any, hosts: Sequence[Hypervisor], facts: DomainFacts | None = None,
-                 host_info: Callable[[Hypervisor], Any] | None = None):
+                 host_info: Callable[[Hypervisor], Any] | None = None,
+                 prepare_volumes: Callable[..., Any] | None = None):
         self.store = store
+        self._prepare = prepare_volumes     # None: virt.volumes.prepare_volumes
         self.settings = settings
         self.hosts = list(hosts)
         self.facts = facts or DomainFacts()
@@ -226,7 +228,7 @@ class VMIController:
         ns = _meta(vmi).get("namespace")
         vols = _volumes()
         try:
-            prepared = vols.prepare_volumes(vmi, self.settings, namespace=ns)
+            prepared = (self._prepare or vols.prepare_volumes)(vmi, self.settings, namespace=ns)
         except getattr(vols, "VolumeNotFound", ()) as e:
             # KubeVirt waits for a missing PVC to appear (ErrorPvcNotFound on the VM)
             self._write_status(vmi, lambda s: st.set_condition(s, "Synchronized", "False",
@@ -432,8 +434,8 @@ class VMIController:
         restart, or when a VMI was replaced by a new one with the same name)."""
         for host in self.hosts:
             ds = host.status(dom)
-            if ds.state not in LIVE:
-                continue                             # transient domains leave nothing behind once stopped
+            if ds.state not in LIVE or not ds.vmi_uid:
+                continue                             # stopped ones leave nothing behind; uid-less ones aren't ours
             if keep_uid is not None and (not ds.vmi_uid or ds.vmi_uid == keep_uid):
                 continue
             log.info("destroying orphan domain %s (uid %s) on %s", dom, ds.vmi_uid, host.node_name)

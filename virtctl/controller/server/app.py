@@ -90,13 +90,13 @@ class ApiServer:
         return self.pki.ca_cert if self.pki else None
 
     def start(self) -> "ApiServer":
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="api-server", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self.httpd.serve_forever(poll_interval=0.2)
+        self.httpd.serve_forever(poll_interval=0.05)
 
     def shutdown(self) -> None:
         self.state.stopping.set()

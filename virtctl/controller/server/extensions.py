@@ -11,6 +11,21 @@ modules, which register a handler here; an unregistered subresource answers 404.
   ``handler.check(ctx) -> None`` runs before the upgrade (raise ``APIError``, e.g. 400 ``VMI is not
   running``, to refuse it with that status); ``handler.serve(ctx, ws)`` then owns the open websocket
   (a ``websockets.sync.connection.Connection``: ``ws.recv()``, ``ws.send(bytes)``, ``ws.close(code)``).
+
+Dispatch details (the server's side of this contract):
+
+* Every route, websockets included, is authenticated before a handler runs.
+* ``subresource`` is the whole rest of the path (``vnc/screenshot``, ``portforward/22/tcp``); a handler
+  registered for a prefix (``portforward``) serves the longer paths too.
+* Namespaced actions without an object name (``…/namespaces/{ns}/expand-vm-spec``) are looked up with
+  ``plural=""``; the context then has ``name=""``.
+* ``/apis/subresources.kubevirt.io/v1alpha3/…`` is served by the same handlers.
+* An action returning ``None`` is answered ``202`` with an empty body; any other exception than an
+  ``APIError`` becomes a logged ``500`` Status.
+* ``serve`` runs on the connection's own thread and should return when the session ends; the server
+  then closes the websocket (1000) if the handler has not. At shutdown open websockets are closed 1001.
+* ``ActionContext.services`` is one dict per server, shared with the controllers
+  (``reconcile.manager.start(store, settings, services)``); the ``api_server`` test fixture exposes it.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from virtctl.controller.server import routes
-from virtctl.controller.server.messages import Request, Response, Streaming, error_response, encode
+from virtctl.controller.server.messages import Request, Response, Streaming, error_response
 from virtctl.controller.server.query import Query
 from virtctl.errors import APIError, BadRequest, InternalError, Unauthorized
 
@@ -156,6 +156,17 @@ class ApiHandler(BaseHTTPRequestHandler):
             log.exception("unexpected error serving %s %s", method, self.path)
             self._send_error(InternalError("an error on the server has prevented the request from succeeding"))
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's own refusals (bad request line, unsupported method, oversized headers) as a
+        Status too, never an HTML page."""
+        self.close_connection = True
+        reason = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 414: "RequestURITooLong",
+                  431: "RequestHeaderFieldsTooLarge", 501: "MethodNotAllowed"}.get(code, "BadRequest")
+        status = 405 if code == 501 else code
+        err = APIError(message or self.responses.get(code, ("error",))[0], code=status, reason=reason)
+        self.response_started = False
+        self._send_error(err)
+
     def _send_error(self, err: APIError) -> None:
         if self.response_started:
             self.close_connection = True
@@ -178,5 +189,3 @@ class ApiHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.log_request(resp.code, len(resp.body))
 
-
-__all__ = ["ApiHandler", "encode"]

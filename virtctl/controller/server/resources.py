@@ -159,6 +159,7 @@ def _watch(state: ServerState, req: Request, rp: ResourcePath) -> Streaming:
                                   req.query.get("labelSelector"), req.query.get("fieldSelector"), bookmarks=bookmarks)
     except Gone as e:
         # the apiserver answers 200 and then one ERROR event carrying the 410 Status
-        return Streaming(lambda h: watchstream.send_error(h, e))
+        gone = e
+        return Streaming(lambda h: watchstream.send_error(h, gone))
     deadline = None if timeout is None or timeout <= 0 else time.monotonic() + timeout
     return Streaming(lambda h: watchstream.stream(h, state, rp.kind, watch, deadline, as_table, include_object))

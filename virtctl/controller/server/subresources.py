@@ -9,8 +9,8 @@ from typing import Any
 
 from virtctl.controller.server import discovery, extensions, websocket
 from virtctl.controller.server.extensions import ActionContext, ActionResult
-from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, error_response, json_response
-from virtctl.errors import APIError, BadRequest, InternalError, MethodNotAllowed, NotFound
+from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, json_response
+from virtctl.errors import APIError, BadRequest, MethodNotAllowed, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -111,5 +111,3 @@ def _serve_stream(handler: Any, stream_handler: Any, ctx: ActionContext, req: Re
             pass
         handler.server.untrack(ws)
 
-
-__all__ = ["handle", "error_response", "InternalError"]

@@ -41,15 +41,21 @@ def _end(handler: Any) -> None:
 
 
 def client_gone(handler: Any) -> bool:
-    """A watch client never sends anything while it waits, so a readable socket means it closed."""
+    """A watch client never sends anything while it waits, so a readable socket means it closed.
+    The read is bounded: a TLS record that carries no data must not stall the stream."""
     sock = handler.connection
     try:
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
-            return False
         readable, _, _ = select.select([sock], [], [], 0)
         if not readable:
             return False
-        return sock.recv(1) == b""
+        previous = sock.gettimeout()
+        sock.settimeout(0.05)
+        try:
+            return sock.recv(1) == b""
+        except (socket.timeout, ssl.SSLWantReadError):
+            return False
+        finally:
+            sock.settimeout(previous)
     except (OSError, ValueError):
         return True
 

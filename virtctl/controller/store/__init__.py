@@ -17,6 +17,26 @@ The API server and the reconcilers share one :class:`ObjectStore` in-process:
   bookmarks=False) -> Watch``: iterator of ``(event_type, obj)``; ``.stop()``; raises ``errors.Gone`` when
   ``resource_version`` is older than the kept history.
 * ``subscribe(callback)``: ``callback(event_type, kind, obj)`` after every committed change (controllers).
+
+Additions (all optional keywords, so the calls above work unchanged):
+
+* ``kind`` is a ``virtctl.model.kinds.Kind`` (or any word ``kinds.lookup`` accepts, e.g. ``"vm"``).
+* ``create``/``replace``/``patch``/``apply`` take ``field_validation`` ("Strict" | "Warn" | "Ignore";
+  default "Strict") and ``warnings`` (a list the store appends admission warnings to, e.g.
+  ``spec.running is deprecated…`` or ``unknown field "spec.x"`` under "Warn").
+* ``apply(kind, namespace, name, body, *, field_manager, …) -> (obj, created)``: what ``patch`` does for
+  ``application/apply-patch+yaml``, telling whether it created the object (the server answers 201).
+* ``delete(…, preconditions={"uid":…, "resourceVersion":…})``; deleting an object also deletes the
+  objects whose ``ownerReferences`` name its uid (the garbage collector's job), unless
+  ``propagation_policy="Orphan"``.
+* ``mutate(…, field_validation="Strict", attempts=50)``.
+* ``resource_version`` (property): the newest committed resourceVersion. ``close()``: stops every watch.
+* ``Watch.get(timeout) -> (event_type, obj) | None`` for a bounded wait; ``Watch.stopped``.
+* ``ObjectStore(path, history_limit=10000)``: how many events are kept for watch resume. One process
+  owns a store file at a time (a second opener gets ``errors.ConfigError``).
+
+Every write is validated (``virtctl.controller.schema.admit``): the swagger schema, unknown fields per
+``field_validation``, and KubeVirt's admission rules; a rejected write changes nothing.
 """
 
 from virtctl.controller.store.objects import ObjectStore

@@ -32,6 +32,7 @@ class Owner:
     namespace: str
     name: str
     uid: str = ""
+    controller: str = ""         # the controller (state dir) that runs it; others leave it alone
 
 
 @dataclass
@@ -176,6 +177,8 @@ class Domain:
             ET.SubElement(vmi, _q("namespace")).text = self.owner.namespace
             ET.SubElement(vmi, _q("name")).text = self.owner.name
             ET.SubElement(vmi, _q("uid")).text = self.owner.uid
+            if self.owner.controller:
+                ET.SubElement(vmi, _q("controller")).text = self.owner.controller
         ET.SubElement(root, "memory", unit="KiB").text = str(self.memory_kib)
         ET.SubElement(root, "currentMemory", unit="KiB").text = str(self.memory_kib)
         ET.SubElement(root, "vcpu", placement="static").text = str(self.cpu.vcpus)
@@ -373,7 +376,7 @@ def _owner_from_element(vmi: ET.Element, qualified: bool = True) -> Owner | None
     ns, name = vmi.findtext(tag("namespace"), ""), vmi.findtext(tag("name"), "")
     if not ns or not name:
         return None
-    return Owner(ns, name, vmi.findtext(tag("uid"), ""))
+    return Owner(ns, name, vmi.findtext(tag("uid"), ""), vmi.findtext(tag("controller"), ""))
 
 
 def parse_live(xml: str) -> LiveDomain:

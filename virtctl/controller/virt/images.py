@@ -24,6 +24,7 @@ import shutil
 import stat
 import subprocess
 import tarfile
+import tempfile
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -321,7 +322,6 @@ def _zstd_stream(src: _PeekReader, digest: str) -> Iterator[IO[bytes]]:
     if exe is None:
         raise ImagePullError(f"layer {digest} is zstd-compressed and the zstd program is not installed",
                              hint="apt-get install zstd")
-    import tempfile
     # zstd reads a file: spool the (already hashed) compressed bytes first, then stream its output
     with tempfile.TemporaryFile() as spool:
         while chunk := src.read(1 << 20):

@@ -118,12 +118,19 @@ def _fail(action: str, domain: str, err: libvirt.libvirtError) -> Exception:
 
 
 class LibvirtHost:
-    """One libvirt host ("node"): ``LibvirtHost("qemu:///system", "node01")``."""
+    """One libvirt host ("node"): ``LibvirtHost("qemu:///system", "node01")``.
 
-    def __init__(self, uri: str, node_name: str, *, keepalive_interval: int = 5, keepalive_count: int = 3):
+    With ``owner_id`` (the controller's identity), the domains it starts are stamped with it and
+    only domains carrying it count as ours: several controllers (a user's, a test run's) can share
+    one libvirtd without adopting or reaping each other's domains.
+    """
+
+    def __init__(self, uri: str, node_name: str, *, owner_id: str = "", keepalive_interval: int = 5,
+                 keepalive_count: int = 3):
         ensure_event_loop()
         self.uri = uri
         self.node_name = node_name
+        self.owner_id = owner_id
         self._keepalive = (keepalive_interval, keepalive_count)
         self._lock = threading.RLock()
         self._callbacks: list[Callable[[DomainEvent], None]] = []
@@ -241,15 +248,26 @@ class LibvirtHost:
         except libvirt.libvirtError as e:
             raise _fail("lookup", domain, e) from None
 
-    @staticmethod
-    def _owner_uid(dom: libvirt.virDomain) -> str | None:
+    def _owner_uid(self, dom: libvirt.virDomain) -> str | None:
         """The VMI uid from our metadata; None when the domain is not ours."""
         try:
             xml = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS)
         except libvirt.libvirtError:
             return None
         owner = owner_from_metadata(xml)
-        return owner.uid if owner is not None else None
+        if owner is None or (self.owner_id and owner.controller != self.owner_id):
+            return None
+        return owner.uid
+
+    def _stamp_owner(self, root: ET.Element) -> str:
+        """The domain XML with this controller's identity in its owner metadata."""
+        vmi = root.find(f"metadata/{{{METADATA_NS}}}vmi")
+        if vmi is not None and self.owner_id:
+            el = vmi.find(f"{{{METADATA_NS}}}controller")
+            if el is None:
+                el = ET.SubElement(vmi, f"{{{METADATA_NS}}}controller")
+            el.text = self.owner_id
+        return ET.tostring(root, encoding="unicode")
 
     def list_domains(self) -> dict[str, DomainStatus]:
         out: dict[str, DomainStatus] = {}
@@ -286,6 +304,7 @@ class LibvirtHost:
         root = ET.fromstring(domain_xml)
         name = root.findtext("name", "?")
         owner = parse_owner(root)
+        domain_xml = self._stamp_owner(root)
         with self._lock:
             self._stopped.pop(name, None)
             self._uids[name] = owner.uid if owner else ""
