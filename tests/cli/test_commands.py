@@ -190,7 +190,8 @@ def test_wait_returns_when_the_state_is_reached(kcli, api_server) -> None:
     def become_running() -> None:
         time.sleep(0.5)
         api_server.store.mutate(kinds.VM, "default", "quick",
-                                lambda o: o.setdefault("status", {}).update({"printableStatus": "Running"}))
+                                lambda o: o.setdefault("status", {}).update({"printableStatus": "Running"}),
+                                subresource="status")
 
     threading.Thread(target=become_running).start()
     r = kcli(["start", "quick", "--wait", "--timeout", "10s"])

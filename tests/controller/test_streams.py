@@ -26,6 +26,7 @@ from virtctl.streams.dial import close_code, dial, dial_once
 from tests.streams.cli import virtctl_argv
 
 VIRTCTL_CLI = virtctl_argv()
+pytestmark = pytest.mark.timeout(90)
 
 
 class LineStream:

@@ -46,8 +46,8 @@ class Standalone:
                         KUBECONFIG=str(root / "kubeconfig"), HOME=str(root))
 
     def run(self, *args: str, stdin: str | None = None, timeout: float = 240, check: bool = True):
-        proc = subprocess.run([*VIRTCTL, *args], input=stdin, capture_output=True, text=True,
-                              env=self.env, timeout=timeout)
+        proc = subprocess.run([*VIRTCTL, *args], input=stdin if stdin is not None else "", capture_output=True,
+                              text=True, env=self.env, timeout=timeout)
         if check:
             assert proc.returncode == 0, f"virtctl {' '.join(args)} → {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
         return proc

@@ -19,3 +19,10 @@ def registered() -> bool:
 
 def virtctl_argv() -> list[str]:
     return [sys.executable, "-m", "virtctl"] if registered() else [sys.executable, str(LAUNCHER)]
+
+
+def kubectl_virt_argv() -> tuple[list[str], dict[str, str]]:
+    """The ``kubectl-virt`` entry point (argv, extra environment)."""
+    if registered():
+        return [str(Path(sys.executable).with_name("kubectl-virt"))], {}
+    return [sys.executable, str(LAUNCHER)], {"VIRTCTL_TEST_ARGV0": "kubectl-virt"}

@@ -67,7 +67,7 @@ def test_sigterm_restores_in_a_real_process(pty):
     before = termios.tcgetattr(slave)
     code = textwrap.dedent("""
         import sys, time
-        from virtctl.streams.terminal import RawTerminal
+        from virtctl.streams.terminal import RawTerminal, Terminated
         try:
             with RawTerminal(0):
                 print("raw", flush=True)

@@ -20,6 +20,7 @@ class Entry:
 
 COMMANDS: dict[str, Entry] = {
     "apply": Entry("apply", "Create or update KubeVirt objects from YAML or JSON files."),
+    "console": Entry("console", "Connect to a console of a virtual machine instance.", completes="vmi"),
     "completion": Entry("completion", "Generate the autocompletion script for the specified shell"),
     "create": Entry("create", "Create a manifest for the specified Kind."),
     "delete": Entry("delete", "Delete KubeVirt objects by kind and name.", completes="kind"),
@@ -35,6 +36,7 @@ COMMANDS: dict[str, Entry] = {
     "start": Entry("lifecycle", "Start a virtual machine.", completes="vm"),
     "stop": Entry("lifecycle", "Stop a virtual machine.", completes="vm"),
     "unpause": Entry("pause", "Unpause a virtual machine", completes="pause"),
+    "vnc": Entry("vnc", "Open a vnc connection to a virtual machine instance.", completes="vmi"),
     "version": Entry("version", "Print the client and server version information."),
 }
 
@@ -57,6 +59,7 @@ SUBCOMMANDS: dict[str, dict[str, str]] = {
               "up": "Start the local controller in the background (if not running) and print how to use it.",
               "down": "Stop the local controller.",
               "status": "Show whether the local controller runs, and where."},
+    "vnc": {"screenshot": "Create a screenshot of the VNC display of a virtual machine instance."},
     "completion": {"bash": "Generate the autocompletion script for bash",
                    "zsh": "Generate the autocompletion script for zsh",
                    "fish": "Generate the autocompletion script for fish"},

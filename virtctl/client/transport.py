@@ -223,7 +223,8 @@ class HTTPTransport:
         :class:`StreamError`."""
         headers = self.headers()
         headers["Accept"] = "application/json"
-        conn = self._new_connection(timeout)
+        # --request-timeout bounds a watch too (kubectl -w ends then)
+        conn = self._new_connection(timeout if timeout is not None else self.cfg.timeout)
         try:
             try:
                 resp = self._send(conn, "GET", self.url_path(path, query), None, headers)

@@ -61,14 +61,19 @@ def register_extensions() -> None:
 
 def start_controllers(store: ObjectStore, settings: Settings, services: dict[str, Any]) -> Any:
     from virtctl.controller.reconcile import manager
+    from virtctl.controller.streams import start_consoles
     handle = manager.start(store, settings, services)
+    start_consoles(services)             # after the manager put the hosts in: records serial output from boot
     log.info("controllers started")
     return handle
 
 
-def stop_controllers(handle: Any) -> None:
+def stop_controllers(handle: Any, services: dict[str, Any]) -> None:
     if handle is None:
         return
+    consoles = services.get("consoles")
+    if consoles is not None:
+        consoles.close()
     stop = getattr(handle, "stop", None)
     if callable(stop):
         try:
@@ -87,12 +92,12 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None,
     register_extensions()
     stop = stop or threading.Event()
     store = server = handle = None
+    services: dict[str, Any] = {}
     previous: dict[int, Any] = {}
     try:
         store = ObjectStore(settings.db_path)
         pki = ensure_pki(settings.pki_dir)
         token = ensure_token(settings.token_path)
-        services: dict[str, Any] = {}
         server = ApiServer(store, settings, token=token, pki=pki, services=services, port=settings.port)
         server.start()
         write_runtime(settings, server.url, server.port, pki.ca_cert)
@@ -109,7 +114,7 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None,
         stop.wait()
         log.info("shutting down")
     finally:
-        stop_controllers(handle)
+        stop_controllers(handle, services)
         if server is not None:
             server.shutdown()
         if store is not None:

@@ -22,6 +22,7 @@ import base64
 import logging
 import socket
 import threading
+import time
 from typing import Any
 
 from virtctl import errors
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 BASE64 = "base64.kubevirt.io"
 WATCH_INTERVAL = 1.0          # how often a bridge re-checks that its VMI still runs
 SEND_CHUNK = 64 * 1024
+BURST_WINDOW = 0.002          # the previous frame went out less than this ago: output is streaming …
+COALESCE_DELAY = 0.004        # … so gather this long before the next frame
 
 
 # ---------------------------------------------------------------- lookups
@@ -85,6 +88,7 @@ class ConsoleRegistry:
     def __init__(self, hosts: Any = None):
         self._lock = threading.Lock()
         self._consoles: dict[str, Any] = {}
+        self._closed = False
         self._hosts = list(hosts.values()) if isinstance(hosts, dict) else list(hosts or [])
 
     def start(self) -> "ConsoleRegistry":
@@ -104,7 +108,7 @@ class ConsoleRegistry:
 
     def _on_event(self, host: Any, ev: Any) -> None:
         # libvirt's event thread: never block it; snapshot reverts are handled by the console itself
-        if ev.event == "started" and ev.detail not in ("from-snapshot", "restored"):
+        if not self._closed and ev.event == "started" and ev.detail not in ("from-snapshot", "restored"):
             threading.Thread(target=self._open_quietly, args=(host, ev.domain), name="console-open",
                              daemon=True).start()
 
@@ -136,6 +140,7 @@ class ConsoleRegistry:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True                           # host callbacks cannot be removed: make them inert
             consoles, self._consoles = list(self._consoles.values()), {}
         for c in consoles:
             c.close()
@@ -218,12 +223,19 @@ class _ConsoleBridge:
             self.cond.notify()
 
     def send_loop(self) -> None:
+        last_send = 0.0
         try:
             while True:
+                if time.monotonic() - last_send < BURST_WINDOW:
+                    # output is streaming: let the UART's ~25-byte chunks pile up into one frame;
+                    # a keystroke echo after a pause still goes out at once
+                    time.sleep(COALESCE_DELAY)
                 data, self.pos = self.console.read_from(self.pos)
                 for i in range(0, len(data), SEND_CHUNK):
                     chunk = data[i:i + SEND_CHUNK]
                     self.ws.send(base64.b64encode(chunk).decode() if self.b64 else chunk)
+                if data:
+                    last_send = time.monotonic()
                 with self.cond:
                     if not self.wake and not self.done:
                         self.cond.wait(WATCH_INTERVAL)

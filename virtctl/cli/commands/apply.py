@@ -154,7 +154,8 @@ def apply(
                     d.action = "unchanged"
                     continue
                 d.action = "configured"
-                desired["metadata"]["resourceVersion"] = d.existing["metadata"].get("resourceVersion")
+                # a resourceVersion in the document is kept, so a stale one conflicts as with kubectl
+                desired["metadata"].setdefault("resourceVersion", d.existing["metadata"].get("resourceVersion"))
                 if d.kind.has_status and "status" in d.existing:
                     desired["status"] = d.existing["status"]
                 kv.replace(d.kind, desired, d.namespace, dry_run=True)
@@ -171,7 +172,7 @@ def apply(
                     kv.create(d.kind, desired, d.namespace)
                 else:
                     assert d.existing is not None
-                    desired["metadata"]["resourceVersion"] = d.existing["metadata"].get("resourceVersion")
+                    desired["metadata"].setdefault("resourceVersion", d.existing["metadata"].get("resourceVersion"))
                     if d.kind.has_status and "status" in d.existing:
                         desired["status"] = d.existing["status"]
                     kv.replace(d.kind, desired, d.namespace)

@@ -1,7 +1,7 @@
 """``console (VMI)``: the serial console (REFERENCE §2.8, §4.1).
 
 Beyond Go virtctl: a non-TTY stdin works as a script (``printf 'cmd\\n' | virtctl console vm``),
-``--show-log`` first replays the serial output kept since boot (our server's extension), the wait
+``--show-log`` prints the serial output kept since boot and exits (our server's extension), the wait
 also covers a VM whose VMI does not exist yet, and keep-alive pings hold idle sessions open.
 """
 
@@ -24,7 +24,7 @@ EXAMPLES = """  # Connect to the console on VirtualMachineInstance 'myvmi':
   {{ProgramName}} console myvmi
   # Configure one minute timeout (default 5 minutes)
   {{ProgramName}} console --timeout=1 myvmi
-  # Show the serial output since boot, then stay connected
+  # Print the serial output since boot and exit
   {{ProgramName}} console --show-log myvmi
   # Run a command in a script (stdin is not a terminal): prints its output, then exits
   printf 'uname -a\\n' | {{ProgramName}} console --timeout=1 myvmi"""
@@ -46,7 +46,7 @@ def console(
     timeout: int = typer.Option(5, "--timeout",
                                 help="The number of minutes to wait for the virtual machine instance to be ready."),
     show_log: bool = typer.Option(False, "--show-log",
-                                  help="Print the serial console output kept since boot before the live console "
+                                  help="Print the serial console output kept since boot and exit "
                                        "(needs a server that keeps console logs, such as the local controller)."),
 ) -> None:
     vmi = exact_args(args, 1)[0]
@@ -60,8 +60,12 @@ def console(
     from virtctl.streams.console import ConsoleIO, run_session
     from virtctl.streams.dial import dial
 
-    query = {protocol.SHOW_LOG_QUERY: "true"} if show_log else None
-    params = kv.transport.websocket_params(kv.subresource_path(VMI, namespace, vmi, "console"), query)
+    if show_log:
+        log = kv.get_subresource(VMI, namespace, vmi, protocol.CONSOLE_LOG_SUBRESOURCE)
+        sys.stdout.buffer.write(log.body)
+        sys.stdout.flush()
+        return
+    params = kv.transport.websocket_params(kv.subresource_path(VMI, namespace, vmi, "console"))
     budget = protocol.timeout_minutes_to_seconds(timeout)
     try:
         ws = dial(params, timeout=budget, vm_exists=lambda: vm_exists(kv, namespace, vmi))
