@@ -24,8 +24,9 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 log "python venv"
+# editable_mode=compat installs a .pth path entry instead of an import hook: ~10 ms less per command
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import virtctl, libvirt, websockets, typer' >/dev/null
 
 log "test guest"

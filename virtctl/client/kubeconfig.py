@@ -158,7 +158,8 @@ def _load_file(path: Path) -> dict:
     except OSError as e:
         raise ConfigError(f"error loading config file \"{path}\": {(e.strerror or str(e)).lower()}") from None
     try:
-        data = yaml.safe_load(text) or {}
+        # libyaml's loader when present: parsing is most of the kubeconfig's cost on every command
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError as e:
         first = str(e).splitlines()[0] if str(e) else "invalid YAML"
         raise ConfigError(f"error loading config file \"{path}\": {first}") from None

@@ -271,8 +271,12 @@ class ConsoleStream:
         find_console(ctx, running_vmi(ctx))
 
     def serve(self, ctx: ActionContext, ws: Any) -> None:
-        vmi = running_vmi(ctx)
-        console = find_console(ctx, vmi)
+        try:
+            vmi = running_vmi(ctx)
+            console = find_console(ctx, vmi)
+        except errors.APIError:
+            _drop(ws)                            # stopped since the handshake: as if it powered off
+            return
         bridge = _ConsoleBridge(ctx, console, ws, (vmi.get("metadata") or {}).get("uid", ""),
                                 _is_true(ctx.query.get(protocol.SHOW_LOG_QUERY)))
         attachment = console.attach(bridge.on_data, bridge.on_detach)

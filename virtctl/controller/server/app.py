@@ -24,6 +24,11 @@ def tls_context(pki: PKI) -> ssl.SSLContext:
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(str(pki.server_cert), str(pki.server_key))
     ctx.set_alpn_protocols(["http/1.1"])        # Go offers h2 first; we speak HTTP/1.1 only
+    # No TLS 1.3 session tickets. They arrive after the handshake, while a websocket client that
+    # reads in one thread and writes in another (the `websockets` sync client) is sending its
+    # upgrade request on the same SSL object; that race lost the request now and then. Nothing
+    # here resumes sessions anyway.
+    ctx.num_tickets = 0
     return ctx
 
 

@@ -136,6 +136,7 @@ class LibvirtHost:
         self._callbacks: list[Callable[[DomainEvent], None]] = []
         self._callback_ids: list[int] = []
         self._conn: libvirt.virConnect | None = None
+        self._streams_conn: libvirt.virConnect | None = None
         self._closed = False
         self._host_info: hostinfo.HostInfo | None = None
         # transient domains vanish when they stop: remember why (from the STOPPED event) and whose
@@ -184,10 +185,39 @@ class LibvirtHost:
                 self._conn = None
             return self._connect()
 
+    def _stream_conn(self) -> libvirt.virConnect:
+        """A second connection for console streams only: a busy or failing stream then never
+        holds up the control calls (status, metadata, start/stop) that share the RPC socket."""
+        with self._lock:
+            if self._closed:
+                raise InternalError(f"libvirt host {self.node_name} is closed")
+            conn = self._streams_conn
+            if conn is not None:
+                try:
+                    if conn.isAlive():
+                        return conn
+                except libvirt.libvirtError:
+                    pass
+            try:
+                self._streams_conn = libvirt.open(self.uri)
+            except libvirt.libvirtError as e:
+                raise InternalError(f"cannot connect to libvirt at {self.uri}: {e.get_error_message() or e}") from None
+            try:
+                self._streams_conn.setKeepAlive(*self._keepalive)
+            except libvirt.libvirtError:
+                pass                           # the test driver has no keep-alive
+            return self._streams_conn
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             conn, self._conn = self._conn, None
+            streams, self._streams_conn = self._streams_conn, None
+        if streams is not None:
+            try:
+                streams.close()
+            except libvirt.libvirtError:
+                pass
         if conn is not None:
             for cid in self._callback_ids:
                 try:
@@ -359,15 +389,16 @@ class LibvirtHost:
         flags = libvirt.VIR_DOMAIN_CONSOLE_FORCE if force else 0
 
         def open_stream() -> Any:
+            conn = self._stream_conn()
             try:
-                dom = self.conn().lookupByName(domain)
+                dom = conn.lookupByName(domain)
             except libvirt.libvirtError as e:
                 if e.get_error_code() in _GONE:
                     return None
                 raise
             if not dom.isActive():
                 return False                   # restarting (snapshot revert): retry shortly
-            stream = self.conn().newStream(libvirt.VIR_STREAM_NONBLOCK)
+            stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
             dom.openConsole(None, stream, flags)
             return stream
 
