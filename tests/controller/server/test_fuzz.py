@@ -81,3 +81,15 @@ def test_malformed_requests_never_break_the_server(api_server, req):
     if method == "DELETE" and r.status == 200:
         store.create(kinds.VM, "default", BASE_VM)
 
+
+
+def test_a_lone_surrogate_is_stored_as_a_replacement_character(api_server):
+    """Found by the property test above: "\\ud800" in a body made the store fail with a 500."""
+    body = (b'{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachine","metadata":{"name":"sur",'
+            b'"labels":{"a":"b"},"annotations":{"note":"x\\ud800y"}},"spec":{"runStrategy":"Halted",'
+            b'"template":{"spec":{"domain":{"devices":{}}}}}}')
+    r = api_server.request("POST", "/apis/kubevirt.io/v1/namespaces/default/virtualmachines", body,
+                           headers={"Content-Type": "application/json"})
+    assert r.status == 201, r.body
+    assert r.json()["metadata"]["annotations"]["note"] == "x\ufffdy"
+    assert api_server.store.get("vm", "default", "sur")["metadata"]["annotations"]["note"] == "x\ufffdy"

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import yaml
 
 from virtctl.controller.server.query import Query
+from virtctl.model import gojson
 from virtctl.errors import APIError, BadRequest, UnsupportedMediaType
 
 JSON_TYPES = ("application/json", "application/merge-patch+json", "application/json-patch+json",
@@ -49,14 +50,14 @@ class Request:
         ctype = self.content_type
         if ctype in YAML_TYPES:
             try:
-                return yaml.safe_load(self.body)
+                return gojson.without_lone_surrogates(yaml.safe_load(self.body))
             except yaml.YAMLError as e:
                 raise BadRequest(f"error decoding YAML: {str(e).splitlines()[0]}") from None
         if ctype not in JSON_TYPES:
             raise UnsupportedMediaType(f'the body of the request was in an unknown format - accepted media types '
                                        f'include: application/json, application/yaml')
         try:
-            return json.loads(self.body)
+            return gojson.loads(self.body)
         except (ValueError, UnicodeDecodeError) as e:
             raise BadRequest(f"the request body is not valid JSON: {e}") from None
 

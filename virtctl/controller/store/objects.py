@@ -22,6 +22,7 @@ from virtctl.controller.store import patches
 from virtctl.controller.store.selectors import Selector
 from virtctl.controller.store.sqlite import Database, Key
 from virtctl.controller.store.watch import Watch
+from virtctl.model import gojson
 from virtctl.errors import BadRequest, Conflict, Gone, NotFound, UnsupportedMediaType
 from virtctl.model import kinds
 from virtctl.model.kinds import Kind
@@ -352,7 +353,7 @@ def _parse_rv(value: str | None) -> int | None:
 def _parse_json(body: Any) -> Any:
     if isinstance(body, (bytes, bytearray, str)):
         try:
-            return json.loads(body)
+            return gojson.loads(body)
         except (ValueError, UnicodeDecodeError) as e:
             raise BadRequest(f"error decoding patch: {e}") from None
     return body
@@ -361,7 +362,7 @@ def _parse_json(body: Any) -> Any:
 def _parse_yaml(body: Any) -> Any:
     if isinstance(body, (bytes, bytearray, str)):
         try:
-            return yaml.safe_load(body)
+            return gojson.without_lone_surrogates(yaml.safe_load(body))
         except yaml.YAMLError as e:
             raise BadRequest(f"error decoding YAML: {str(e).splitlines()[0]}") from None
     return body
