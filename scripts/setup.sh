@@ -11,6 +11,11 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+# Fresh package lists first: the guest is built from the current kernel package (apt-get download),
+# and a security update can retire the version an old list names.
+log "apt-get update"
+apt-get update -q >/dev/null
+
 log "libvirt + QEMU"
 bash scripts/setup-libvirt.sh
 
