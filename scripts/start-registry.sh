@@ -48,8 +48,9 @@ if our_pid_alive && answers; then
     exit 0
 fi
 if answers; then
-    echo "error: another registry already answers on 127.0.0.1:$PORT (not started from $DIR)" >&2
-    exit 1
+    # e.g. started by another checkout: any distribution registry on loopback serves the tests
+    echo "a registry already answers on 127.0.0.1:$PORT (not started from $DIR); using it"
+    exit 0
 fi
 
 BIN=$(command -v docker-registry || command -v registry || true)
