@@ -8,7 +8,6 @@ the message shown is the server's own, as Go virtctl shows it.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 
@@ -143,6 +142,8 @@ def api_error_from_status(code: int, body: bytes | str | dict | None) -> APIErro
     if isinstance(body, dict):
         status = body
     elif body:
+        import json  # only when an error body arrives: keeps `import virtctl.errors` cheap
+
         try:
             parsed = json.loads(body)
             status = parsed if isinstance(parsed, dict) and parsed.get("kind") == "Status" else None

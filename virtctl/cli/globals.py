@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from virtctl.client.kubeconfig import Overrides
+from virtctl.client.overrides import Overrides
 from virtctl.errors import UsageError
 
 

@@ -2,31 +2,36 @@
 
 The only importer of ``kubernetes`` (and only for kubeconfig features the fast stdlib path does not
 cover, such as exec credential plugins). Names are loaded on first use so that reading the global
-flags does not pull in ``http.client`` and ``ssl``."""
+flags does not pull in the kubeconfig loader, ``http.client`` or ``ssl``."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from virtctl.client.kubeconfig import ClientConfig, NoKubeconfig, Overrides, resolve
+from virtctl.client.overrides import Overrides
 
 if TYPE_CHECKING:
+    from virtctl.client.kubeconfig import ClientConfig, NoKubeconfig, resolve  # noqa: F401
     from virtctl.client.kubevirt import KubeVirtClient
+
+_LAZY = {"ClientConfig": "kubeconfig", "NoKubeconfig": "kubeconfig", "resolve": "kubeconfig",
+         "KubeVirtClient": "kubevirt"}
 
 
 def connect(overrides: Overrides) -> "KubeVirtClient":
-    """A client for these global flags; raises :class:`NoKubeconfig` when nothing is configured."""
+    """A client for these global flags; raises ``NoKubeconfig`` when nothing is configured."""
+    from virtctl.client.kubeconfig import resolve
     from virtctl.client.kubevirt import KubeVirtClient
 
     return KubeVirtClient.from_config(resolve(overrides))
 
 
 def __getattr__(name: str) -> Any:
-    if name == "KubeVirtClient":
-        from virtctl.client.kubevirt import KubeVirtClient
-
-        return KubeVirtClient
-    raise AttributeError(name)
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    return getattr(import_module(f"virtctl.client.{module}"), name)
 
 
 __all__ = ["ClientConfig", "KubeVirtClient", "NoKubeconfig", "Overrides", "connect", "resolve"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from virtctl.client.overrides import Overrides  # noqa: F401  (part of this module's API)
 from virtctl.errors import ConfigError
 
 
@@ -26,31 +27,6 @@ class NoKubeconfig(ConfigError):
     """No usable kubeconfig at all (no file anywhere, or no current context and no --server).
 
     The CLI reacts by using the local controller; it is never shown to the user as is."""
-
-
-@dataclass
-class Overrides:
-    """The global kubeconfig flags (REFERENCE §1.3). Empty means "not given"."""
-
-    kubeconfig: str = ""
-    context: str = ""
-    cluster: str = ""
-    user: str = ""
-    namespace: str = ""
-    server: str = ""
-    token: str = ""
-    username: str = ""
-    password: str = ""
-    certificate_authority: str = ""
-    client_certificate: str = ""
-    client_key: str = ""
-    insecure_skip_tls_verify: bool = False
-    tls_server_name: str = ""
-    proxy_url: str = ""
-    request_timeout: str = "0"
-    impersonate: str = ""
-    impersonate_groups: list[str] = field(default_factory=list)
-    impersonate_uid: str = ""
 
 
 @dataclass

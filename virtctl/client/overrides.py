@@ -1,0 +1,32 @@
+"""The global kubeconfig flags as parsed from the command line: kept apart from the kubeconfig
+loader so that parsing flags costs no more than a dataclass (commands like ``version --client``
+never read a kubeconfig)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Overrides:
+    """The global kubeconfig flags (REFERENCE §1.3). Empty means "not given"."""
+
+    kubeconfig: str = ""
+    context: str = ""
+    cluster: str = ""
+    user: str = ""
+    namespace: str = ""
+    server: str = ""
+    token: str = ""
+    username: str = ""
+    password: str = ""
+    certificate_authority: str = ""
+    client_certificate: str = ""
+    client_key: str = ""
+    insecure_skip_tls_verify: bool = False
+    tls_server_name: str = ""
+    proxy_url: str = ""
+    request_timeout: str = "0"
+    impersonate: str = ""
+    impersonate_groups: list[str] = field(default_factory=list)
+    impersonate_uid: str = ""
