@@ -31,7 +31,11 @@ fi
 log "python venv"
 # editable_mode=compat installs a .pth path entry instead of an import hook: ~10 ms less per command
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat 2>&1 | grep -v '^WARNING: Location' || true
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' \
+       --config-settings editable_mode=compat >.venv/pip.log 2>&1; then
+  cat .venv/pip.log >&2
+  exit 1
+fi
 .venv/bin/python -c 'import virtctl, libvirt, websockets, typer' >/dev/null
 
 log "test guest"
