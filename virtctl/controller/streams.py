@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 BASE64 = "base64.kubevirt.io"
 WATCH_INTERVAL = 1.0          # how often a bridge re-checks that its VMI still runs
 SEND_CHUNK = 64 * 1024
-BURST_WINDOW = 0.002          # the previous frame went out less than this ago: output is streaming …
-COALESCE_DELAY = 0.004        # … so gather this long before the next frame
+BURST_WINDOW = 0.010          # the previous frame went out less than this ago …
+BURST_BYTES = 256             # … and was at least this big: output is streaming …
+COALESCE_DELAY = 0.020        # … so gather this long before the next frame (fewer, larger frames)
 
 
 # ---------------------------------------------------------------- lookups
@@ -223,10 +224,10 @@ class _ConsoleBridge:
             self.cond.notify()
 
     def send_loop(self) -> None:
-        last_send = 0.0
+        last_send, last_size = 0.0, 0
         try:
             while True:
-                if time.monotonic() - last_send < BURST_WINDOW:
+                if last_size >= BURST_BYTES and time.monotonic() - last_send < BURST_WINDOW:
                     # output is streaming: let the UART's ~25-byte chunks pile up into one frame;
                     # a keystroke echo after a pause still goes out at once
                     time.sleep(COALESCE_DELAY)
@@ -235,7 +236,7 @@ class _ConsoleBridge:
                     chunk = data[i:i + SEND_CHUNK]
                     self.ws.send(base64.b64encode(chunk).decode() if self.b64 else chunk)
                 if data:
-                    last_send = time.monotonic()
+                    last_send, last_size = time.monotonic(), len(data)
                 with self.cond:
                     if not self.wake and not self.done:
                         self.cond.wait(WATCH_INTERVAL)
