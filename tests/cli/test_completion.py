@@ -51,3 +51,15 @@ def test_names_are_quietly_empty_on_errors(cli, monkeypatch) -> None:
 def test_flags_of_a_command(cli) -> None:
     out = cli(["__completeNoDesc", "stop", "--gr"]).out
     assert out == "--grace-period\n:4\n"
+
+
+def test_vnc_completes_its_subcommand_and_vmi_names(kcli, api_server) -> None:
+    from tests.conftest import load_example
+    from virtctl.model import kinds
+
+    vmi = load_example("vmi-fedora")
+    vmi["metadata"]["name"] = "fedora1"
+    api_server.store.create(kinds.VMI, "default", vmi)
+    assert kcli(["__complete", "vnc", ""]).out == "screenshot\tCreate a screenshot of the VNC display of a virtual machine instance.\nfedora1\n:4\n"
+    assert kcli(["__completeNoDesc", "vnc", "screenshot", "f"]).out == "fedora1\n:4\n"
+    assert kcli(["__completeNoDesc", "console", ""]).out == "fedora1\n:4\n"

@@ -92,12 +92,17 @@ def candidates(words: list[str], to_complete: str) -> tuple[list[tuple[str, str]
         return sorted((n, h) for n, h in rows if n.startswith(to_complete)), NO_FILE_COMP
     command = positional[0]
     args = positional[1:]
-    if command in registry.SUBCOMMANDS:
-        if not args:
-            subs = registry.SUBCOMMANDS[command]
-            return [(n, h) for n, h in subs.items() if n.startswith(to_complete)], NO_FILE_COMP
-        return [], NO_FILE_COMP if command != "apply" else DEFAULT
     entry = registry.COMMANDS.get(command)
+    if command in registry.SUBCOMMANDS:
+        subs = registry.SUBCOMMANDS[command]
+        if not args:
+            rows = [(n, h) for n, h in subs.items() if n.startswith(to_complete)]
+            if entry is not None and entry.completes in ("vm", "vmi"):   # `vnc NAME` or `vnc screenshot NAME`
+                rows += [(n, "") for n in _names(entry.completes, to_complete)]
+            return rows, NO_FILE_COMP
+        if len(args) == 1 and args[0] in subs and entry is not None and entry.completes in ("vm", "vmi"):
+            return [(n, "") for n in _names(entry.completes, to_complete)], NO_FILE_COMP
+        return [], NO_FILE_COMP if command != "apply" else DEFAULT
     if command == "apply":
         return [], DEFAULT                                   # -f takes files
     if entry is None or not entry.completes:
