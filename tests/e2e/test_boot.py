@@ -152,3 +152,46 @@ def test_golden_xml_is_accepted_by_this_libvirt(libvirt_host, golden):
     conn = libvirt_host.conn()
     dom = conn.defineXMLFlags(ET.tostring(root, encoding="unicode"), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
     dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+
+
+def test_console_survives_a_qemu_restart_by_snapshot_revert(libvirt_host, guest, vmi_name, tmp_path):
+    """Reverting to a snapshot restarts QEMU and ends the libvirt console stream; the console
+    re-opens it, so an attached client keeps its session and the ring keeps recording."""
+    import libvirt
+
+    disk = tmp_path / "state.qcow2"                    # internal snapshots need every disk in qcow2
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
+    vmi = kernel_boot_vmi(vmi_name, guest, volumes=[{"name": "state", "emptyDisk": {"capacity": "16Mi"}}],
+                          disks=[{"name": "state", "disk": {"bus": "virtio"}}])
+    dom, console = start(libvirt_host, vmi, guest, {"state": DiskSource("state", str(disk), "qcow2")})
+    seen = bytearray()
+    attachment = console.attach(seen.extend)
+    try:
+        assert console.wait_for(b"guest# ", BOOT_TIMEOUT) is not None, console.output()[-500:]
+        conn = libvirt.open(libvirt_host.uri)
+        try:
+            d = conn.lookupByName(dom.name)
+            snap = d.snapshotCreateXML("<domainsnapshot><name>before</name></domainsnapshot>", 0)
+            mark = console.offset
+            attachment.write(b"echo after-snapshot-$((2+3))\n")
+            assert console.wait_for(b"after-snapshot-5", 10, since=mark) is not None
+            reopens = console.reopens
+            d.revertToSnapshot(snap, 0)                    # QEMU restarts: the stream hits EOF
+            deadline = time.monotonic() + 30
+            while console.reopens == reopens and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert console.reopens > reopens, "the console did not re-open after the revert"
+            mark = console.offset
+            for _ in range(20):                            # the restored guest answers once it runs again
+                attachment.write(b"echo back-$((4+4))\n")
+                if console.wait_for(b"back-8", 1, since=mark) is not None:
+                    break
+            else:
+                raise AssertionError(console.output()[-500:])
+            assert b"back-8" in bytes(seen), "the attached client lost the session"
+            snap.delete(0)
+        finally:
+            conn.close()
+    finally:
+        console.close()
+        libvirt_host.destroy(dom.name)
