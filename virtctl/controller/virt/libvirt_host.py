@@ -117,6 +117,13 @@ def _fail(action: str, domain: str, err: libvirt.libvirtError) -> Exception:
     return InternalError(f"{action} {domain}: {err.get_error_message() or err}")
 
 
+def _alive(conn: libvirt.virConnect | None) -> bool:
+    try:
+        return conn is not None and bool(conn.isAlive())
+    except libvirt.libvirtError:
+        return False
+
+
 class LibvirtHost:
     """One libvirt host ("node"): ``LibvirtHost("qemu:///system", "node01")``.
 
@@ -145,7 +152,7 @@ class LibvirtHost:
         self._connect()
 
     # --- connection ---
-    def _connect(self) -> libvirt.virConnect:
+    def _open(self) -> libvirt.virConnect:
         try:
             conn = libvirt.open(self.uri)
         except libvirt.libvirtError as e:
@@ -154,6 +161,10 @@ class LibvirtHost:
             conn.setKeepAlive(*self._keepalive)
         except libvirt.libvirtError:
             pass                               # the test driver has no keep-alive (nothing to lose)
+        return conn
+
+    def _connect(self) -> libvirt.virConnect:
+        conn = self._open()
         try:
             conn.registerCloseCallback(self._on_close, None)
         except libvirt.libvirtError:
@@ -170,42 +181,25 @@ class LibvirtHost:
         with self._lock:
             self._conn = None
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InternalError(f"libvirt host {self.node_name} is closed")
+
     def conn(self) -> libvirt.virConnect:
-        """The live connection, reopened if it dropped."""
+        """The live connection (with our event callbacks), reopened if it dropped."""
         with self._lock:
-            if self._closed:
-                raise InternalError(f"libvirt host {self.node_name} is closed")
-            conn = self._conn
-            if conn is not None:
-                try:
-                    if conn.isAlive():
-                        return conn
-                except libvirt.libvirtError:
-                    pass
-                self._conn = None
+            self._check_open()
+            if _alive(self._conn):
+                return self._conn
             return self._connect()
 
     def _stream_conn(self) -> libvirt.virConnect:
         """A second connection for console streams only: a busy or failing stream then never
         holds up the control calls (status, metadata, start/stop) that share the RPC socket."""
         with self._lock:
-            if self._closed:
-                raise InternalError(f"libvirt host {self.node_name} is closed")
-            conn = self._streams_conn
-            if conn is not None:
-                try:
-                    if conn.isAlive():
-                        return conn
-                except libvirt.libvirtError:
-                    pass
-            try:
-                self._streams_conn = libvirt.open(self.uri)
-            except libvirt.libvirtError as e:
-                raise InternalError(f"cannot connect to libvirt at {self.uri}: {e.get_error_message() or e}") from None
-            try:
-                self._streams_conn.setKeepAlive(*self._keepalive)
-            except libvirt.libvirtError:
-                pass                           # the test driver has no keep-alive
+            self._check_open()
+            if not _alive(self._streams_conn):
+                self._streams_conn = self._open()
             return self._streams_conn
 
     def close(self) -> None:
