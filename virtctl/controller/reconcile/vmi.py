@@ -331,16 +331,7 @@ class VMIController:
             reason = "crashed"
         if not reason:
             reason = self.facts.stop_detail(dom)
-        new_phase, why = final_phase_for(reason)
-
-        def change(s: dict) -> None:
-            st.set_phase(s, new_phase)
-            if why:
-                s["reason"] = why
-            st.set_condition(s, "Ready", "False", "GuestNotRunning", "Guest VM is not reported as running")
-            st.remove_condition(s, "Paused")
-
-        self._write_status(vmi, change)
+        self._write_status(vmi, _stopped_status(reason))
         self._release(vmi)
 
     # ------------------------------------------------------------------ deletion
@@ -374,17 +365,7 @@ class VMIController:
                 raise Requeue(0.2)
         self.facts.clear_shutdown(uid)
         if not st.is_final(vmi):
-            reason = self.facts.stop_detail(dom)
-            new_phase, why = final_phase_for(reason)
-
-            def change(s: dict) -> None:
-                st.set_phase(s, new_phase)
-                if why:
-                    s["reason"] = why
-                st.set_condition(s, "Ready", "False", "GuestNotRunning", "Guest VM is not reported as running")
-                st.remove_condition(s, "Paused")
-
-            vmi = self._write_status(vmi, change) or vmi
+            vmi = self._write_status(vmi, _stopped_status(self.facts.stop_detail(dom))) or vmi
         self._release(vmi)
         owner_alive = self._owner_alive(vmi)
 
@@ -447,6 +428,20 @@ class VMIController:
                     self._released.add(ds.vmi_uid)
                 except Exception as e:
                     log.warning("releasing volumes of orphan %s failed: %s", dom, e)
+
+
+def _stopped_status(reason: str) -> Callable[[dict], None]:
+    """The status change for a guest that stopped for ``reason`` (Succeeded or Failed)."""
+    new_phase, why = final_phase_for(reason)
+
+    def change(s: dict) -> None:
+        st.set_phase(s, new_phase)
+        if why:
+            s["reason"] = why
+        st.set_condition(s, "Ready", "False", "GuestNotRunning", "Guest VM is not reported as running")
+        st.remove_condition(s, "Paused")
+
+    return change
 
 
 def _set_label(m: dict, key: str, value: str) -> Any:
