@@ -121,6 +121,16 @@ def split_prefixed_name(text: str) -> tuple[str, str]:
         raise ValueError("name cannot be empty")
     return prefix, name
 
+def src_name(flag: str, p: dict[str, str]) -> tuple[str, str]:
+    """The ``src:[namespace/]name`` parameter of a flag, split (Go's error texts)."""
+    if not p.get("src"):
+        raise flag_error(flag, "src must be specified")
+    try:
+        return split_prefixed_name(p["src"])
+    except ValueError as e:
+        raise flag_error(flag, f"src invalid: {e}") from None
+
+
 
 def _label_check(flag: str, name: str) -> None:
     errs = label_errors(name)
@@ -294,12 +304,7 @@ class _VMBuild:
         flag = "volume-pvc"
         for text in self.o.pvc_volumes:
             p = map_params(flag, text, P_VOLUME)
-            if not p.get("src"):
-                raise flag_error(flag, "src must be specified")
-            try:
-                ns, claim = split_prefixed_name(p["src"])
-            except ValueError as e:
-                raise flag_error(flag, f"src invalid: {e}") from None
+            ns, claim = src_name(flag, p)
             if ns:
                 raise flag_error(flag, f'not allowed to specify namespace of pvc "{claim}"')
             name = p.get("name") or claim
@@ -350,12 +355,7 @@ class _VMBuild:
     def sysprep(self) -> None:
         flag = "volume-sysprep"
         p = map_params(flag, self.o.sysprep_volume, P_SYSPREP)
-        if not p.get("src"):
-            raise flag_error(flag, "src must be specified")
-        try:
-            ns, name = split_prefixed_name(p["src"])
-        except ValueError as e:
-            raise flag_error(flag, f"src invalid: {e}") from None
+        ns, name = src_name(flag, p)
         if ns:
             raise flag_error(flag, f'not allowed to specify namespace of configmap or secret "{name}"')
         src_type = p.get("type") or "configmap"
@@ -373,12 +373,7 @@ class _VMBuild:
         flag = "access-cred"
         for text in self.o.access_creds:
             p = map_params(flag, text, P_ACCESS_CRED)
-            if not p.get("src"):
-                raise flag_error(flag, "src must be specified")
-            try:
-                ns, name = split_prefixed_name(p["src"])
-            except ValueError as e:
-                raise flag_error(flag, f"src invalid: {e}") from None
+            ns, name = src_name(flag, p)
             if ns:
                 raise flag_error(flag, f'not allowed to specify namespace of secret "{name}"')
             kind = (p.get("type") or "").lower()
@@ -556,12 +551,7 @@ def _import_source(flag: str, src_type: str, p: dict) -> dict:
                                                   "secretRef": p.get("secretref"),
                                                   "certConfigMap": p.get("certconfigmap")})}}
     if src_type in ("pvc", "snapshot"):
-        if not p.get("src"):
-            raise flag_error(flag, "src must be specified")
-        try:
-            ns, name = split_prefixed_name(p["src"])
-        except ValueError as e:
-            raise flag_error(flag, f"src invalid: {e}") from None
+        ns, name = src_name(flag, p)
         if not ns:
             raise flag_error(flag, f'namespace of {src_type} "{name}" must be specified')
         return {"source": {src_type: {"name": name, "namespace": ns}}}
@@ -585,12 +575,7 @@ def _import_source(flag: str, src_type: str, p: dict) -> dict:
             "url": p["url"], "uuid": p["uuid"], "thumbprint": p["thumbprint"], "secretRef": p["secretref"],
             "initImageURL": p.get("initimageurl"), "backingFile": p["backingfile"]})}}
     # ds: a DataSource reference, namespace optional
-    if not p.get("src"):
-        raise flag_error(flag, "src must be specified")
-    try:
-        ns, name = split_prefixed_name(p["src"])
-    except ValueError as e:
-        raise flag_error(flag, f"src invalid: {e}") from None
+    ns, name = src_name(flag, p)
     ref: dict[str, Any] = {"kind": "DataSource", "name": name}
     if ns:
         ref["namespace"] = ns
