@@ -121,6 +121,7 @@ def split_prefixed_name(text: str) -> tuple[str, str]:
         raise ValueError("name cannot be empty")
     return prefix, name
 
+
 def src_name(flag: str, p: dict[str, str]) -> tuple[str, str]:
     """The ``src:[namespace/]name`` parameter of a flag, split (Go's error texts)."""
     if not p.get("src"):
@@ -129,7 +130,6 @@ def src_name(flag: str, p: dict[str, str]) -> tuple[str, str]:
         return split_prefixed_name(p["src"])
     except ValueError as e:
         raise flag_error(flag, f"src invalid: {e}") from None
-
 
 
 def _label_check(flag: str, name: str) -> None:
