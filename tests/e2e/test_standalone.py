@@ -12,6 +12,8 @@ import io
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tarfile
@@ -152,6 +154,23 @@ def test_vm_lifecycle_in_standalone_mode(standalone, kernel_image, libvirt_host,
     log = standalone.wait_log(name, "CLOUD-INIT-RAN-42")
     assert "GUEST-BOOT-OK" in log
     assert "Running" in standalone.run("get", "vm", name).stdout
+
+    # VNC through the controller: a screenshot, and the RFB handshake through --proxy-only
+    shot = tmp_path / "screen.png"
+    standalone.run("vnc", "screenshot", name, "-f", str(shot))
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert width >= 320 and height >= 200            # the guest's VGA text mode, not an empty image
+    proxy = subprocess.Popen([*VIRTCTL, "vnc", name, "--proxy-only"], env=standalone.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        port = json.loads(proxy.stdout.readline())["port"]
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as rfb:
+            assert rfb.recv(12) == b"RFB 003.008\n"
+    finally:
+        proxy.kill()
+        proxy.wait(10)
 
     # the guest writes to its persistent volume (raw, no filesystem: /dev/vda is the first disk)
     standalone.console(name, "echo PERSISTED-$((7*6)) | dd of=/dev/vda bs=512 count=1 conv=sync && sync")
