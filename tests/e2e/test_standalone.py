@@ -183,6 +183,12 @@ def test_vm_lifecycle_in_standalone_mode(standalone, kernel_image, libvirt_host,
     out = standalone.console(name, "dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c 12; echo")
     assert "PERSISTED-42" in out
 
+    # one node: a migration has nowhere to go; it fails with the reason and the VM keeps running
+    out = standalone.run("migrate", name, "--wait", "--timeout", "60s", check=False)
+    assert out.returncode == 1 and f"VM {name} was scheduled to migrate" in out.stdout
+    assert "node01 is the only node" in out.stderr, out.stderr
+    assert standalone.obj("vmi", name)["metadata"]["uid"] == second["metadata"]["uid"]
+
     # kill -9 of the controller while the VM runs: a new controller re-adopts it
     domain = f"default_{name}"
     ids = domain_ids(libvirt_host.uri, domain)

@@ -180,9 +180,12 @@ def migrate(ctx: typer.Context,
             new = [m for m in _migrations(kv, name) if m["metadata"]["name"] not in before]
             if not new:
                 return False, "no migration yet"
-            phase = (new[-1].get("status") or {}).get("phase", "") or "Pending"
+            status = new[-1].get("status") or {}
+            phase = status.get("phase", "") or "Pending"
             if phase == "Failed":
-                raise VirtctlError(f"migration {new[-1]['metadata']['name']} of VM {name} failed")
+                why = (status.get("migrationState") or {}).get("failureReason")
+                raise VirtctlError(f"migration {new[-1]['metadata']['name']} of VM {name} failed"
+                                   + (f": {why}" if why else ""))
             return phase == "Succeeded", phase
 
         wait_until(check, what=f"the migration of VM {name}", target="Succeeded", timeout=limit)

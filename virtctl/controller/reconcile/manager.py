@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
+from virtctl.controller.reconcile.migration import MigrationController
 from virtctl.controller.reconcile.queue import WorkQueue
 from virtctl.controller.reconcile.vm import VMController
 from virtctl.controller.reconcile.vmi import DomainFacts, Requeue, VMIController
@@ -38,7 +39,8 @@ class Manager:
         self.vm_controller = VMController(store, settings, ensure_data_volumes=_ensure_data_volumes())
         self.vmi_controller = VMIController(store, settings, self.hosts, self.facts,
                                             prepare_volumes=services.get("prepare_volumes"))
-        self.migration_controller = None
+        self.vmim_queue = WorkQueue("vmim")
+        self.migration_controller = MigrationController(store, self.hosts)
         self._workers = max(1, int(workers))
         self._resync_seconds = resync_seconds
         self._threads: list[threading.Thread] = []
@@ -57,8 +59,8 @@ class Manager:
         elif kind is kinds.VMI:
             self.vmi_queue.add(key)
             self.vm_queue.add(key)          # the VM of a VMI has the VMI's name
-        elif kind is kinds.VMIM and self.migration_controller is not None:
-            self.migration_controller.enqueue(obj)
+        elif kind is kinds.VMIM:
+            self.vmim_queue.add(key)
 
     def _on_domain_event(self, ev: DomainEvent) -> None:
         if self._stop.is_set():
@@ -99,7 +101,7 @@ class Manager:
 
     def resync(self) -> None:
         """Enqueue every VM, every VMI and every domain we own: re-adoption, orphans, drift."""
-        for kind, queue in ((kinds.VM, self.vm_queue), (kinds.VMI, self.vmi_queue)):
+        for kind, queue in ((kinds.VM, self.vm_queue), (kinds.VMI, self.vmi_queue), (kinds.VMIM, self.vmim_queue)):
             items, _ = self.store.list(kind)
             for obj in items:
                 m = obj.get("metadata") or {}
@@ -133,9 +135,10 @@ class Manager:
         for host in self.hosts:
             host.on_event(self._on_domain_event)
         self.resync()
-        for queue, fn in ((self.vm_queue, self.vm_controller.reconcile),
-                          (self.vmi_queue, self.vmi_controller.reconcile)):
-            for i in range(self._workers):
+        for queue, fn, workers in ((self.vm_queue, self.vm_controller.reconcile, self._workers),
+                                   (self.vmi_queue, self.vmi_controller.reconcile, self._workers),
+                                   (self.vmim_queue, self.migration_controller.reconcile, 1)):
+            for i in range(workers):
                 t = threading.Thread(target=self._work, args=(queue, fn), name=f"reconcile-{queue.name}-{i}",
                                      daemon=True)
                 t.start()
@@ -146,7 +149,7 @@ class Manager:
         return self
 
     def idle(self) -> bool:
-        return self.vm_queue.idle() and self.vmi_queue.idle()
+        return self.vm_queue.idle() and self.vmi_queue.idle() and self.vmim_queue.idle()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -160,6 +163,7 @@ class Manager:
         self._stop.set()
         self.vm_queue.shutdown()
         self.vmi_queue.shutdown()
+        self.vmim_queue.shutdown()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
@@ -195,9 +199,4 @@ def start(store: Any, settings: Any, services: dict[str, Any] | None = None, *,
         hosts = open_hosts(settings)
     m = Manager(store, settings, hosts, services, workers=getattr(settings, "reconcile_workers", 2),
                 resync_seconds=resync_seconds, owns_hosts=owns)
-    try:
-        from virtctl.controller.reconcile.migration import MigrationController
-        m.migration_controller = MigrationController(store, m)
-    except ImportError:
-        pass
     return m.start()
