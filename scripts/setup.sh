@@ -18,6 +18,8 @@ apt-get update -q >/dev/null
 
 log "libvirt + QEMU"
 bash scripts/setup-libvirt.sh
+# a second libvirt host (private mount namespace) for live-migration tests
+sh scripts/start-second-libvirtd.sh /var/lib/virtctl-node2
 
 need=()
 for pkg in docker-registry skopeo genisoimage tigervnc-viewer tmux xvfb python3-venv; do

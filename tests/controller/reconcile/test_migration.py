@@ -50,4 +50,4 @@ def test_failure_reasons():
     running = {"status": {"phase": "Running", "nodeName": "node01"}}
     assert failure_reason({"status": {"phase": "Scheduled"}}, "a", ["node01"]) == "VMI a is not running"
     assert "only node" in failure_reason(running, "a", ["node01"])
-    assert "not supported yet" in failure_reason(running, "a", ["node01", "node02"])
+    assert failure_reason(running, "a", ["node01", "node02"]) == ""

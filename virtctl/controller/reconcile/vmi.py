@@ -160,6 +160,11 @@ class VMIController:
             self._start(vmi, host, dom)
             return
         if phase == st.RUNNING:
+            if ds.state not in LIVE:
+                # it runs wherever libvirt says it runs: after a live migration, on another host
+                found = self._find_live(dom, _meta(vmi).get("uid") or "")
+                if found is not None:
+                    host, ds = found
             if ds.state in LIVE:
                 self._observe_running(vmi, host, dom, ds)
             else:
@@ -176,6 +181,13 @@ class VMIController:
             if h.node_name == node:
                 return h
         return self.hosts[0]
+
+    def _find_live(self, dom: str, uid: str) -> tuple[Hypervisor, DomainStatus] | None:
+        for h in self.hosts:
+            ds = h.status(dom)
+            if ds.state in LIVE and uid and ds.vmi_uid == uid:
+                return h, ds
+        return None
 
     def host_info(self, host: Hypervisor) -> Any:
         key = id(host)
@@ -275,7 +287,7 @@ class VMIController:
         self._write_status(vmi, change)
 
     def _observe_running(self, vmi: dict, host: Hypervisor, dom: str, ds: DomainStatus) -> None:
-        paused = ds.state == DomainState.PAUSED
+        paused = ds.state == DomainState.PAUSED and ds.reason not in ("migration", "postcopy")
         interfaces = None
         if not (vmi.get("status") or {}).get("interfaces") and (vmi.get("spec") or {}).get("domain", {}) \
                 .get("devices", {}).get("interfaces"):

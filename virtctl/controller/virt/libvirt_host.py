@@ -377,6 +377,14 @@ class LibvirtHost:
     def domain_xml(self, domain: str) -> str:
         return self._call("dumpxml", domain, lambda d: d.XMLDesc(0))
 
+    def migrate(self, domain: str, target: "LibvirtHost") -> None:
+        """Live-migrate a running domain to ``target`` (blocks until done). The hosts share this
+        machine's files, so local disks need no copy: hence UNSAFE (LIBVIRT.md §8)."""
+        params = {libvirt.VIR_MIGRATE_PARAM_URI: "tcp://127.0.0.1",
+                  libvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS: "127.0.0.1"}
+        flags = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_UNSAFE
+        self._call("migrate", domain, lambda d: d.migrate3(target.conn(), params, flags))
+
     # --- streams ---
     def open_console(self, domain: str, force: bool = True, *, ring_bytes: int = 1 << 20) -> SerialConsole:
         """A started :class:`SerialConsole` (ring of all output + one client); reopens after QEMU restarts."""

@@ -1,0 +1,83 @@
+"""Live migration between two libvirt hosts on this machine (the second one from
+scripts/start-second-libvirtd.sh), through the real CLI and a controller process: the guest keeps
+its memory, the VMI moves to node02, and `migrate --wait` reports success."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.controller.virt.registry_fixture import local_registry  # noqa: F401  (fixture)
+from tests.e2e.test_standalone import Standalone, domain_ids, kernel_image  # noqa: F401  (fixture)
+
+NODE2_DIR = "/var/lib/virtctl-node2"
+NODE2_URI = f"qemu+unix:///system?socket={NODE2_DIR}/run/libvirt-sock"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "start-second-libvirtd.sh"
+
+
+@pytest.fixture(scope="module")
+def two_nodes(libvirt_host, tmp_path_factory):
+    started = subprocess.run(["sh", str(SCRIPT), NODE2_DIR], capture_output=True, text=True, timeout=120)
+    if started.returncode != 0:
+        reason = f"no second libvirt host: {started.stderr.strip() or started.stdout.strip()}"
+        print(f"\nSKIP migration e2e: {reason}", file=sys.stderr)
+        pytest.skip(reason)
+    env = Standalone(tmp_path_factory.mktemp("migration"))
+    env.state_dir.mkdir(parents=True)
+    (env.state_dir / "config.yaml").write_text(yaml.safe_dump({"libvirtURIs": [libvirt_host.uri, NODE2_URI]}))
+    env.run("local", "up", timeout=60)
+    yield env
+    env.run("local", "down", check=False, timeout=60)
+    from virtctl.controller.settings import Settings
+    from virtctl.controller.virt.libvirt_host import LibvirtHost
+    owner = Settings(state_dir=env.state_dir).controller_id
+    for i, uri in enumerate((libvirt_host.uri, NODE2_URI)):
+        host = LibvirtHost(uri, f"node{i + 1:02d}", owner_id=owner)
+        try:
+            for dom in host.list_domains():
+                host.destroy(dom)
+        finally:
+            host.close()
+
+
+def test_live_migration_to_the_second_host(two_nodes, kernel_image, libvirt_host, tmp_path):  # noqa: F811
+    env = two_nodes
+    name = f"mig-{uuid.uuid4().hex[:6]}"
+    vm = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
+          "spec": {"runStrategy": "Always", "template": {"spec": {
+              "terminationGracePeriodSeconds": 0,
+              "domain": {"memory": {"guest": "192Mi"}, "devices": {},
+                         "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
+                                                     "container": {"image": kernel_image,
+                                                                   "kernelPath": "/boot/vmlinuz",
+                                                                   "initrdPath": "/boot/initramfs.cpio.gz"}}}}}}}}
+    manifest = tmp_path / "vm.yaml"
+    manifest.write_text(yaml.safe_dump(vm))
+    env.run("apply", "-f", str(manifest))
+    env.run("start", name, "--wait", "--timeout", "3m", check=False)   # Always: it starts by itself
+    env.wait_log(name, "GUEST-BOOT-OK")
+    before = env.obj("vmi", name)
+    assert before["status"]["nodeName"] == "node01"
+    env.console(name, "echo MEMORY-$((5*5)) > /tmp/state")
+
+    out = env.run("migrate", name, "--wait", "--timeout", "2m")
+    assert f"VM {name} was scheduled to migrate" in out.stdout
+
+    after = env.obj("vmi", name)
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]          # the same VMI, moved
+    assert after["status"]["nodeName"] == "node02"
+    state = after["status"]["migrationState"]
+    assert (state["sourceNode"], state["targetNode"], state["completed"]) == ("node01", "node02", True)
+    domain = f"default_{name}"
+    assert domain_ids(libvirt_host.uri, domain) == []
+    assert len(domain_ids(NODE2_URI, domain)) == 1
+    assert "MEMORY-25" in env.console(name, "cat /tmp/state")            # the guest kept its memory
+    vmims = yaml.safe_load(env.run("get", "vmim", "-o", "yaml").stdout)["items"]
+    assert [m["status"]["phase"] for m in vmims] == ["Succeeded"]
+    env.run("stop", name, "--wait", "--timeout", "2m")
+    assert domain_ids(NODE2_URI, domain) == []
