@@ -73,7 +73,11 @@ class MigrationController:
         state = {"startTimestamp": st.now_iso(), "sourceNode": source.node_name,
                  "targetNode": target.node_name, "migrationUid": (vmim.get("metadata") or {}).get("uid"),
                  "mode": "PreCopy", "completed": False, "failed": False}
-        self._write(vmim, lambda s: _phases(s, "Pending", "Scheduling", "Running") or s.update(migrationState=state))
+        def running(s: dict) -> None:
+            _phases(s, "Pending", "Scheduling", "Running")
+            s["migrationState"] = state
+
+        self._write(vmim, running)
         self._write(vmi, lambda s: s.update(migrationState=dict(state)))
         try:
             source.migrate(domain_name(namespace, vmi_name), target)
