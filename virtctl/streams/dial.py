@@ -4,11 +4,20 @@ re-dialling while the VMI is not running yet (REFERENCE §4.1, kubevirt#1001 and
 from __future__ import annotations
 
 import inspect
+import logging
 import time
 from typing import Any, Callable, Protocol
 
 from virtctl.errors import APIError, ConnectionFailed, Timeout, VirtctlError, api_error_from_status
 from virtctl.streams import protocol
+
+
+# websockets logs its own races (e.g. data arriving while the socket closes under it) with a
+# traceback through logging's last-resort handler; the CLI reports failures once, through its
+# error funnel, so the library's records go nowhere.
+LIBRARY_LOGGER = logging.getLogger("virtctl.streams.websocket")
+LIBRARY_LOGGER.addHandler(logging.NullHandler())
+LIBRARY_LOGGER.propagate = False
 
 
 class DialParams(Protocol):
@@ -35,6 +44,7 @@ def _connect_kwargs(connect: Callable[..., Any], params: DialParams) -> dict[str
         "ping_timeout": 3 * protocol.KEEPALIVE_INTERVAL,
         "proxy": params.proxy_url or None,
         "legacy": True,                   # websockets 17: a plain connection, not a context manager
+        "logger": LIBRARY_LOGGER,
     }
     if params.url.startswith("wss:"):
         wanted["ssl"] = params.ssl_context
