@@ -51,8 +51,10 @@ def main() -> None:
     virtctl = shutil.which("virtctl", path=str(Path(sys.executable).parent)) or "virtctl"
     manifest = subprocess.run([virtctl, "create", "vm", "--name", "bench", "--run-strategy", "Halted"],
                               capture_output=True, text=True, env=env).stdout
-    subprocess.run([virtctl, "apply", "-f", "-"], input=manifest, text=True, env=env, check=True,
-                   capture_output=True)
+    applied = subprocess.run([virtctl, "apply", "-f", "-"], input=manifest, text=True, env=env,
+                             capture_output=True)
+    if applied.returncode != 0:
+        raise SystemExit(f"virtctl apply failed: {applied.stderr.strip()}")
     try:
         ours = median_ms([virtctl, "get", "vm", "bench"], env)
         print(f"virtctl get vm bench        {ours:7.1f} ms")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,30 @@ def test_up_reports_a_server_that_cannot_start(tmp_path):
     with pytest.raises(ConfigError, match="exited with status 1"):
         local.up(settings, kubeconfig=tmp_path / "kubeconfig", timeout=20, controllers=False)
     assert not (tmp_path / "kubeconfig").exists()
+
+
+def test_serve_with_libvirtd_down_keeps_the_api_up(tmp_path):
+    """The API answers (and stores VMs) while libvirtd is unreachable; the failure is logged."""
+    settings = Settings(state_dir=tmp_path / "state",
+                        libvirt_uris=[f"qemu+unix:///system?socket={tmp_path}/no-libvirt-sock"])
+    ready = threading.Event()
+    stop = threading.Event()
+    urls: list[str] = []
+    t = threading.Thread(target=daemon.serve, args=(settings,),
+                         kwargs={"ready": lambda u: (urls.append(u), ready.set()), "stop": stop})
+    t.start()
+    try:
+        assert ready.wait(10)
+        token = settings.token_path.read_text().strip()
+        deadline = time.monotonic() + 10
+        while "controllers started" not in settings.log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert t.is_alive()
+        assert local.answers(urls[0], str(settings.pki_dir / "ca.crt"), token)
+        log_text = settings.log_path.read_text()
+        assert "controllers started" in log_text
+        assert "cannot connect to libvirt at qemu+unix:///system" in log_text
+    finally:
+        stop.set()
+        t.join(10)
+    assert not t.is_alive()

@@ -15,7 +15,7 @@ import pytest
 from virtctl.controller.virt.converter import vmi_to_domain
 from virtctl.controller.virt.hypervisor import DomainEvent, DomainState
 from virtctl.controller.virt.libvirt_host import LibvirtHost, ppm_to_png
-from virtctl.errors import NotFound
+from virtctl.errors import InternalError, NotFound
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +164,15 @@ def test_controllers_sharing_a_host_see_only_their_own_domains():
     finally:
         mine.close()
         theirs.close()
+
+
+def test_unreachable_libvirtd_is_retried_on_use(tmp_path):
+    """A controller starting before libvirtd still comes up; each use tries the connection again."""
+    h = LibvirtHost(f"qemu+unix:///system?socket={tmp_path}/libvirt-sock", "node01")
+    try:
+        with pytest.raises(InternalError, match="cannot connect to libvirt at qemu\\+unix:///system"):
+            h.conn()
+        with pytest.raises(InternalError, match="cannot connect to libvirt"):
+            h.host_info()
+    finally:
+        h.close()

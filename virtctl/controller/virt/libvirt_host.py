@@ -149,7 +149,12 @@ class LibvirtHost:
         # transient domains vanish when they stop: remember why (from the STOPPED event) and whose
         self._stopped: dict[str, str] = {}
         self._uids: dict[str, str] = {}
-        self._connect()
+        try:
+            self._connect()
+        except InternalError as e:
+            # the API keeps serving while libvirtd is down; every use retries the connection and
+            # the controllers' queues back off until it answers
+            log.warning("%s; retrying on next use", e)
 
     # --- connection ---
     def _open(self) -> libvirt.virConnect:
