@@ -8,7 +8,9 @@ the message shown is the server's own, as Go virtctl shows it.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:                  # typing costs ≈ 3 ms per process; annotations only
+    from typing import Any
 
 
 class ExitStatus:

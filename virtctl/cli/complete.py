@@ -45,7 +45,6 @@ def _names(kind_word: str, prefix: str) -> list[str]:
 
 def _local_config():  # -> ClientConfig | None
     """The local controller, only if it already runs (completion never starts it)."""
-    from dataclasses import replace
 
     from virtctl.client import resolve
     from virtctl.controller import local
@@ -54,8 +53,8 @@ def _local_config():  # -> ClientConfig | None
     info = local.status(Settings.load())
     if info is None or info.kubeconfig_path is None:
         return None
-    return resolve(replace(current().options.overrides, kubeconfig=str(info.kubeconfig_path),
-                           context=info.context))
+    return resolve(current().options.overrides.replace(kubeconfig=str(info.kubeconfig_path),
+                                                              context=info.context))
 
 
 def _flags(path: list[str]) -> list[tuple[str, str]]:

@@ -7,14 +7,12 @@ them; a command's own flag of the same name wins (``create vm --user`` is the cl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from virtctl.client.overrides import Overrides
 from virtctl.errors import UsageError
+from virtctl.model.record import Factory, Record
 
 
-@dataclass(frozen=True)
-class GlobalFlag:
+class GlobalFlag(Record, frozen=True):
     name: str
     short: str = ""
     takes_value: bool = True
@@ -67,12 +65,11 @@ SHADOWED: dict[tuple[str, ...], frozenset[str]] = {
 }
 
 
-@dataclass
-class GlobalOptions:
-    overrides: Overrides = field(default_factory=Overrides)
+class GlobalOptions(Record):
+    overrides: Overrides = Factory(Overrides)
     verbosity: int = 2
     debug: bool = False
-    given: set[str] = field(default_factory=set)
+    given: set[str] = Factory(set)
 
 
 def _bool_value(flag: str, value: str) -> bool:

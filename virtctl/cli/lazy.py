@@ -121,12 +121,22 @@ class CobraCommand(_CobraHelp, TyperCommand):
         """pflag accepts ``--flag=false`` for bool flags; click does not: record and strip it."""
         bools = {o: p.name for p in self.params if isinstance(p, TyperOption) and p.is_flag
                  for o in p.opts if o.startswith("--")}
+        takes_value = {o for p in self.params if isinstance(p, TyperOption) and not p.is_flag for o in p.opts}
         explicit: dict[str, bool] = {}
         kept: list[str] = []
+        value_next = False
         for i, tok in enumerate(args):
+            if value_next:                   # the value of the flag before it, whatever it looks like
+                kept.append(tok)
+                value_next = False
+                continue
             if tok == "--":
                 kept.extend(args[i:])
                 break
+            if tok in takes_value:
+                value_next = True
+                kept.append(tok)
+                continue
             key, eq, value = tok.partition("=")
             if eq and key in bools:
                 low = value.lower()

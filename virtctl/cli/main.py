@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
             from virtctl.cli.complete import complete
 
             return complete(rest[1:], describe=rest[0] == "__complete")
+        from virtctl.cli import fast
+
+        code = fast.run(rest)
+        if code is not None:
+            return code
         from typer import exceptions as tx
         from typer._click import exceptions as cx
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from typing import Any, Iterable, TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                  # typing costs ≈ 3 ms per process; annotations only
+    from typing import Any, Iterable, TextIO
 
 from virtctl.model import printers
 from virtctl.model.kinds import Kind

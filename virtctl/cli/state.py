@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from virtctl.cli.globals import GlobalOptions
+from virtctl.model.record import Factory, Record
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from virtctl.client import ClientConfig, KubeVirtClient
@@ -22,10 +22,9 @@ def program_name(argv0: str) -> str:
     return "virtctl"
 
 
-@dataclass
-class Invocation:
+class Invocation(Record):
     prog: str = "virtctl"
-    options: GlobalOptions = field(default_factory=GlobalOptions)
+    options: GlobalOptions = Factory(GlobalOptions)
     _client: "KubeVirtClient | None" = None
     _config: "ClientConfig | None" = None
 
@@ -57,8 +56,6 @@ class Invocation:
 
     def _local_config(self) -> "ClientConfig":
         """No kubeconfig anywhere: use (and start if needed) the local controller, say so once."""
-        from dataclasses import replace
-
         from virtctl.client import resolve
         from virtctl.controller import local
         from virtctl.controller.settings import Settings
@@ -66,7 +63,7 @@ class Invocation:
         info = local.up(Settings.load())
         sys.stderr.write(f"No kubeconfig found: using the local virtctl controller at {info.url} "
                          f"({self.prog} local up)\n")
-        o = replace(self.options.overrides, kubeconfig=str(info.kubeconfig_path), context=info.context)
+        o = self.options.overrides.replace(kubeconfig=str(info.kubeconfig_path), context=info.context)
         return resolve(o)
 
     def close(self) -> None:

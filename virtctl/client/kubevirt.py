@@ -8,7 +8,10 @@ Every request body passes through :data:`REQUEST_OBSERVERS` first, so tests can 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterator
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                  # typing costs ≈ 3 ms per process; annotations only
+    from typing import Any, Callable, Iterator
 
 from virtctl.client.kubeconfig import ClientConfig
 from virtctl.client.transport import HTTPTransport, Response, StreamError

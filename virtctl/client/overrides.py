@@ -1,14 +1,13 @@
 """The global kubeconfig flags as parsed from the command line: kept apart from the kubeconfig
-loader so that parsing flags costs no more than a dataclass (commands like ``version --client``
+loader so that parsing flags costs no more than a small class (commands like ``version --client``
 never read a kubeconfig)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from virtctl.model.record import Factory, Record
 
 
-@dataclass
-class Overrides:
+class Overrides(Record):
     """The global kubeconfig flags (REFERENCE §1.3). Empty means "not given"."""
 
     kubeconfig: str = ""
@@ -28,5 +27,5 @@ class Overrides:
     proxy_url: str = ""
     request_timeout: str = "0"
     impersonate: str = ""
-    impersonate_groups: list[str] = field(default_factory=list)
+    impersonate_groups: list[str] = Factory(list)
     impersonate_uid: str = ""

@@ -1,45 +1,75 @@
 """The HTTPS transport: one small interface (request, watch stream, websocket parameters) over the
 standard library, so a command pays ~nothing beyond the request itself (DESIGN §4).
 
-One keep-alive connection per transport (TCP_NODELAY is set by ``http.client``); a watch gets its
-own connection so the main one stays usable while a stream is open.
+One keep-alive connection per transport (:mod:`virtctl.client.http11`, TCP_NODELAY); a watch gets
+its own connection so the main one stays usable while a stream is open. Only ``socket`` and ``ssl``
+are imported up front: everything else waits until a request needs it.
 """
 
 from __future__ import annotations
 
-import base64
-import http.client
-import ipaddress
 import os
 import socket
 import ssl
-import tempfile
-from dataclasses import dataclass, field
-from typing import Iterator
-from urllib.parse import quote, urlencode, urlsplit
 
+from virtctl.client import http11
 from virtctl.client.kubeconfig import ClientConfig
 from virtctl.errors import ConfigError, ConnectionFailed
 
 USER_AGENT = "virtctl/v1.9.0 (linux/amd64) python"
 
 
-@dataclass
 class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes):
+        self.status = status
+        self.headers = headers           # lower-case names
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"Response({self.status}, {len(self.body)} bytes)"
 
 
-@dataclass
 class WebSocketParams:
     """What a websocket client needs to dial the API server with the same credentials."""
 
-    url: str                                  # wss://host:port/path?query
-    ssl_context: ssl.SSLContext | None
-    headers: dict[str, str] = field(default_factory=dict)
-    server_hostname: str | None = None        # SNI / verification name (tls-server-name)
-    proxy_url: str = ""
+    def __init__(self, url: str, ssl_context: ssl.SSLContext | None, headers: dict[str, str] | None = None,
+                 server_hostname: str | None = None, proxy_url: str = ""):
+        self.url = url                            # wss://host:port/path?query
+        self.ssl_context = ssl_context
+        self.headers = dict(headers or {})
+        self.server_hostname = server_hostname    # SNI / verification name (tls-server-name)
+        self.proxy_url = proxy_url
+
+
+def split_url(url: str) -> tuple[str, str, int | None, str]:
+    """``scheme://host[:port][/path]`` → (scheme, host, port or None, path); IPv6 in brackets.
+    (``urllib.parse`` costs more to import than this request takes.)"""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "", "", None, ""
+    authority, slash, path = rest.partition("/")
+    authority = authority.rpartition("@")[2]
+    port_text = ""
+    if authority.startswith("["):
+        host, _, after = authority[1:].partition("]")
+        if after.startswith(":"):
+            port_text = after[1:]
+    else:
+        host, _, port_text = authority.partition(":")
+    port = None
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"invalid server URL {url!r}: bad port {port_text!r}")
+        port = int(port_text)
+    return scheme.lower(), host, port, (slash + path).split("?", 1)[0].split("#", 1)[0]
+
+
+def encode_query(query: dict) -> str:
+    from urllib.parse import quote, urlencode
+
+    return urlencode({k: v for k, v in query.items() if v is not None}, quote_via=quote)
 
 
 def _ssl_context(cfg: ClientConfig) -> ssl.SSLContext:
@@ -64,6 +94,8 @@ def _ssl_context(cfg: ClientConfig) -> ssl.SSLContext:
 
 
 def _load_client_cert(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
+    import tempfile
+
     # ssl only loads a chain from files: write a private temp file, load it, delete it at once
     fd, path = tempfile.mkstemp(prefix="virtctl-cert-", suffix=".pem")
     try:
@@ -80,6 +112,8 @@ def _load_client_cert(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
@@ -88,11 +122,9 @@ def _is_loopback(host: str) -> bool:
 
 def _env_proxy(scheme: str, host: str) -> str:
     """Go's ProxyFromEnvironment: HTTPS_PROXY/HTTP_PROXY unless NO_PROXY matches or host is loopback."""
-    if _is_loopback(host):
-        return ""
     names = ("HTTPS_PROXY", "https_proxy") if scheme == "https" else ("HTTP_PROXY", "http_proxy")
     proxy = next((os.environ[n] for n in names if os.environ.get(n)), "")
-    if not proxy:
+    if not proxy or _is_loopback(host):
         return ""
     no_proxy = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
     for entry in (e.strip() for e in no_proxy.split(",")):
@@ -106,16 +138,16 @@ class HTTPTransport:
 
     def __init__(self, cfg: ClientConfig):
         self.cfg = cfg
-        parts = urlsplit(cfg.server)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        scheme, host, port, path = split_url(cfg.server)
+        if scheme not in ("http", "https") or not host:
             raise ConfigError(f"invalid server URL {cfg.server!r}")
-        self.scheme = parts.scheme
-        self.host = parts.hostname
-        self.port = parts.port or (443 if self.scheme == "https" else 80)
-        self.prefix = parts.path.rstrip("/")
+        self.scheme = scheme
+        self.host = host
+        self.port = port or (443 if self.scheme == "https" else 80)
+        self.prefix = path.rstrip("/")
         self.proxy = cfg.proxy_url or _env_proxy(self.scheme, self.host)
         self._ssl: ssl.SSLContext | None = None
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: http11.Connection | None = None
         self._plugin_token: str | None = None
         if cfg.plugin_config is not None:
             from virtctl.client.kube_auth import plugin_credentials
@@ -134,20 +166,16 @@ class HTTPTransport:
             self._ssl = _ssl_context(self.cfg)
         return self._ssl
 
-    def _new_connection(self, timeout: float | None) -> http.client.HTTPConnection:
-        host, port = self.host, self.port
-        if self.proxy:
-            p = urlsplit(self.proxy if "://" in self.proxy else "http://" + self.proxy)
-            host, port = p.hostname or "", p.port or 80
+    def _new_connection(self, timeout: float | None) -> http11.Connection:
+        if not self.proxy:
+            return http11.Connection(self.host, self.port, timeout=timeout, ssl_context=self.ssl_context,
+                                     server_hostname=self.cfg.tls_server_name or None)
+        _, phost, pport, _ = split_url(self.proxy if "://" in self.proxy else "http://" + self.proxy)
         if self.scheme == "https":
-            conn: http.client.HTTPConnection = _HTTPSConnection(
-                host, port, timeout=timeout, context=self.ssl_context,
-                server_name=self.cfg.tls_server_name or None)
-            if self.proxy:
-                conn.set_tunnel(self.host, self.port)
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=timeout)
-        return conn
+            return http11.Connection(phost, pport or 80, timeout=timeout, ssl_context=self.ssl_context,
+                                     server_hostname=self.cfg.tls_server_name or self.host,
+                                     tunnel=(self.host, self.port))
+        return http11.Connection(phost, pport or 80, timeout=timeout, host_header=f"{self.host}:{self.port}")
 
     def headers(self) -> dict[str, str]:
         h = {"User-Agent": USER_AGENT}
@@ -155,6 +183,8 @@ class HTTPTransport:
         if token:
             h["Authorization"] = f"Bearer {token}"
         elif self.cfg.username or self.cfg.password:
+            import base64
+
             raw = f"{self.cfg.username}:{self.cfg.password}".encode()
             h["Authorization"] = "Basic " + base64.b64encode(raw).decode()
         if self.cfg.impersonate:
@@ -166,22 +196,15 @@ class HTTPTransport:
     def url_path(self, path: str, query: dict | None = None) -> str:
         full = self.prefix + path
         if query:
-            full += "?" + urlencode({k: v for k, v in query.items() if v is not None}, quote_via=quote)
+            full += "?" + encode_query(query)
         if self.proxy and self.scheme == "http":
             full = f"http://{self.host}:{self.port}{full}"
         return full
 
-    def _send(self, conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None,
-              headers: dict[str, str]) -> http.client.HTTPResponse:
-        conn.putrequest(method, path, skip_accept_encoding=True)
-        for k, v in headers.items():
-            conn.putheader(k, v)
-        for g in self.cfg.impersonate_groups:
-            conn.putheader("Impersonate-Group", g)
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        return conn.getresponse()
+    def _send(self, conn: http11.Connection, method: str, path: str, body: bytes | None,
+              headers: dict[str, str]) -> http11.Response:
+        pairs = list(headers.items()) + [("Impersonate-Group", g) for g in self.cfg.impersonate_groups]
+        return conn.request(method, path, pairs, body)
 
     # ---- the interface
     def request(self, method: str, path: str, *, query: dict | None = None, body: bytes | None = None,
@@ -198,23 +221,22 @@ class HTTPTransport:
             if self._conn is None:
                 self._conn = self._new_connection(timeout)
             else:
-                self._conn.timeout = timeout
-                if self._conn.sock is not None:
-                    self._conn.sock.settimeout(timeout)
+                self._conn.settimeout(timeout)
+            reused = reused and self._conn.sock is not None
             try:
                 resp = self._send(self._conn, method, target, body, headers)
                 data = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
+            except (BrokenPipeError, ConnectionResetError) as e:
                 self.close()
                 if reused and attempt == 0:
                     continue            # the server closed an idle keep-alive connection: redial once
                 raise self._connection_error(e) from None
-            except (OSError, http.client.HTTPException) as e:
+            except OSError as e:
                 self.close()
                 raise self._connection_error(e) from None
             if resp.will_close:
                 self.close()
-            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+            return Response(resp.status, {k.lower(): v for k, v in resp.headers}, data)
         raise AssertionError("unreachable")
 
     def stream(self, path: str, *, query: dict | None = None,
@@ -228,15 +250,14 @@ class HTTPTransport:
         try:
             try:
                 resp = self._send(conn, "GET", self.url_path(path, query), None, headers)
-            except (OSError, http.client.HTTPException) as e:
+            except OSError as e:
                 raise self._connection_error(e) from None
             if resp.status >= 300:
-                raise StreamError(Response(resp.status, {k.lower(): v for k, v in resp.getheaders()},
-                                           resp.read()))
+                raise StreamError(Response(resp.status, {k.lower(): v for k, v in resp.headers}, resp.read()))
             while True:
                 try:
                     line = resp.readline()
-                except (OSError, http.client.HTTPException):
+                except OSError:
                     return
                 if not line:
                     return
@@ -250,7 +271,7 @@ class HTTPTransport:
         host = f"[{self.host}]" if ":" in self.host else self.host
         url = f"{scheme}://{host}:{self.port}{self.prefix}{path}"
         if query:
-            url += "?" + urlencode(query, quote_via=quote)
+            url += "?" + encode_query(query)
         headers = self.headers()
         headers.pop("User-Agent", None)
         if self.cfg.impersonate_groups:
@@ -282,7 +303,7 @@ class HTTPTransport:
         if isinstance(e, (TimeoutError, socket.timeout)):
             return ConnectionFailed("Unable to connect to the server: net/http: request canceled "
                                     "(Client.Timeout exceeded while awaiting headers)")
-        if isinstance(e, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+        if isinstance(e, (ConnectionResetError, BrokenPipeError)):
             return ConnectionFailed(f"Unable to connect to the server: connection to {where} was closed "
                                     "by the server")
         text = getattr(e, "strerror", None) or str(e) or type(e).__name__
@@ -293,20 +314,3 @@ class StreamError(Exception):
     def __init__(self, response: Response):
         super().__init__(response.status)
         self.response = response
-
-
-class _HTTPSConnection(http.client.HTTPSConnection):
-    """HTTPSConnection that verifies against ``tls-server-name`` when the kubeconfig sets one."""
-
-    def __init__(self, host: str, port: int, *, timeout: float | None, context: ssl.SSLContext | None,
-                 server_name: str | None):
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._server_name = server_name
-        self._ctx = context
-
-    def connect(self) -> None:
-        if not self._server_name:
-            return super().connect()
-        http.client.HTTPConnection.connect(self)
-        assert self._ctx is not None
-        self.sock = self._ctx.wrap_socket(self.sock, server_hostname=self._server_name)

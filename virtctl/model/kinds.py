@@ -6,13 +6,11 @@ One :class:`Kind` per resource, with what discovery, the REST paths, ``kubectl g
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from virtctl.errors import UsageError
+from virtctl.model.record import Record
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(Record, frozen=True):
     """A printer column (a CRD's additionalPrinterColumns entry)."""
 
     name: str
@@ -29,8 +27,7 @@ def _ready(cond: str = "Ready") -> str:
     return f".status.conditions[?(@.type=='{cond}')].status"
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(Record, frozen=True):
     group: str
     version: str
     kind: str
@@ -42,7 +39,7 @@ class Kind:
     columns: tuple[Column, ...] = (AGE,)
     categories: tuple[str, ...] = ("all",)
     served_versions: tuple[str, ...] = ()   # extra (deprecated) versions that alias this one
-    extra_words: tuple[str, ...] = field(default=())  # other words `virtctl get` accepts
+    extra_words: tuple[str, ...] = ()  # other words `virtctl get` accepts
 
     @property
     def api_version(self) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from virtctl.cli.commands.get import server_error
+from virtctl.cli.getting import server_error
 from virtctl.cli.lazy import CobraCommand, new_app
 from virtctl.cli.state import current
 from virtctl.errors import APIError, NotFound, UsageError

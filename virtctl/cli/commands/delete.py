@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from virtctl.cli.commands.get import server_error
+from virtctl.cli.getting import server_error
 from virtctl.cli.lazy import CobraCommand, new_app
 from virtctl.cli.state import current
 from virtctl.errors import APIError, UsageError, VirtctlError

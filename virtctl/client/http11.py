@@ -1,0 +1,242 @@
+"""A small HTTP/1.1 client connection over ``socket`` and ``ssl``: what the API transport needs
+(keep-alive requests, Content-Length and chunked bodies, a line-by-line stream for watches, an
+HTTP CONNECT tunnel for proxies) and nothing else.
+
+``http.client`` would do, but importing it (with ``email`` for header parsing) costs more than a
+whole ``virtctl get vm NAME`` request; this module costs nothing beyond ``socket`` and ``ssl``.
+"""
+
+from __future__ import annotations
+
+import socket
+
+MAX_LINE = 65536
+MAX_HEADERS = 200
+
+
+class HTTPError(OSError):
+    """The server broke the HTTP protocol (bad status line, bad chunk, oversized header…)."""
+
+
+class RemoteDisconnected(ConnectionResetError):
+    """The server closed the connection before answering (an idle keep-alive connection, usually)."""
+
+
+class Response:
+    """Status and headers at once; the body with :meth:`read` (whole) or :meth:`readline` (stream)."""
+
+    def __init__(self, conn: "Connection", status: int, reason: str, headers: list[tuple[str, str]],
+                 method: str):
+        self._conn = conn
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        lower = {k.lower(): v for k, v in headers}
+        self._lower = lower
+        self.will_close = "close" in lower.get("connection", "").lower()
+        self._chunked = "chunked" in lower.get("transfer-encoding", "").lower()
+        length = lower.get("content-length")
+        self._remaining: int | None = None
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            self._remaining = 0
+        elif not self._chunked and length is not None:
+            try:
+                self._remaining = int(length)
+            except ValueError:
+                raise HTTPError(f"invalid Content-Length {length!r}") from None
+        elif not self._chunked:
+            self.will_close = True               # body runs until the server closes
+        self._chunk_left = 0
+        self._done = self._remaining == 0
+        self._pending = b""
+
+    def header(self, name: str, default: str = "") -> str:
+        return self._lower.get(name.lower(), default)
+
+    def _read_chunk(self) -> bytes:
+        """The next piece of a chunked body; b"" at its end."""
+        f = self._conn.rfile
+        if self._chunk_left == 0:
+            line = f.readline(MAX_LINE + 1)
+            if not line:
+                raise RemoteDisconnected("connection closed in a chunked body")
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise HTTPError(f"invalid chunk size {line[:40]!r}") from None
+            if size == 0:
+                while True:                       # trailers, up to the blank line
+                    trailer = f.readline(MAX_LINE + 1)
+                    if trailer in (b"\r\n", b"\n", b""):
+                        break
+                self._done = True
+                return b""
+            self._chunk_left = size
+        data = f.read1(self._chunk_left) if hasattr(f, "read1") else f.read(self._chunk_left)
+        if not data:
+            raise RemoteDisconnected("connection closed in a chunked body")
+        self._chunk_left -= len(data)
+        if self._chunk_left == 0:
+            f.readline(MAX_LINE + 1)              # the CRLF after the chunk
+        return data
+
+    def _read_piece(self) -> bytes:
+        if self._done:
+            return b""
+        if self._chunked:
+            return self._read_chunk()
+        f = self._conn.rfile
+        if self._remaining is None:
+            data = f.read1(MAX_LINE)
+            if not data:
+                self._done = True
+            return data
+        data = f.read1(min(self._remaining, MAX_LINE))
+        if not data:
+            raise RemoteDisconnected(f"connection closed with {self._remaining} bytes of the body unread")
+        self._remaining -= len(data)
+        self._done = self._remaining == 0
+        return data
+
+    def read(self) -> bytes:
+        parts = [self._pending]
+        self._pending = b""
+        while True:
+            piece = self._read_piece()
+            if not piece:
+                break
+            parts.append(piece)
+        self._finish()
+        return b"".join(parts)
+
+    def readline(self) -> bytes:
+        """The next line of the body including its newline; b"" at the end."""
+        while b"\n" not in self._pending:
+            piece = self._read_piece()
+            if not piece:
+                line, self._pending = self._pending, b""
+                self._finish()
+                return line
+            self._pending += piece
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line + b"\n"
+
+    def _finish(self) -> None:
+        if self.will_close:
+            self._conn.close()
+
+
+class Connection:
+    """One TCP (+TLS) connection to ``host:port``, optionally through an HTTP CONNECT ``tunnel``
+    (then ``host:port`` is the proxy and ``tunnel`` the API server's ``(host, port)``)."""
+
+    def __init__(self, host: str, port: int, *, timeout: float | None = None, ssl_context=None,
+                 server_hostname: str | None = None, tunnel: tuple[str, int] | None = None,
+                 host_header: str = ""):
+        self.host = host
+        self.host_header = host_header           # a plain-HTTP proxy is sent the origin's Host
+        self.port = port
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname
+        self.tunnel = tunnel
+        self.sock = None
+        self.rfile = None
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.tunnel is not None:
+                self._open_tunnel(sock)
+            if self.ssl_context is not None:
+                name = self.server_hostname or (self.tunnel[0] if self.tunnel else self.host)
+                sock = self.ssl_context.wrap_socket(sock, server_hostname=name)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        self.rfile = sock.makefile("rb")
+
+    def _open_tunnel(self, sock: socket.socket) -> None:
+        host, port = self.tunnel  # type: ignore[misc]
+        target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode("ascii"))
+        f = sock.makefile("rb")
+        try:
+            status, reason = _status_line(f.readline(MAX_LINE + 1))
+            _headers(f)
+        finally:
+            f.close()
+        if status != 200:
+            raise OSError(f"proxy refused the tunnel to {target}: {status} {reason}")
+
+    def request(self, method: str, target: str, headers: list[tuple[str, str]],
+                body: bytes | None = None) -> Response:
+        if self.sock is None:
+            self.connect()
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host_header or self._host_header()}"]
+        for k, v in headers:
+            if "\r" in v or "\n" in v:
+                raise ValueError(f"invalid value for header {k}")
+            lines.append(f"{k}: {v}")
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        assert self.sock is not None and self.rfile is not None
+        self.sock.sendall(head + body if body else head)
+        line = self.rfile.readline(MAX_LINE + 1)
+        if not line:
+            raise RemoteDisconnected("the server closed the connection without answering")
+        status, reason = _status_line(line)
+        while status == 100:                      # 100 Continue: the real answer follows
+            _headers(self.rfile)
+            status, reason = _status_line(self.rfile.readline(MAX_LINE + 1))
+        return Response(self, status, reason, _headers(self.rfile), method)
+
+    def _host_header(self) -> str:
+        host, port = self.tunnel if self.tunnel else (self.host, self.port)
+        name = f"[{host}]" if ":" in host else host
+        return name if port == (443 if self.ssl_context is not None else 80) else f"{name}:{port}"
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        if self.sock is not None:
+            self.sock.settimeout(timeout)
+
+    def close(self) -> None:
+        rfile, sock = self.rfile, self.sock
+        self.rfile = self.sock = None
+        if rfile is not None:
+            rfile.close()
+        if sock is not None:
+            sock.close()
+
+
+def _status_line(line: bytes) -> tuple[int, str]:
+    if not line:
+        raise RemoteDisconnected("the server closed the connection without answering")
+    if len(line) > MAX_LINE:
+        raise HTTPError("status line too long")
+    parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
+        raise HTTPError(f"malformed HTTP status line {line[:60]!r}")
+    return int(parts[1]), parts[2] if len(parts) > 2 else ""
+
+
+def _headers(f) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    while True:
+        line = f.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise HTTPError("header line too long")
+        if line in (b"\r\n", b"\n"):
+            return out
+        if not line:
+            raise RemoteDisconnected("connection closed in the response headers")
+        if len(out) >= MAX_HEADERS:
+            raise HTTPError(f"more than {MAX_HEADERS} headers")
+        name, sep, value = line.decode("latin-1").partition(":")
+        if not sep:
+            raise HTTPError(f"malformed header line {line[:60]!r}")
+        out.append((name.strip(), value.strip()))
