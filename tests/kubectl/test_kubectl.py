@@ -14,6 +14,7 @@ import yaml
 
 from tests.conftest import EXAMPLES
 from virtctl.controller.schema import definition_for, validate
+from virtctl.controller.schema.swagger import SPEC_PATH
 from virtctl.model import kinds
 
 pytestmark = pytest.mark.kubectl
@@ -213,3 +214,44 @@ def test_smoke_other_versions(api_server, tmp_path, version):
     assert "condition met" in k("wait", "--for=condition=Ready", "vmi/vmi-fedora", "--timeout=10s").stdout
     assert "deleted" in k("delete", "vm", "vm-cirros").stdout
     assert k("get", "vm", "nosuch", check=False).returncode == 1
+
+
+def swagger_description(definition: str, field: str | None = None) -> str:
+    """A description as the KubeVirt swagger file has it, whitespace collapsed (kubectl re-wraps it)."""
+    schema = json.loads(SPEC_PATH.read_text())["definitions"][definition]
+    text = schema["properties"][field]["description"] if field else schema["description"]
+    return " ".join(text.split())
+
+
+def collapsed(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.30", "1.33"])
+def test_explain_prints_the_kubevirt_schema(api_server, tmp_path, version):
+    k = Kubectl(kubectl_binary(version), api_server, tmp_path / "home")
+    out = k("explain", "vm.spec.runStrategy").stdout
+    assert out.split("\n\n")[0].split() == ["GROUP:", "kubevirt.io", "KIND:", "VirtualMachine", "VERSION:", "v1"]
+    assert "FIELD: runStrategy <string>" in out
+    assert swagger_description("v1.VirtualMachineSpec", "runStrategy") in collapsed(out)
+
+    out = k("explain", "virtualmachineinstance.spec.domain.cpu").stdout
+    assert "KIND:       VirtualMachineInstance" in out and "FIELD: cpu <CPU>" in out
+    assert swagger_description("v1.DomainSpec", "cpu") in collapsed(out)
+    fields = out.split("FIELDS:", 1)[1]
+    assert "cores\t<integer>" in fields and "sockets\t<integer>" in fields and "model\t<string>" in fields
+    assert swagger_description("v1.CPU", "cores") in collapsed(fields)
+
+    r = k("explain", "vm.spec.runStrateg", check=False)
+    assert r.returncode == 1 and 'field "runStrateg" does not exist' in r.stderr
+
+
+def test_explain_other_kinds_and_recursive(kubectl):
+    out = kubectl("explain", "vmsnapshot").stdout
+    assert "GROUP:      snapshot.kubevirt.io" in out and "KIND:       VirtualMachineSnapshot" in out
+    assert swagger_description("v1beta1.VirtualMachineSnapshot") in collapsed(out)
+    out = kubectl("explain", "vmcf.spec.cpu", "--recursive").stdout
+    assert "KIND:       VirtualMachineClusterInstancetype" in out
+    assert "guest\t<integer> -required-" in out
+    out = kubectl("explain", "vmi.spec.domain.resources.requests").stdout
+    assert "FIELD: requests <map[string]Quantity>" in out

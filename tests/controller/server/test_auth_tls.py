@@ -11,8 +11,8 @@ import pytest
 from virtctl.controller.server.app import ApiServer
 from virtctl.errors import ConfigError
 
-PATHS = ["/version", "/apis", "/openapi/v2", "/apis/kubevirt.io/v1/namespaces/default/virtualmachines",
-         "/apis/subresources.kubevirt.io/v1/version", "/nope"]
+PATHS = ["/version", "/apis", "/openapi/v2", "/openapi/v3", "/openapi/v3/apis/kubevirt.io/v1",
+         "/apis/kubevirt.io/v1/namespaces/default/virtualmachines", "/apis/subresources.kubevirt.io/v1/version", "/nope"]
 
 
 @pytest.mark.parametrize("token", [None, "wrong", ""])

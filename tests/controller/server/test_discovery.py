@@ -58,7 +58,8 @@ def test_openapi_v2_is_empty_protobuf(api_server_session):
 def test_unknown_routes_are_404_status(api_server_session):
     for path in ("/nope", "/apis/nope.io/v1", "/apis/kubevirt.io/v1/namespaces/default/pods",
                  "/apis/kubevirt.io/v1/namespaces/default/virtualmachines/x/y", "/api/v1/namespaces/default/events",
-                 "/openapi/v3", "/apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachines/x/fly"):
+                 "/openapi/v3/apis/nope.io/v1", "/openapi/v3/apis/kubevirt.io", "/openapi/v4",
+                 "/apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachines/x/fly"):
         r = api_server_session.request("GET", path)
         assert r.status == 404, path
         assert r.json()["kind"] == "Status" and r.json()["reason"] == "NotFound"

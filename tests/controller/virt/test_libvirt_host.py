@@ -110,6 +110,18 @@ def test_missing_domains(host):
         host.suspend(name)
 
 
+def test_abort_migration_without_a_migration_is_false(host):
+    # the test driver has no jobs (and cannot migrate): nothing to abort, the domain keeps running
+    _, dom = make_domain(host, unique("abort"))
+    try:
+        host.start(dom.to_xml())
+        assert host.abort_migration(dom.name) is False
+        assert host.status(dom.name).state == DomainState.RUNNING
+    finally:
+        host.destroy(dom.name)
+    assert host.abort_migration(dom.name) is False         # gone (e.g. migrated away): nothing either
+
+
 def test_foreign_domains_are_not_listed(host):
     # test:///default ships a domain called "test" without our metadata
     assert "test" not in host.list_domains()

@@ -176,13 +176,21 @@ def migrate(ctx: typer.Context,
     sys.stdout.write(f"VM {name} was scheduled to migrate\n")
     sys.stdout.flush()
     if limit and not dry_run:
+        seen = ""
+
         def check() -> tuple[bool, str]:
+            nonlocal seen
             new = [m for m in _migrations(kv, name) if m["metadata"]["name"] not in before]
             if not new:
+                if seen:                         # deleted before it finished: migrate-cancel
+                    raise VirtctlError(f"migration {seen} of VM {name} was canceled")
                 return False, "no migration yet"
+            seen = new[-1]["metadata"]["name"]
             status = new[-1].get("status") or {}
             phase = status.get("phase", "") or "Pending"
             if phase == "Failed":
+                if (status.get("migrationState") or {}).get("abortRequested"):
+                    raise VirtctlError(f"migration {seen} of VM {name} was canceled")
                 why = (status.get("migrationState") or {}).get("failureReason")
                 raise VirtctlError(f"migration {new[-1]['metadata']['name']} of VM {name} failed"
                                    + (f": {why}" if why else ""))

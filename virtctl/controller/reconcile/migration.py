@@ -4,7 +4,15 @@ hosts ("nodes").
 A migration of a running VMI goes Pending → Scheduling → Running → Succeeded (or Failed, with
 ``status.migrationState.failureReason``); the VMI carries the same ``migrationState`` meanwhile, so
 its VM shows ``Migrating``. With no other node there is no target: KubeVirt's migration would wait
-in Scheduling until its unschedulable timeout; here it fails at once, saying why.
+in Scheduling until its unschedulable timeout; here it fails at once, saying why. The transfer runs
+on a thread of its own (:mod:`.migration_job`), so the queue can still take a cancel.
+
+Cancel (``virtctl migrate-cancel`` deletes the object), as in KubeVirt: the finalizer
+``kubevirt.io/migrationJobFinalize`` holds an unfinished migration until the abort is handled. The
+VMIM gets the ``migrationAbortRequested`` condition, both ``migrationState``s get ``abortRequested``
+and then ``abortStatus`` Succeeded (the VMI stays where it runs) or Failed (the transfer finished
+first); the migration ends Failed or Succeeded, and without the finalizer the delete completes.
+A finished migration has no finalizer: deleting it just deletes it.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Sequence
 
+from virtctl.controller.reconcile.migration_job import Job, Jobs
+from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.virt.hypervisor import DomainState, Hypervisor, domain_name
 from virtctl.errors import NotFound, VirtctlError
 from virtctl.model import kinds
@@ -21,6 +31,10 @@ log = logging.getLogger(__name__)
 
 FINAL = ("Succeeded", "Failed")
 LIVE = (DomainState.RUNNING, DomainState.PAUSED)
+FINALIZER = "kubevirt.io/migrationJobFinalize"
+ABORT_CONDITION = "migrationAbortRequested"
+ABORT_RETRY_SECONDS = 0.2
+CANCELED = "the migration was canceled before it started"
 
 
 def failure_reason(vmi: dict | None, vmi_name: str, nodes: Sequence[str]) -> str:
@@ -45,6 +59,7 @@ class MigrationController:
     def __init__(self, store: Any, hosts: Sequence[Hypervisor]):
         self.store = store
         self.hosts = list(hosts)
+        self.jobs = Jobs()                          # transfers under way in this process
 
     def reconcile(self, key: tuple[str, str]) -> None:
         namespace, name = key
@@ -54,6 +69,12 @@ class MigrationController:
             return
         status = vmim.get("status") or {}
         if status.get("phase") in FINAL:
+            self._set_finalizer(vmim, False)        # nothing left to abort: a delete now completes
+            return
+        job = self.jobs.get((vmim.get("metadata") or {}).get("uid") or "")
+        if job is not None:
+            if st.is_deleting(vmim):
+                self._cancel(vmim, job)
             return
         vmi_name = (vmim.get("spec") or {}).get("vmiName") or ""
         try:
@@ -64,10 +85,17 @@ class MigrationController:
             self._interrupted(vmim, vmi)            # the controller restarted during the migration
             return
         reason = failure_reason(vmi, vmi_name, [h.node_name for h in self.hosts])
+        if st.is_deleting(vmim):                    # canceled before this controller started it
+            reason, abort = CANCELED, "Succeeded"
+        else:
+            abort = ""
         if reason:
-            self._end(vmim, None, failed=reason, source=((vmi or {}).get("status") or {}).get("nodeName", ""))
+            self._end(vmim, None, failed=reason, abort=abort,
+                      source=((vmi or {}).get("status") or {}).get("nodeName", ""))
             return
         assert vmi is not None
+        if self._set_finalizer(vmim, True) is None:
+            return                                  # deleted meanwhile: nothing to start
         source = self._host((vmi.get("status") or {}).get("nodeName"))
         target = next(h for h in self.hosts if h is not source)
         state = {"startTimestamp": st.now_iso(), "sourceNode": source.node_name,
@@ -79,12 +107,84 @@ class MigrationController:
 
         self._write(vmim, running)
         self._write(vmi, lambda s: s.update(migrationState=dict(state)))
+        job = Job(state["migrationUid"] or "", domain_name(namespace, vmi_name), source, target)
+        self.jobs.run(job, lambda j: self._transfer(j, vmim, vmi))
+
+    def _transfer(self, job: Job, vmim: dict, vmi: dict) -> None:
+        """The job's thread: migrate, then write how it ended."""
+        failed = ""
         try:
-            source.migrate(domain_name(namespace, vmi_name), target)
+            if not job.begin():
+                failed = CANCELED
+            else:
+                job.source.migrate(job.domain, job.target)
         except VirtctlError as e:
-            self._end(vmim, vmi, failed=e.message)
+            failed = e.message
+        except Exception as e:                      # still end it: a Running migration blocks the next
+            log.exception("migration of %s failed", job.domain)
+            failed = str(e) or type(e).__name__
+        abort = ("Succeeded" if failed else "Failed") if job.canceled else ""
+        try:
+            self._end(vmim, vmi, node="" if failed else job.target.node_name, failed=failed, abort=abort)
+        except Exception as e:                      # e.g. shutting down: the next start settles it
+            log.warning("could not record the end of the migration of %s: %s", job.domain, e)
+
+    def _cancel(self, vmim: dict, job: Job) -> None:
+        """The migration object is being deleted while its transfer may be under way: abort it."""
+        first, started = job.cancel()
+        if first:
+            self._mark_abort(vmim, "Aborting" if started else "")
+        if not started or job.abort_sent:
+            return                                  # the job's thread ends it
+        if job.source.abort_migration(job.domain):
+            job.abort_sent = True
             return
-        self._end(vmim, vmi, node=target.node_name)
+        # no job on the source yet (the hypervisor is still preparing) or just over: look again
+        # until the job's thread has written the end, which also brings us back here
+        raise Requeue(ABORT_RETRY_SECONDS)
+
+    def _mark_abort(self, vmim: dict, abort_status: str) -> None:
+        uid = (vmim.get("metadata") or {}).get("uid")
+
+        def mark(s: dict) -> Any:
+            state = s.get("migrationState")
+            if not state or state.get("migrationUid") != uid or state.get("endTimestamp"):
+                return False                        # another migration's, or the end is written already
+            state["abortRequested"] = True
+            if abort_status:
+                state["abortStatus"] = abort_status
+            return None
+
+        def on_vmim(s: dict) -> Any:
+            if s.get("phase") in FINAL:
+                return False
+            st.set_condition(s, ABORT_CONDITION, "True")
+            mark(s)
+            return None
+
+        self._write(vmim, on_vmim)
+        vmi_name = (vmim.get("spec") or {}).get("vmiName") or ""
+        self.store.mutate(kinds.VMI, (vmim.get("metadata") or {}).get("namespace"), vmi_name,
+                          lambda obj: mark(obj.setdefault("status", {})), subresource="status")
+
+    def _set_finalizer(self, vmim: dict, present: bool) -> dict | None:
+        """The stored object with or without our finalizer; None when it is gone."""
+        uid = (vmim.get("metadata") or {}).get("uid")
+
+        def fn(obj: dict) -> Any:
+            m = obj.setdefault("metadata", {})
+            have = list(m.get("finalizers") or [])
+            want = [f for f in have if f != FINALIZER] + ([FINALIZER] if present else [])
+            if m.get("uid") != uid or want == have:
+                return False
+            if want:
+                m["finalizers"] = want
+            else:
+                m.pop("finalizers")                 # as the API server leaves an empty list: absent
+            return None
+
+        m = vmim.get("metadata") or {}
+        return self.store.mutate(self.kind, m.get("namespace"), m.get("name"), fn)
 
     def _host(self, node: str | None) -> Hypervisor:
         return next((h for h in self.hosts if h.node_name == node), self.hosts[0])
@@ -95,12 +195,17 @@ class MigrationController:
         uid = ((vmi or {}).get("metadata") or {}).get("uid")
         vmi_name = (vmim.get("spec") or {}).get("vmiName") or ""
         ds = target.status(domain_name((vmim.get("metadata") or {}).get("namespace") or "", vmi_name))
+        deleting = st.is_deleting(vmim)
         if vmi is not None and ds.state in LIVE and ds.vmi_uid == uid:
-            self._end(vmim, vmi, node=target.node_name)
+            self._end(vmim, vmi, node=target.node_name, abort="Failed" if deleting else "")
         else:
-            self._end(vmim, vmi, failed="the controller restarted during the migration")
+            self._end(vmim, vmi, failed="the controller restarted during the migration",
+                      abort="Succeeded" if deleting else "")
 
-    def _end(self, vmim: dict, vmi: dict | None, *, node: str = "", failed: str = "", source: str = "") -> None:
+    def _end(self, vmim: dict, vmi: dict | None, *, node: str = "", failed: str = "", source: str = "",
+             abort: str = "") -> None:
+        """Write the outcome; ``abort`` is the abortStatus of a canceled migration (Succeeded: it
+        did not move; Failed: it moved before the abort took)."""
         now = st.now_iso()
 
         def finish(state: dict) -> dict:
@@ -111,11 +216,15 @@ class MigrationController:
             state.update(endTimestamp=now, completed=not failed, failed=bool(failed))
             if failed:
                 state["failureReason"] = failed
+            if abort:
+                state.update(abortRequested=True, abortStatus=abort)
             return state
 
         def on_vmim(s: dict) -> None:
             _phases(s, "Pending", "Failed" if failed else "Succeeded")
             s["migrationState"] = finish(s.get("migrationState") or {})
+            if abort:
+                st.set_condition(s, ABORT_CONDITION, "True")
 
         def on_vmi(s: dict) -> Any:
             if not s.get("migrationState"):
@@ -128,9 +237,9 @@ class MigrationController:
         if failed:
             m = vmim.get("metadata") or {}
             log.info("migration %s/%s failed: %s", m.get("namespace"), m.get("name"), failed)
-        self._write(vmim, on_vmim)
-        if vmi is not None:
+        if vmi is not None:                         # first: a final VMIM may be deleted at once
             self._write(vmi, on_vmi)
+        self._write(vmim, on_vmim)
 
     def _write(self, obj: dict, change: Callable[[dict], Any]) -> None:
         m = obj.get("metadata") or {}

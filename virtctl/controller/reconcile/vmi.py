@@ -294,7 +294,13 @@ class VMIController:
             interfaces = self._interfaces(vmi, host, dom)
         lm = live_migratable(vmi)
 
-        def change(s: dict) -> None:
+        moved = False
+
+        def change(s: dict) -> Any:
+            nonlocal moved
+            if _moved_since(s, host.node_name):
+                moved = True
+                return False
             s["nodeName"] = host.node_name
             st.set_phase(s, st.RUNNING)
             s.pop("reason", None)
@@ -317,6 +323,8 @@ class VMIController:
             s.setdefault("guestOSInfo", {})
 
         self._write_status(vmi, change)
+        if moved:
+            return
         if (vmi.get("metadata") or {}).get("labels", {}).get(st.NODE_NAME_LABEL) != host.node_name:
             self._write_meta(vmi, lambda m: _set_label(m, st.NODE_NAME_LABEL, host.node_name))
 
@@ -471,3 +479,12 @@ def _detect_host_info(host: Hypervisor) -> Any:
     if info is not None:
         return info
     return host_mod.detect(uri=host.uri)
+
+
+def _moved_since(status: dict, seen_on: str) -> bool:
+    """A migration finished and recorded the VMI on another node after this pass found the domain
+    on ``seen_on``: writing ``seen_on`` now would move it back until the next pass."""
+    ms = status.get("migrationState") or {}
+    node = status.get("nodeName")
+    return bool(node and node != seen_on and ms.get("completed") and not ms.get("failed")
+                and ms.get("targetNode") == node)

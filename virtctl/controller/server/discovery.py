@@ -119,7 +119,7 @@ def subresource_list(version: str = "v1") -> dict[str, Any]:
 
 
 def root_paths() -> dict[str, Any]:
-    paths = ["/api", "/apis", "/healthz", "/livez", "/openapi/v2", "/readyz", "/version"]
+    paths = ["/api", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]
     for g, vs in group_versions().items():
         paths.append(f"/apis/{g}")
         paths.extend(f"/apis/{g}/{v}" for v in vs)

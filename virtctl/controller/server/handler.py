@@ -178,9 +178,12 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def _send(self, resp: Response, head_only: bool = False) -> None:
         self.response_started = True
-        lines = [f"{self.protocol_version} {resp.code} {self.responses.get(resp.code, ('',))[0]}",
-                 f"Content-Type: {resp.content_type}", f"Content-Length: {len(resp.body)}",
-                 "Cache-Control: no-cache, private", f"Date: {self.date_time_string()}"]
+        lines = [f"{self.protocol_version} {resp.code} {self.responses.get(resp.code, ('',))[0]}"]
+        if resp.code != 304:                    # a 304 describes the cached body, it has none of its own
+            lines += [f"Content-Type: {resp.content_type}", f"Content-Length: {len(resp.body)}"]
+        if not any(k.lower() == "cache-control" for k, _ in resp.headers):
+            lines.append("Cache-Control: no-cache, private")
+        lines.append(f"Date: {self.date_time_string()}")
         lines += [f"{k}: {v}" for k, v in resp.headers]
         if self.close_connection:
             lines.append("Connection: close")

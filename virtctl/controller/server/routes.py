@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from virtctl.controller.server import discovery, resources, subresources
+from virtctl.controller.server import discovery, openapi, resources, subresources
 from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, json_response
 from virtctl.errors import MethodNotAllowed, NotFound
 from virtctl.model import kinds
@@ -38,6 +38,9 @@ def route(state: ServerState, req: Request) -> Response | Streaming:
         _get_only(req)
         # an empty protobuf Document: kubectl then knows no client-side schema and relies on the server
         return Response(200, b"", discovery.OPENAPI_V2_CONTENT_TYPE)
+    if parts[:2] == ["openapi", "v3"]:
+        _get_only(req)
+        return openapi.respond(req, parts[2:])
     if head != "apis":
         raise not_found()
     rest = parts[1:]

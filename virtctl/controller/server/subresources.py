@@ -29,6 +29,28 @@ def _lookup(table: dict[tuple[str, str], Any], plural: str, sub: str) -> Any:
     return None
 
 
+def _split(parts: list[str]) -> tuple[str, str, str, str]:
+    """namespace, plural, name and subresource of a namespaced path."""
+    if parts[0] != "namespaces" or len(parts) < 3 or not parts[1]:
+        raise _not_found()
+    if len(parts) == 3:                                  # namespaced, nameless (expand-vm-spec)
+        return parts[1], "", "", parts[2]
+    if len(parts) >= 5 and parts[3]:
+        return parts[1], parts[2], parts[3], "/".join(parts[4:])
+    raise _not_found()
+
+
+def served(parts: list[str]) -> bool:
+    """Whether ``handle`` has something for ``parts`` (after ``…/{version}``) other than a 404."""
+    if parts in ([], ["version"], ["healthz"]):
+        return True
+    try:
+        _, plural, _, sub = _split(parts)
+    except NotFound:
+        return False
+    return any(_lookup(table, plural, sub) is not None for table in (extensions.ACTIONS, extensions.STREAMS))
+
+
 def handle(state: ServerState, req: Request, parts: list[str]) -> Response | Streaming:
     """``parts`` after ``/apis/subresources.kubevirt.io/{version}``."""
     if not parts:
@@ -39,15 +61,7 @@ def handle(state: ServerState, req: Request, parts: list[str]) -> Response | Str
         return json_response(200, discovery.kubevirt_version())
     if parts == ["healthz"]:
         return json_response(200, {"apiserver": "ok", "restful": "ok"})
-    if parts[0] != "namespaces" or len(parts) < 3 or not parts[1]:
-        raise _not_found()
-    namespace = parts[1]
-    if len(parts) == 3:                                  # namespaced, nameless (expand-vm-spec)
-        plural, name, sub = "", "", parts[2]
-    elif len(parts) >= 5 and parts[3]:
-        plural, name, sub = parts[2], parts[3], "/".join(parts[4:])
-    else:
-        raise _not_found()
+    namespace, plural, name, sub = _split(parts)
     ctx = ActionContext(store=state.store, settings=state.settings, namespace=namespace, name=name,
                         subresource=sub, method=req.method, body={}, query=req.query.as_dict(),
                         services=state.services)

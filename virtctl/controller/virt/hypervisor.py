@@ -60,6 +60,7 @@ class Hypervisor(Protocol):
     def reset(self, domain: str) -> None: ...              # hard reset
     def domain_xml(self, domain: str) -> str: ...          # live XML
     def migrate(self, domain: str, target: "Hypervisor") -> None: ...  # live migration, blocking
+    def abort_migration(self, domain: str) -> bool: ...    # from another thread; False: none under way
     def on_event(self, callback: Callable[[DomainEvent], None]) -> None: ...
     def open_console(self, domain: str, force: bool = True): ...   # -> a libvirt stream wrapper (see console module)
     def open_graphics_fd(self, domain: str) -> int: ...    # a connected VNC socket fd

@@ -390,6 +390,18 @@ class LibvirtHost:
         flags = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_UNSAFE
         self._call("migrate", domain, lambda d: d.migrate3(target.conn(), params, flags))
 
+    def abort_migration(self, domain: str) -> bool:
+        """Abort the domain's migration job (libvirt abortJob); the blocked :meth:`migrate` then
+        fails with "canceled by client" and the domain keeps running here. False when there is no
+        job to abort: not begun yet, already over, the domain gone, or a driver without jobs (test)."""
+        try:
+            self.conn().lookupByName(domain).abortJob()
+        except libvirt.libvirtError as e:
+            if e.get_error_code() in _GONE + _NOT_RUNNING + (libvirt.VIR_ERR_NO_SUPPORT,):
+                return False
+            raise _fail("abort migration of", domain, e) from None
+        return True
+
     # --- streams ---
     def open_console(self, domain: str, force: bool = True, *, ring_bytes: int = 1 << 20) -> SerialConsole:
         """A started :class:`SerialConsole` (ring of all output + one client); reopens after QEMU restarts."""
