@@ -16,6 +16,8 @@ from typing import Any, Callable, Sequence
 
 from virtctl.controller.reconcile.migration import MigrationController
 from virtctl.controller.reconcile.queue import WorkQueue
+from virtctl.controller.reconcile.restore import RestoreController
+from virtctl.controller.reconcile.snapshot import SnapshotController
 from virtctl.controller.reconcile.vm import VMController
 from virtctl.controller.reconcile.vmi import DomainFacts, Requeue, VMIController
 from virtctl.controller.virt.hypervisor import DomainEvent, Hypervisor, split_domain_name
@@ -41,6 +43,10 @@ class Manager:
                                             prepare_volumes=services.get("prepare_volumes"))
         self.vmim_queue = WorkQueue("vmim")
         self.migration_controller = MigrationController(store, self.hosts)
+        self.snapshot_queue = WorkQueue("vmsnapshot")
+        self.snapshot_controller = SnapshotController(store, settings)
+        self.restore_queue = WorkQueue("vmrestore")
+        self.restore_controller = RestoreController(store, settings)
         self._workers = max(1, int(workers))
         self._resync_seconds = resync_seconds
         self._threads: list[threading.Thread] = []
@@ -61,6 +67,10 @@ class Manager:
             self.vm_queue.add(key)          # the VM of a VMI has the VMI's name
         elif kind is kinds.VMIM:
             self.vmim_queue.add(key)
+        elif kind is kinds.VMSNAPSHOT:
+            self.snapshot_queue.add(key)
+        elif kind is kinds.VMRESTORE:
+            self.restore_queue.add(key)
 
     def _on_domain_event(self, ev: DomainEvent) -> None:
         if self._stop.is_set():
@@ -101,7 +111,7 @@ class Manager:
 
     def resync(self) -> None:
         """Enqueue every VM, every VMI and every domain we own: re-adoption, orphans, drift."""
-        for kind, queue in ((kinds.VM, self.vm_queue), (kinds.VMI, self.vmi_queue), (kinds.VMIM, self.vmim_queue)):
+        for kind, queue in self._kind_queues():
             items, _ = self.store.list(kind)
             for obj in items:
                 m = obj.get("metadata") or {}
@@ -116,6 +126,10 @@ class Manager:
                 parts = split_domain_name(dom)
                 if parts:
                     self.vmi_queue.add(parts)
+
+    def _kind_queues(self) -> tuple[tuple[kinds.Kind, WorkQueue], ...]:
+        return ((kinds.VM, self.vm_queue), (kinds.VMI, self.vmi_queue), (kinds.VMIM, self.vmim_queue),
+                (kinds.VMSNAPSHOT, self.snapshot_queue), (kinds.VMRESTORE, self.restore_queue))
 
     def _resync_loop(self) -> None:
         while not self._stop.wait(self._resync_seconds):
@@ -137,7 +151,9 @@ class Manager:
         self.resync()
         for queue, fn, workers in ((self.vm_queue, self.vm_controller.reconcile, self._workers),
                                    (self.vmi_queue, self.vmi_controller.reconcile, self._workers),
-                                   (self.vmim_queue, self.migration_controller.reconcile, 1)):
+                                   (self.vmim_queue, self.migration_controller.reconcile, 1),
+                                   (self.snapshot_queue, self.snapshot_controller.reconcile, 1),
+                                   (self.restore_queue, self.restore_controller.reconcile, 1)):
             for i in range(workers):
                 t = threading.Thread(target=self._work, args=(queue, fn), name=f"reconcile-{queue.name}-{i}",
                                      daemon=True)
@@ -149,7 +165,7 @@ class Manager:
         return self
 
     def idle(self) -> bool:
-        return self.vm_queue.idle() and self.vmi_queue.idle() and self.vmim_queue.idle()
+        return all(queue.idle() for _, queue in self._kind_queues())
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -161,9 +177,8 @@ class Manager:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        self.vm_queue.shutdown()
-        self.vmi_queue.shutdown()
-        self.vmim_queue.shutdown()
+        for _, queue in self._kind_queues():
+            queue.shutdown()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,299 @@
+"""VirtualMachineSnapshot controller (snapshot.kubevirt.io/v1beta1), as KubeVirt's:
+
+"" → InProgress → Succeeded (``readyToUse``, a VirtualMachineSnapshotContent holding a copy of
+the VM and one volume backup per persistentVolumeClaim/dataVolume volume) or Failed (``error``).
+While it works, the VM carries ``status.snapshotInProgress``. A missing VM keeps the snapshot
+InProgress ("Source does not exist") until ``failureDeadline`` (default 5m), then it fails with
+"snapshot deadline exceeded". Deleting the snapshot deletes the content and the volume copies
+unless ``deletionPolicy`` is Retain.
+
+Volume data is copied with qemu-img from a stopped VM only: a running VM is refused (the snapshot
+fails saying so), because copying a file QEMU writes would not be consistent.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from virtctl.controller.reconcile.vmi import Requeue
+from virtctl.errors import NotFound, VirtctlError
+from virtctl.model import kinds
+from virtctl.model import status as st
+
+FINALIZER = "snapshot.kubevirt.io/vmsnapshot-protection"
+SOURCE_NAME_LABEL = "snapshot.kubevirt.io/source-vm-name"
+SOURCE_NAMESPACE_LABEL = "snapshot.kubevirt.io/source-vm-namespace"
+DEFAULT_DEADLINE = 300.0
+DEADLINE_EXCEEDED = "snapshot deadline exceeded"
+OPERATION_COMPLETE = "Operation complete"
+RETRY_SECONDS = 1.0
+FINAL = ("Succeeded", "Failed")
+
+
+def content_name(snapshot_uid: str) -> str:
+    return f"vmsnapshot-content-{snapshot_uid}"
+
+
+def volume_snapshot_name(snapshot_uid: str, volume: str) -> str:
+    return f"vmsnapshot-{snapshot_uid}-volume-{volume}"
+
+
+def parse_duration(value: object, default: float = DEFAULT_DEADLINE) -> float:
+    """A Go duration ("5m0s", "1h", "30s") in seconds; 0 means no deadline."""
+    if not isinstance(value, str) or not value:
+        return default
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s)", value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        return default
+    unit = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    return sum(float(n) * unit[u] for n, u in parts)
+
+
+def claim_of(volume: dict) -> str | None:
+    """The local volume behind a persistentVolumeClaim / dataVolume volume, else None."""
+    if isinstance(volume.get("persistentVolumeClaim"), dict):
+        return volume["persistentVolumeClaim"].get("claimName")
+    if isinstance(volume.get("dataVolume"), dict):
+        return volume["dataVolume"].get("name")
+    return None
+
+
+def vm_volumes(vm: dict) -> list[dict]:
+    return [v for v in ((((vm.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or [])
+            if isinstance(v, dict)]
+
+
+def set_conditions(status: dict, progressing: tuple[str, str], ready: tuple[str, str], now: str) -> None:
+    st.set_condition(status, "Progressing", progressing[0], progressing[1], now=now)
+    st.set_condition(status, "Ready", ready[0], ready[1], now=now)
+
+
+def vm_is_online(store: Any, namespace: str, name: str) -> dict | None:
+    """The VM's VMI if it has one that is not finished (QEMU may be running), else None."""
+    try:
+        vmi = store.get(kinds.VMI, namespace, name)
+    except NotFound:
+        return None
+    return None if st.is_final(vmi) else vmi
+
+
+def set_vm_flag(store: Any, namespace: str, vm_name: str, field: str, value: str | None,
+                only_if: str | None = None) -> str | None:
+    """Set (or, with None, clear) a VM status flag; returns the value another operation holds, if any."""
+    holder: list[str | None] = [None]
+
+    def fn(vm: dict) -> Any:
+        s = vm.setdefault("status", {})
+        current = s.get(field)
+        if value is None:
+            if current is None or (only_if is not None and current != only_if):
+                return False
+            s.pop(field)
+            return None
+        if current == value:
+            return False
+        if current is not None:
+            holder[0] = current
+            return False
+        s[field] = value
+        return None
+
+    store.mutate(kinds.VM, namespace, vm_name, fn, subresource="status")
+    return holder[0]
+
+
+class SnapshotController:
+    kind = kinds.VMSNAPSHOT
+
+    def __init__(self, store: Any, settings: Any, *, now: Callable[[], datetime] | None = None):
+        self.store = store
+        self.settings = settings
+        self._now = now or (lambda: datetime.now(timezone.utc))
+
+    def reconcile(self, key: tuple[str, str]) -> None:
+        namespace, name = key
+        try:
+            snap = self.store.get(self.kind, namespace, name)
+        except NotFound:
+            return
+        source = (snap.get("spec") or {}).get("source") or {}
+        vm_name = source.get("name") or ""
+        if st.is_deleting(snap):
+            self._finalize(snap, vm_name)
+            return
+        if ((snap.get("status") or {}).get("phase")) in FINAL:
+            set_vm_flag(self.store, namespace, vm_name, "snapshotInProgress", None, only_if=name)
+            return
+        self._add_finalizer(snap)
+        if source.get("kind") != kinds.VM.kind or source.get("apiGroup") not in (None, "", kinds.KUBEVIRT):
+            self._fail(snap, f"unsupported snapshot source {source.get('apiGroup')}/{source.get('kind')}")
+            return
+        try:
+            vm = self.store.get(kinds.VM, namespace, vm_name)
+        except NotFound:
+            self._wait_for_source(snap)
+            return
+        vmi = vm_is_online(self.store, namespace, vm_name)
+        if vmi is not None:
+            agent = st.has_condition(vmi, "AgentConnected", "True")
+            self._fail(snap, f"VM {vm_name} is running: snapshots in standalone mode need the VM stopped "
+                             "(stop it, then create the snapshot again)",
+                       indications=["Online", "GuestAgent" if agent else "NoGuestAgent"], vm=vm)
+            return
+        holder = set_vm_flag(self.store, namespace, vm_name, "snapshotInProgress", name)
+        if holder is not None:
+            self._update(snap, lambda s, now: set_conditions(
+                s, ("False", f"Source locked by snapshot {holder}"), ("False", "Not ready"), now))
+            raise Requeue(RETRY_SECONDS)
+        self._update(snap, lambda s, now: self._in_progress(s, vm, now))
+        try:
+            content = self._ensure_content(snap, vm)
+        except VirtctlError as e:
+            self._fail(snap, str(e), vm=vm)
+            set_vm_flag(self.store, namespace, vm_name, "snapshotInProgress", None, only_if=name)
+            return
+        self._update(snap, lambda s, now: self._succeeded(s, vm, content, now))
+        set_vm_flag(self.store, namespace, vm_name, "snapshotInProgress", None, only_if=name)
+
+    # ------------------------------------------------------------------ status
+    def _update(self, snap: dict, change: Callable[[dict, str], Any]) -> None:
+        m = snap["metadata"]
+        now = st.now_iso(self._now())
+
+        def fn(obj: dict) -> Any:
+            if obj["metadata"].get("uid") != m.get("uid"):
+                return False
+            return change(obj.setdefault("status", {}), now)
+
+        self.store.mutate(self.kind, m.get("namespace"), m["name"], fn, subresource="status")
+
+    @staticmethod
+    def _in_progress(s: dict, vm: dict, now: str) -> None:
+        s["phase"] = "InProgress"
+        s["readyToUse"] = False
+        s["sourceUID"] = vm["metadata"].get("uid")
+        set_conditions(s, ("True", "Source locked and operation in progress"), ("False", "Not ready"), now)
+
+    @staticmethod
+    def _succeeded(s: dict, vm: dict, content: dict, now: str) -> None:
+        s["phase"] = "Succeeded"
+        s["readyToUse"] = True
+        s["creationTime"] = (content.get("status") or {}).get("creationTime") or now
+        s["sourceUID"] = vm["metadata"].get("uid")
+        s["virtualMachineSnapshotContentName"] = content["metadata"]["name"]
+        included = [v["name"] for v in vm_volumes(vm) if claim_of(v)]
+        excluded = [v["name"] for v in vm_volumes(vm) if not claim_of(v)]
+        s["snapshotVolumes"] = {k: v for k, v in (("includedVolumes", included), ("excludedVolumes", excluded)) if v}
+        set_conditions(s, ("False", OPERATION_COMPLETE), ("True", OPERATION_COMPLETE), now)
+
+    def _fail(self, snap: dict, message: str, *, indications: list[str] | None = None, vm: dict | None = None) -> None:
+        def change(s: dict, now: str) -> None:
+            s["phase"] = "Failed"
+            s["readyToUse"] = False
+            s["error"] = {"time": now, "message": message}
+            if vm is not None:
+                s["sourceUID"] = vm["metadata"].get("uid")
+            if indications:
+                s["indications"] = indications
+            set_conditions(s, ("False", "In error state"), ("False", "Error"), now)
+            st.set_condition(s, "Failure", "True", message, now=now)
+        self._update(snap, change)
+
+    def _wait_for_source(self, snap: dict) -> None:
+        deadline = parse_duration((snap.get("spec") or {}).get("failureDeadline"))
+        created = st.parse_iso(snap["metadata"].get("creationTimestamp"))
+        if deadline > 0 and created is not None and (self._now() - created).total_seconds() >= deadline:
+            self._fail(snap, DEADLINE_EXCEEDED)
+            return
+
+        def change(s: dict, now: str) -> None:
+            s["phase"] = "InProgress"
+            s["readyToUse"] = False
+            set_conditions(s, ("False", "Source does not exist"), ("False", "Not ready"), now)
+        self._update(snap, change)
+        raise Requeue(RETRY_SECONDS)
+
+    # ------------------------------------------------------------------ content and data
+    def _ensure_content(self, snap: dict, vm: dict) -> dict:
+        from virtctl.controller.virt.snapshots import save_volume
+        ns, uid = snap["metadata"].get("namespace"), snap["metadata"]["uid"]
+        name = content_name(uid)
+        try:
+            return self.store.get(kinds.VMSNAPSHOTCONTENT, ns, name)
+        except NotFound:
+            pass
+        backups = []
+        for v in vm_volumes(vm):
+            claim = claim_of(v)
+            if not claim:
+                continue
+            vs_name = volume_snapshot_name(uid, v["name"])
+            save_volume(self.settings, ns, claim, vs_name)
+            backups.append({"volumeName": v["name"], "volumeSnapshotName": vs_name,
+                            "persistentVolumeClaim": {"metadata": {"name": claim, "namespace": ns}, "spec": {}}})
+        now = st.now_iso(self._now())
+        content = {
+            "apiVersion": self.kind.api_version, "kind": kinds.VMSNAPSHOTCONTENT.kind,
+            "metadata": {"name": name, "namespace": ns,
+                         "labels": {SOURCE_NAME_LABEL: vm["metadata"]["name"], SOURCE_NAMESPACE_LABEL: ns}},
+            "spec": {"virtualMachineSnapshotName": snap["metadata"]["name"],
+                     "source": {"virtualMachine": vm_copy(vm)}, "volumeBackups": backups},
+        }
+        created = self.store.create(kinds.VMSNAPSHOTCONTENT, ns, content)
+        status = {"readyToUse": True, "creationTime": now,
+                  "volumeSnapshotStatus": [{"volumeSnapshotName": b["volumeSnapshotName"], "readyToUse": True,
+                                            "creationTime": now} for b in backups]}
+        return self.store.mutate(kinds.VMSNAPSHOTCONTENT, ns, name,
+                                 lambda c: c.__setitem__("status", status), subresource="status") or created
+
+    def _add_finalizer(self, snap: dict) -> None:
+        if FINALIZER in (snap["metadata"].get("finalizers") or []):
+            return
+
+        def fn(obj: dict) -> Any:
+            fins = obj["metadata"].setdefault("finalizers", [])
+            if FINALIZER in fins or st.is_deleting(obj):
+                return False
+            fins.append(FINALIZER)
+            return None
+        self.store.mutate(self.kind, snap["metadata"].get("namespace"), snap["metadata"]["name"], fn)
+
+    def _finalize(self, snap: dict, vm_name: str) -> None:
+        from virtctl.controller.virt.snapshots import delete_snapshot_file
+        m = snap["metadata"]
+        ns = m.get("namespace")
+        set_vm_flag(self.store, ns, vm_name, "snapshotInProgress", None, only_if=m["name"])
+        if (snap.get("spec") or {}).get("deletionPolicy") != "Retain":
+            name = content_name(m.get("uid") or "")
+            try:
+                content = self.store.get(kinds.VMSNAPSHOTCONTENT, ns, name)
+            except NotFound:
+                content = None
+            if content is not None:
+                for b in (content.get("spec") or {}).get("volumeBackups") or []:
+                    if b.get("volumeSnapshotName"):
+                        delete_snapshot_file(self.settings, ns, b["volumeSnapshotName"])
+                try:
+                    self.store.delete(kinds.VMSNAPSHOTCONTENT, ns, name)
+                except NotFound:
+                    pass
+
+        def fn(obj: dict) -> Any:
+            fins = obj["metadata"].get("finalizers") or []
+            if FINALIZER not in fins:
+                return False
+            obj["metadata"]["finalizers"] = [f for f in fins if f != FINALIZER]
+            return None
+        self.store.mutate(self.kind, ns, m["name"], fn)
+
+
+def vm_copy(vm: dict) -> dict:
+    """The VM as the content keeps it: identity, labels, annotations and spec (the schema of
+    ``source.virtualMachine`` has no apiVersion/kind; the status is not part of a snapshot)."""
+    m = vm.get("metadata") or {}
+    keep = ("name", "namespace", "uid", "generation", "labels", "annotations")
+    return {"metadata": {k: copy.deepcopy(m[k]) for k in keep if k in m},
+            "spec": copy.deepcopy(vm.get("spec") or {})}
