@@ -15,6 +15,7 @@ from virtctl.cli.state import current
 from virtctl.cli.wait import DEFAULT_TIMEOUT, parse_timeout, wait_until
 from virtctl.errors import APIError, UsageError, VirtctlError
 from virtctl.model import kinds
+from virtctl.model.status import get_condition
 
 app = new_app(cls=CobraGroup)
 snapshot_app = new_app(cls=CobraGroup, help="Create, list, restore and delete snapshots of virtual machines "
@@ -46,7 +47,7 @@ def _create(kv: Any, kind: kinds.Kind, name: str, generate: str, spec: dict) -> 
 
 
 def _condition(obj: dict, ctype: str) -> dict:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == ctype), {})
+    return get_condition(obj, ctype) or {}
 
 
 @snapshot_app.command("create", cls=CobraCommand, short_help="Create a snapshot of a virtual machine.",
