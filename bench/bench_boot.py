@@ -19,7 +19,7 @@ import libvirt
 
 from virtctl.controller.virt.converter import vmi_to_domain
 from virtctl.controller.virt.libvirt_host import LibvirtHost
-from virtctl.controller.virt.sources import KernelBootFiles
+from virtctl.controller.storage.sources import KernelBootFiles
 
 MARKER = b"GUEST-BOOT-OK"
 TIMEOUT = 20.0

@@ -30,7 +30,7 @@ from bench_boot import TIMEOUT, boot_raw, domain_xml, without_metadata  # noqa: 
 import libvirt  # noqa: E402
 
 from virtctl.controller.settings import Settings  # noqa: E402
-from virtctl.controller.virt.images import ImageCache  # noqa: E402
+from virtctl.controller.storage.images import ImageCache  # noqa: E402
 from virtctl.controller.virt.libvirt_host import LibvirtHost  # noqa: E402
 
 MARKER = b"GUEST-BOOT-OK"

@@ -9,7 +9,7 @@ import sys
 
 import pexpect
 
-from tests.controller.virt.registry_fixture import local_registry, make_tar  # noqa: F401  (fixture)
+from tests.controller.storage.registry_fixture import local_registry, make_tar  # noqa: F401  (fixture)
 
 
 def _env(tmp_path):

@@ -44,7 +44,7 @@ class StreamsEnv:
     def start_domain(self, name: str, guest: Guest) -> str:
         from tests.e2e.test_boot import kernel_boot_vmi
         from virtctl.controller.virt.converter import vmi_to_domain
-        from virtctl.controller.virt.sources import KernelBootFiles
+        from virtctl.controller.storage.sources import KernelBootFiles
 
         dom = vmi_to_domain(kernel_boot_vmi(name, guest), host=self.host.host_info(), disks={},
                             kernel_boot=KernelBootFiles(guest.kernel, guest.initrd, guest.cmdline))

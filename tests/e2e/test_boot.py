@@ -19,7 +19,7 @@ import pytest
 from tests.e2e.conftest import DOMAIN_PREFIX, Guest
 from virtctl.controller.virt.converter import vmi_to_domain
 from virtctl.controller.virt.hypervisor import DomainState
-from virtctl.controller.virt.sources import DiskSource, KernelBootFiles
+from virtctl.controller.storage.sources import DiskSource, KernelBootFiles
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 

@@ -20,7 +20,7 @@ from virtctl.controller.server.extensions import ACTIONS, ActionContext
 from virtctl.controller.settings import Settings
 from virtctl.controller.store.objects import ObjectStore
 from virtctl.controller.virt.hypervisor import DomainState
-from virtctl.controller.virt.sources import KernelBootFiles
+from virtctl.controller.storage.sources import KernelBootFiles
 from virtctl.errors import NotFound
 from virtctl.model import kinds
 
@@ -37,7 +37,7 @@ RUN_TIMEOUT = 60.0
 
 class Lab:
     def __init__(self, host, guest, tmp: Path):
-        from virtctl.controller.virt.volumes import PreparedVolumes
+        from virtctl.controller.storage.volumes import PreparedVolumes
         self.host = host
         self.store = ObjectStore(tmp / "store.db")
         self.settings = Settings(state_dir=tmp, libvirt_uris=[host.uri])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.controller.virt.registry_fixture import local_registry  # noqa: F401  (fixture)
+from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
 from tests.e2e.test_standalone import VIRTCTL, Standalone, domain_ids, kernel_image  # noqa: F401  (fixture)
 
 NODE2_DIR = "/var/lib/virtctl-node2"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.controller.virt.registry_fixture import free_loopback_port
+from tests.controller.storage.registry_fixture import free_loopback_port
 from virtctl.controller.settings import Settings
-from virtctl.controller.virt.images import ImageCache
+from virtctl.controller.storage.images import ImageCache
 
 ROOT = Path(__file__).resolve().parents[2]
 START = ROOT / "scripts" / "start-registry.sh"

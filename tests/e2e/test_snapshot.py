@@ -7,7 +7,7 @@ import uuid
 
 import yaml
 
-from tests.controller.virt.registry_fixture import local_registry  # noqa: F401  (fixture)
+from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
 from tests.e2e.test_standalone import busybox_vm, kernel_image, standalone  # noqa: F401  (fixtures)
 
 READ = "dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c 12; echo"

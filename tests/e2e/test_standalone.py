@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.controller.virt.registry_fixture import local_registry  # noqa: F401  (fixture)
+from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
 
 VIRTCTL = [sys.executable, "-m", "virtctl"]
 

@@ -12,7 +12,7 @@ import yaml
 from virtctl.controller.virt.converter import parse_quantity, vmi_to_domain
 from virtctl.controller.virt.domain import parse_live
 from virtctl.controller.virt.host import EfiFirmware, HostInfo
-from virtctl.controller.virt.sources import DiskSource, KernelBootFiles
+from virtctl.controller.storage.sources import DiskSource, KernelBootFiles
 from virtctl.errors import Invalid
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"

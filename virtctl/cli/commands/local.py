@@ -96,7 +96,7 @@ def pull(args: list[str] = typer.Argument(None, metavar="IMAGE", show_default=Fa
          state_dir: str = typer.Option("", "--state-dir", help=STATE_HELP)) -> None:
     from virtctl.cli.args import exact_args
     from virtctl.cli.progress import layer_progress
-    from virtctl.controller.virt.images import ImageCache
+    from virtctl.controller.storage.images import ImageCache
 
     image = exact_args(args, 1)[0]
     settings = _settings(state_dir)

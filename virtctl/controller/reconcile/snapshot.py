@@ -218,7 +218,7 @@ class SnapshotController:
 
     # ------------------------------------------------------------------ content and data
     def _ensure_content(self, snap: dict, vm: dict) -> dict:
-        from virtctl.controller.virt.snapshots import save_volume
+        from virtctl.controller.storage.snapshots import save_volume
         ns, uid = snap["metadata"].get("namespace"), snap["metadata"]["uid"]
         name = content_name(uid)
         try:
@@ -262,7 +262,7 @@ class SnapshotController:
         self.store.mutate(self.kind, snap["metadata"].get("namespace"), snap["metadata"]["name"], fn)
 
     def _finalize(self, snap: dict, vm_name: str) -> None:
-        from virtctl.controller.virt.snapshots import delete_snapshot_file
+        from virtctl.controller.storage.snapshots import delete_snapshot_file
         m = snap["metadata"]
         ns = m.get("namespace")
         set_vm_flag(self.store, ns, vm_name, "snapshotInProgress", None, only_if=m["name"])

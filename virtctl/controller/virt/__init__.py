@@ -1,2 +1,2 @@
-"""The only importer of ``libvirt``: VMI spec → domain XML, the hypervisor connection and its
-events, disks and images, console and graphics streams."""
+"""The only importer of ``libvirt``: the hypervisor connection and its events, the domain model
+and the VMI spec → domain XML converter, console and graphics streams."""

@@ -19,7 +19,7 @@ from virtctl.controller.virt.domain import (
 )
 from virtctl.controller.virt.host import HostInfo, valid_machine_name
 from virtctl.controller.virt.hypervisor import domain_name
-from virtctl.controller.virt.sources import DiskSource, KernelBootFiles
+from virtctl.controller.storage.sources import DiskSource, KernelBootFiles
 from virtctl.errors import Invalid
 from virtctl.model.names import is_label, is_subdomain
 

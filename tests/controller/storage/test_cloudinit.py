@@ -10,7 +10,7 @@ from pathlib import Path
 import pycdlib
 import pytest
 
-from virtctl.controller.virt.cloudinit import (
+from virtctl.controller.storage.cloudinit import (
     CloudInitData, read_cloud_init_source, write_config_drive_iso, write_nocloud_iso,
 )
 from virtctl.errors import Invalid

@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from virtctl.controller.settings import Settings
-from virtctl.controller.virt import qemu_img
-from virtctl.controller.virt.registry import (
+from virtctl.controller.storage import qemu_img
+from virtctl.controller.storage.registry import (
     BlobStore, DigestMismatch, ImagePullError, Manifest, Progress, RegistryClient, digest_hex, parse_reference,
 )
-from virtctl.controller.virt.sources import KernelBootFiles
+from virtctl.controller.storage.sources import KernelBootFiles
 
 CONTAINER_DISK_DIR = "disk"          # KubeVirt's containerDisk convention: the image file under /disk/
 MAX_SYMLINK_HOPS = 40

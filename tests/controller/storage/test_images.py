@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.controller.virt.registry_fixture import (  # noqa: F401  (fixture)
+from tests.controller.storage.registry_fixture import (  # noqa: F401  (fixture)
     LocalRegistry, gzip_bytes, local_registry, make_tar, sha256_digest,
 )
 from virtctl.controller.settings import Settings
-from virtctl.controller.virt import qemu_img
-from virtctl.controller.virt.images import (
+from virtctl.controller.storage import qemu_img
+from virtctl.controller.storage.images import (
     PULL_IF_NOT_PRESENT, PULL_NEVER, ImageCache, ImageContentError, UnsafeLayer, apply_layer, default_pull_policy,
     resolve_in_root,
 )
-from virtctl.controller.virt.registry import DigestMismatch, ImagePullError
+from virtctl.controller.storage.registry import DigestMismatch, ImagePullError
 
 needs_qemu_img = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")
 

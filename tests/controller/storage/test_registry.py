@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.controller.virt.registry_fixture import (  # noqa: F401  (fixture)
+from tests.controller.storage.registry_fixture import (  # noqa: F401  (fixture)
     LocalRegistry, free_loopback_port, gzip_bytes, local_registry, make_tar, registry_binary, sha256_digest,
 )
-from virtctl.controller.virt.registry import (
+from virtctl.controller.storage.registry import (
     BlobStore, DigestMismatch, ImageNotFound, ImagePullError, ImageReference, InsecureRegistry, InvalidReference,
     RegistryAuthError, RegistryClient, RegistryUnreachable, docker_config_credentials, parse_reference,
     plain_http_allowed,

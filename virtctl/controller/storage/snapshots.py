@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 from virtctl.controller.settings import Settings
-from virtctl.controller.virt import qemu_img
-from virtctl.controller.virt.volumes import VOLUME_SUFFIX, VolumeNotFound, persistent_volume_path
+from virtctl.controller.storage import qemu_img
+from virtctl.controller.storage.volumes import VOLUME_SUFFIX, VolumeNotFound, persistent_volume_path
 
 
 def snapshots_dir(settings: Settings, namespace: str) -> Path:

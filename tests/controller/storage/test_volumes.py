@@ -17,10 +17,10 @@ import pycdlib
 import pytest
 import yaml
 
-from tests.controller.virt.registry_fixture import LocalRegistry, local_registry, make_tar  # noqa: F401
+from tests.controller.storage.registry_fixture import LocalRegistry, local_registry, make_tar  # noqa: F401
 from virtctl.controller.settings import Settings
-from virtctl.controller.virt import qemu_img
-from virtctl.controller.virt.volumes import (
+from virtctl.controller.storage import qemu_img
+from virtctl.controller.storage.volumes import (
     VolumeError, VolumeNotFound, delete_volume, ensure_data_volumes, ephemeral_dir, persistent_volume_path,
     prepare_volumes, release_volumes,
 )

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from virtctl.controller.settings import Settings
-from virtctl.controller.virt import cloudinit, qemu_img
-from virtctl.controller.virt.images import PULL_ALWAYS, PULL_IF_NOT_PRESENT, PULL_NEVER, ImageCache, \
+from virtctl.controller.storage import cloudinit, qemu_img
+from virtctl.controller.storage.images import PULL_ALWAYS, PULL_IF_NOT_PRESENT, PULL_NEVER, ImageCache, \
     ImageContentError, default_pull_policy
-from virtctl.controller.virt.registry import InvalidReference, Progress, parse_reference
-from virtctl.controller.virt.sources import DiskSource, KernelBootFiles
+from virtctl.controller.storage.registry import InvalidReference, Progress, parse_reference
+from virtctl.controller.storage.sources import DiskSource, KernelBootFiles
 from virtctl.errors import Invalid, VirtctlError
 from virtctl.model.names import label_errors, subdomain_errors
 from virtctl.model.quantity import parse_quantity
