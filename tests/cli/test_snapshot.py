@@ -10,7 +10,7 @@ import time
 import pytest
 
 from virtctl.controller.schema import validate
-from virtctl.controller.storage.volumes import persistent_volume_path
+from virtctl.controller.storage.layout import persistent_volume_path
 from virtctl.model import kinds
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is not installed")

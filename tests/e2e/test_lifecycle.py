@@ -37,7 +37,7 @@ RUN_TIMEOUT = 60.0
 
 class Lab:
     def __init__(self, host, guest, tmp: Path):
-        from virtctl.controller.storage.volumes import PreparedVolumes
+        from virtctl.controller.storage.plan import PreparedVolumes
         self.host = host
         self.store = ObjectStore(tmp / "store.db")
         self.settings = Settings(state_dir=tmp, libvirt_uris=[host.uri])

@@ -9,7 +9,7 @@ import pytest
 from virtctl.controller.reconcile.snapshot import DEADLINE_EXCEEDED, content_name, parse_duration
 from virtctl.controller.schema import validate
 from virtctl.controller.storage.snapshots import snapshot_path
-from virtctl.controller.storage.volumes import persistent_volume_path
+from virtctl.controller.storage.layout import persistent_volume_path
 from virtctl.model import kinds
 
 from .conftest import wait_for

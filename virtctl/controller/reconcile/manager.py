@@ -192,7 +192,7 @@ class Manager:
 
 def _ensure_data_volumes() -> Callable | None:
     try:
-        from virtctl.controller.storage.volumes import ensure_data_volumes
+        from virtctl.controller.storage.importer import ensure_data_volumes
     except ImportError:
         return None
     return ensure_data_volumes

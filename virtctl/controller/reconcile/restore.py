@@ -141,7 +141,7 @@ class RestoreController:
         return restores
 
     def _update_target(self, restore: dict, vm: dict | None, source_vm: dict, restores: list[dict]) -> None:
-        from virtctl.controller.storage.volumes import delete_volume
+        from virtctl.controller.storage.layout import delete_volume
         m = restore["metadata"]
         ns, target, mark = m.get("namespace"), restore["spec"]["target"]["name"], f"{m['name']}-{m['uid']}"
         if vm is not None and ((vm["metadata"].get("annotations") or {}).get(LAST_RESTORE_ANNOTATION) == mark):

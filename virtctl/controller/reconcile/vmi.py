@@ -79,7 +79,7 @@ class DomainFacts:
 
 def _volumes():
     """The volume module (written alongside); imported late so this module loads without it."""
-    from virtctl.controller.storage import volumes
+    from virtctl.controller.storage import plan as volumes
     return volumes
 
 
@@ -121,7 +121,7 @@ class VMIController:
                  host_info: Callable[[Hypervisor], Any] | None = None,
                  prepare_volumes: Callable[..., Any] | None = None):
         self.store = store
-        self._prepare = prepare_volumes     # None: storage.volumes.prepare_volumes
+        self._prepare = prepare_volumes     # None: storage.plan.prepare_volumes
         self.settings = settings
         self.hosts = list(hosts)
         self.facts = facts or DomainFacts()

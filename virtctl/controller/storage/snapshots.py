@@ -12,7 +12,7 @@ from pathlib import Path
 
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import qemu_img
-from virtctl.controller.storage.volumes import VOLUME_SUFFIX, VolumeNotFound, persistent_volume_path
+from virtctl.controller.storage.layout import VOLUME_SUFFIX, VolumeNotFound, persistent_volume_path
 
 
 def snapshots_dir(settings: Settings, namespace: str) -> Path:
