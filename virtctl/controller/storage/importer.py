@@ -12,14 +12,12 @@ import gzip
 import lzma
 import os
 import shutil
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
 from virtctl.controller.settings import Settings
-from virtctl.controller.storage import qemu_img
+from virtctl.controller.storage import http, qemu_img
 from virtctl.controller.storage.checks import check_image, invalid, parse_size
 from virtctl.controller.storage.images import ImageCache, ImageContentError, default_pull_policy
 from virtctl.controller.storage.layout import NAME_MAX, VOLUME_SUFFIX, VolumeError, VolumeNotFound, \
@@ -157,28 +155,29 @@ def _import_image(src: Path, dst: Path, size: int | None, what: str, *, src_form
 
 def _download(url: str, dest: Path, extra_headers: list, progress: Progress | None) -> None:
     """Stream ``url`` to ``dest``, undoing gzip/xz compression on the way (as CDI does)."""
-    headers = {"User-Agent": "virtctl"}
+    headers: dict[str, str] = {}
     for h in extra_headers:
         if isinstance(h, str) and ":" in h:
             k, _, v = h.partition(":")
             headers[k.strip()] = v.strip()
     try:
-        resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30)
-    except urllib.error.HTTPError as e:
-        raise VolumeError(f"downloading {url}: HTTP {e.code} {e.reason}") from None
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
-        raise VolumeError(f"downloading {url}: {reason}".splitlines()[0]) from None
+        resp = http.open_url("GET", url, headers)
+    except http.HTTPFailure as e:
+        raise VolumeError(f"downloading {url}: {e}".splitlines()[0]) from None
+    if resp.status >= 300:
+        resp.close()
+        raise VolumeError(f"downloading {url}: HTTP {resp.status} {resp.reason}")
     total = int(resp.headers.get("Content-Length") or 0)
-    done = 0
     compressed = dest.with_name(dest.name + ".raw")
     try:
-        with resp, open(compressed, "wb") as out:
-            while chunk := resp.read(1 << 20):
-                out.write(chunk)
-                done += len(chunk)
+        with open(compressed, "wb") as out:
+            def on_chunk(_chunk: bytes, so_far: int) -> None:
                 if progress:
-                    progress(url, done, total)
+                    progress(url, so_far, total)
+            try:
+                done = http.copy_body(resp, out, on_chunk)
+            finally:
+                resp.close()
         if total and done != total:
             raise VolumeError(f"downloading {url}: connection closed after {done} of {total} bytes")
         with open(compressed, "rb") as f:
@@ -192,7 +191,7 @@ def _download(url: str, dest: Path, extra_headers: list, progress: Progress | No
                 shutil.copyfileobj(src, out, 1 << 20)
         except (OSError, EOFError, lzma.LZMAError) as e:
             raise VolumeError(f"downloading {url}: cannot decompress: {e}".splitlines()[0]) from None
-    except OSError as e:
+    except (OSError, http.HTTPFailure) as e:
         raise VolumeError(f"downloading {url}: {e}".splitlines()[0]) from None
     finally:
         compressed.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""A small client for the OCI distribution API v2 (pull only), on the standard library.
+"""A small client for the OCI distribution API v2 (pull only), over :mod:`.http` (urllib3).
 
 What it does, as Docker does it: image references (``host:port/repo:tag``, ``@sha256:…``, the
 ``docker.io`` + ``library/`` defaults), manifests (OCI index/manifest, Docker manifest list/v2),
@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
-import ipaddress
 import json
 import os
 import re
-import socket
-import ssl
 import threading
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
+from virtctl.controller.storage import http
+from virtctl.controller.storage.http import plain_http_allowed
 from virtctl.errors import VirtctlError
 
+_T = TypeVar("_T")
 Progress = Callable[[str, int, int], None]      # (layer digest, bytes done, bytes total)
 
 DEFAULT_REGISTRY = "docker.io"
@@ -45,8 +44,7 @@ MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
 
 MAX_MANIFEST_BYTES = 4 << 20
-CHUNK = 1 << 20
-TIMEOUT_S = 30.0
+TIMEOUT_S = http.TIMEOUT_S
 MAX_REDIRECTS = 5
 
 
@@ -148,47 +146,6 @@ def parse_reference(text: str) -> ImageReference:
     if tag is None and digest is None:
         tag = DEFAULT_TAG
     return ImageReference(registry, path, tag, digest)
-
-
-# --- transport policy -------------------------------------------------------------------------
-
-def split_host_port(hostport: str) -> tuple[str, int | None]:
-    if hostport.startswith("["):
-        host, _, rest = hostport[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
-    host, sep, port = hostport.rpartition(":")
-    if sep and port.isdigit():
-        return host, int(port)
-    return hostport, None
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def plain_http_allowed(hostport: str, insecure_registries: Iterable[str] = ()) -> bool:
-    """May this registry be spoken to without TLS? Loopback (any port) or listed as insecure.
-
-    A listed ``host`` covers every port of that host, ``host:port`` only that port (as Docker).
-    """
-    host, _ = split_host_port(hostport)
-    if is_loopback(host):
-        return True
-    wanted = hostport.lower()
-    for entry in insecure_registries:
-        entry = entry.strip().lower()
-        for prefix in ("http://", "https://"):
-            if entry.startswith(prefix):
-                entry = entry[len(prefix):]
-        entry = entry.rstrip("/")
-        if entry == wanted or entry == host.lower():
-            return True
-    return False
 
 
 # --- credentials ------------------------------------------------------------------------------
@@ -312,22 +269,21 @@ class RegistryClient:
             return final
         tmp = store.temp_path(digest)
         hasher = hashlib.sha256()
-        done = 0
         resp = self._request(ref, "GET", f"/v2/{ref.repository}/blobs/{digest}")
         try:
             if resp.status == 404:
                 raise ImageNotFound(f'image "{ref}": blob {digest} not found')
             self._check_status(resp, ref)
-            total = size if size is not None else int(resp.getheader("Content-Length") or 0)
+            total = size if size is not None else int(resp.headers.get("Content-Length") or 0)
             if progress:
                 progress(digest, 0, total)
+
+            def on_chunk(chunk: bytes, so_far: int) -> None:
+                hasher.update(chunk)
+                if progress:
+                    progress(digest, so_far, total)
             with open(tmp, "wb") as out:
-                while chunk := resp.read(CHUNK):
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(digest, done, total)
+                done = self._transfer(ref, lambda: http.copy_body(resp, out, on_chunk))
                 out.flush()
                 os.fsync(out.fileno())
         except BaseException:
@@ -349,14 +305,14 @@ class RegistryClient:
             if resp.status == 404:
                 raise ImageNotFound(f'image "{ref}" not found')
             self._check_status(resp, ref)
-            raw = resp.read(MAX_MANIFEST_BYTES + 1)
+            raw = self._transfer(ref, lambda: http.read(resp, MAX_MANIFEST_BYTES + 1))
         finally:
             resp.close()
         if len(raw) > MAX_MANIFEST_BYTES:
             raise ImagePullError(f'image "{ref}": manifest larger than {MAX_MANIFEST_BYTES} bytes')
         if expect_digest and "sha256:" + hashlib.sha256(raw).hexdigest() != expect_digest:
             raise DigestMismatch(f"manifest {expect_digest} digest mismatch")
-        return (resp.getheader("Content-Type") or "").split(";")[0].strip(), raw
+        return (resp.headers.get("Content-Type") or "").split(";")[0].strip(), raw
 
     @staticmethod
     def _json(raw: bytes, ref: ImageReference) -> dict:
@@ -379,7 +335,15 @@ class RegistryClient:
 
     # HTTP
 
-    def _check_status(self, resp: http.client.HTTPResponse, ref: ImageReference) -> None:
+    @staticmethod
+    def _transfer(ref: ImageReference, read: Callable[[], _T]) -> _T:
+        """Reading a body: a connection lost on the way is an unreachable registry."""
+        try:
+            return read()
+        except http.TransportError as e:
+            raise RegistryUnreachable(f'image "{ref}": registry {ref.registry} unreachable: {e.reason}') from e
+
+    def _check_status(self, resp: http.Response, ref: ImageReference) -> None:
         if resp.status in (401, 403):
             raise RegistryAuthError(f'image "{ref}": access denied by registry {ref.registry} '
                                     f'(authentication failed or no permission)')
@@ -389,7 +353,7 @@ class RegistryClient:
                                  + (f": {detail}" if detail else ""))
 
     def _request(self, ref: ImageReference, method: str, path: str,
-                 headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+                 headers: dict[str, str] | None = None) -> http.Response:
         """One API call with auth: on 401, answer the challenge once and retry."""
         base = f"{self._base_scheme(ref)}://{ref.api_host}"
         key = (ref.registry, ref.repository)
@@ -401,9 +365,8 @@ class RegistryClient:
         resp = self._open(method, base + path, hdrs, ref)
         if resp.status != 401:
             return resp
-        challenge = resp.getheader("WWW-Authenticate") or ""
-        resp.read()
-        resp.close()
+        challenge = resp.headers.get("WWW-Authenticate") or ""
+        http.drain(resp)
         auth = self._answer_challenge(challenge, ref)
         with self._lock:
             self._auth[key] = auth
@@ -431,17 +394,17 @@ class RegistryClient:
         resp = self._open("GET", url, hdrs, ref)
         try:
             if resp.status != 200:
-                raise RegistryAuthError(f'image "{ref}": token request to {_host_of(url)} failed '
+                raise RegistryAuthError(f'image "{ref}": token request to {http.host_of(url)} failed '
                                         f'with status {resp.status}')
             try:
-                token = json.loads(resp.read(1 << 20))
+                token = json.loads(self._transfer(ref, lambda: http.read(resp, 1 << 20)))
                 token = token.get("token") or token.get("access_token")
             except (ValueError, AttributeError):
                 token = None
         finally:
             resp.close()
         if not token:
-            raise RegistryAuthError(f'image "{ref}": token server {_host_of(url)} returned no token')
+            raise RegistryAuthError(f'image "{ref}": token server {http.host_of(url)} returned no token')
         return f"Bearer {token}"
 
     def _creds_for(self, registry: str) -> tuple[str, str] | None:
@@ -459,9 +422,9 @@ class RegistryClient:
         scheme = "https"
         if plain_http_allowed(host, self.insecure_registries):
             try:
-                self._open("GET", f"https://{host}/v2/", {}, ref, verify=False).close()
+                http.drain(self._open("GET", f"https://{host}/v2/", {}, ref, verify=False))
             except RegistryUnreachable as e:
-                if not isinstance(e.__cause__, (ssl.SSLError, ConnectionResetError, http.client.BadStatusLine)):
+                if not (isinstance(e.__cause__, http.TransportError) and e.__cause__.handshake):
                     raise
                 scheme = "http"
         with self._lock:
@@ -469,65 +432,33 @@ class RegistryClient:
         return scheme
 
     def _open(self, method: str, url: str, headers: dict[str, str], ref: ImageReference,
-              *, verify: bool | None = None) -> http.client.HTTPResponse:
+              *, verify: bool | None = None) -> http.Response:
         """Send one request, following redirects; Authorization is dropped when the host changes."""
-        origin = _host_of(url)
-        for _ in range(MAX_REDIRECTS + 1):
-            parts = urllib.parse.urlsplit(url)
-            hostport = parts.netloc.rsplit("@", 1)[-1]
-            host, port = split_host_port(hostport)
-            if parts.scheme == "http":
-                if not plain_http_allowed(hostport, self.insecure_registries):
-                    raise InsecureRegistry(f'image "{ref}": refusing plain HTTP to {hostport} (not on loopback '
-                                           f'and not in the insecure registries setting)')
-                conn: http.client.HTTPConnection = http.client.HTTPConnection(host, port, timeout=self.timeout)
-            elif parts.scheme == "https":
-                insecure = plain_http_allowed(hostport, self.insecure_registries)
-                ctx = ssl.create_default_context()
-                if verify is False or (verify is None and insecure):
-                    ctx.check_hostname = False
-                    ctx.verify_mode = ssl.CERT_NONE
-                conn = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=ctx)
-            else:
-                raise ImagePullError(f'image "{ref}": unsupported URL scheme in {url[:80]}')
-            target = parts.path or "/"
-            if parts.query:
-                target += "?" + parts.query
-            hdrs = {"User-Agent": "virtctl", **headers}
-            if _host_of(url) != origin:
-                hdrs.pop("Authorization", None)
-            try:
-                conn.request(method, target, headers=hdrs)
-                resp = conn.getresponse()
-            except socket.gaierror as e:
-                conn.close()
+        def allowed(hostport: str) -> bool:
+            return plain_http_allowed(hostport, self.insecure_registries)
+        try:
+            return http.open_url(method, url, headers, allow_plain=allowed, max_redirects=MAX_REDIRECTS,
+                                 verify=verify if verify is not None else (lambda hp: not allowed(hp)),
+                                 timeout=self.timeout)
+        except http.PlainHTTPRefused as e:
+            raise InsecureRegistry(f'image "{ref}": refusing plain HTTP to {e.hostport} (not on loopback '
+                                   f'and not in the insecure registries setting)') from None
+        except http.TransportError as e:
+            if e.unknown_host:
+                host, _ = http.split_host_port(e.hostport)
                 raise RegistryUnreachable(f'image "{ref}": unknown registry host {host}') from e
-            except (OSError, http.client.HTTPException) as e:
-                conn.close()
-                reason = "connection refused" if isinstance(e, ConnectionRefusedError) else \
-                    (str(e).splitlines()[0] if str(e) else type(e).__name__)
-                raise RegistryUnreachable(f'image "{ref}": registry {hostport} unreachable: {reason}') from e
-            if resp.status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
-                location = urllib.parse.urljoin(url, resp.getheader("Location"))
-                resp.read()
-                conn.close()
-                url = location
-                if resp.status == 303:
-                    method = "GET"
-                continue
-            return resp
-        raise ImagePullError(f'image "{ref}": too many redirects')
+            raise RegistryUnreachable(f'image "{ref}": registry {e.hostport} unreachable: {e.reason}') from e
+        except http.TooManyRedirects:
+            raise ImagePullError(f'image "{ref}": too many redirects') from None
+        except http.UnsupportedScheme:
+            raise ImagePullError(f'image "{ref}": unsupported URL scheme in {url[:80]}') from None
 
 
-def _host_of(url: str) -> str:
-    return urllib.parse.urlsplit(url).netloc.rsplit("@", 1)[-1].lower()
-
-
-def _error_detail(resp: http.client.HTTPResponse) -> str:
+def _error_detail(resp: http.Response) -> str:
     """The first ``errors[].message`` of a distribution API error body, if any."""
     try:
-        body = json.loads(resp.read(1 << 16))
+        body = json.loads(http.read(resp, 1 << 16))
         err = (body.get("errors") or [{}])[0]
         return str(err.get("message") or err.get("code") or "")[:200]
-    except (ValueError, AttributeError, IndexError, OSError, http.client.HTTPException):
+    except (ValueError, AttributeError, IndexError, http.HTTPFailure):
         return ""
