@@ -142,6 +142,10 @@ class Connection:
         self.tunnel = tunnel
         self.sock = None
         self.rfile = None
+        # what the last request got through: bytes of it written, whether any answer arrived
+        # (the transport's retry rule, :func:`may_retry`, depends on both)
+        self.sent = 0
+        self.answered = False
 
     def connect(self) -> None:
         sock = socket.create_connection((self.host, self.port), self.timeout)
@@ -184,10 +188,14 @@ class Connection:
             lines.append(f"Content-Length: {len(body)}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         assert self.sock is not None and self.rfile is not None
-        self.sock.sendall(head + body if body else head)
+        self.sent, self.answered = 0, False
+        data = memoryview(head + body if body else head)
+        while self.sent < len(data):             # counted: "nothing written" makes any request safe to resend
+            self.sent += self.sock.send(data[self.sent:])
         line = self.rfile.readline(MAX_LINE + 1)
         if not line:
             raise RemoteDisconnected("the server closed the connection without answering")
+        self.answered = True
         status, reason = _status_line(line)
         while status == 100:                      # 100 Continue: the real answer follows
             _headers(self.rfile)
@@ -198,6 +206,32 @@ class Connection:
         host, port = self.tunnel if self.tunnel else (self.host, self.port)
         name = f"[{host}]" if ":" in host else host
         return name if port == (443 if self.ssl_context is not None else 80) else f"{name}:{port}"
+
+    def idle_closed(self) -> bool:
+        """Whether the server closed (or broke) this idle keep-alive connection: it must not carry
+        another request. Go's transport learns this from its background read; here a zero-time
+        poll sees the FIN or RST (a TLS record that carries no data, such as a session ticket,
+        leaves the connection usable)."""
+        if self.sock is None:
+            return True
+        import select
+
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        if not readable:
+            return False
+        import ssl
+
+        self.sock.settimeout(0)
+        try:
+            self.sock.recv(1)                     # EOF, or bytes nobody asked for: unusable either way
+            return True
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return False
+        except OSError:
+            return True
+        finally:
+            if self.sock is not None:
+                self.sock.settimeout(self.timeout)
 
     def settimeout(self, timeout: float | None) -> None:
         self.timeout = timeout

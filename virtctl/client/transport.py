@@ -1,5 +1,6 @@
 """The HTTPS transport: one small interface (request, watch stream, websocket parameters) over the
-standard library, so a command pays ~nothing beyond the request itself (DESIGN §4).
+standard library, so a command pays ~nothing beyond the request itself
+(docs/architecture.md#start-up-cost).
 
 One keep-alive connection per transport (:mod:`virtctl.client.http11`, TCP_NODELAY); a watch gets
 its own connection so the main one stays usable while a stream is open. Only ``socket`` and ``ssl``
@@ -12,6 +13,10 @@ import os
 import socket
 import ssl
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:                  # typing costs ≈ 3 ms per process; annotations only
+    from collections.abc import Iterator
+
 from virtctl.client import http11
 from virtctl.client.kubeconfig import ClientConfig
 from virtctl.errors import ConfigError, ConnectionFailed
@@ -20,7 +25,7 @@ USER_AGENT = "virtctl/v1.9.0 (linux/amd64) python"
 
 
 class Response:
-    __slots__ = ("status", "headers", "body")
+    __slots__ = ("body", "headers", "status")
 
     def __init__(self, status: int, headers: dict[str, str], body: bytes):
         self.status = status
@@ -133,6 +138,28 @@ def _env_proxy(scheme: str, host: str) -> str:
     return proxy
 
 
+REPLAYABLE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+
+
+def may_retry(method: str, headers: dict[str, str], error: BaseException, *, reused: bool, sent: int,
+              answered: bool) -> bool:
+    """Whether a request that failed with ``error`` may be sent again on a new connection: Go's
+    ``persistConn.shouldRetryRequest``. Only a reused keep-alive connection is retried (a fresh one
+    failing means the server is unwell); a request of which nothing was written may always be
+    resent; otherwise only a replayable one (GET, HEAD, OPTIONS, TRACE, or one carrying an
+    ``Idempotency-Key``), and only while no byte of the answer arrived and the connection was
+    closed or reset under it (not on a time-out). A POST the server may have received is never
+    sent twice: that would create two objects."""
+    if not reused:
+        return False
+    if sent == 0:
+        return True
+    if answered or not isinstance(error, (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+        return False
+    names = {k.lower() for k in headers}
+    return method.upper() in REPLAYABLE_METHODS or "idempotency-key" in names or "x-idempotency-key" in names
+
+
 class HTTPTransport:
     """Requests to one API server with the credentials of one :class:`ClientConfig`."""
 
@@ -217,22 +244,23 @@ class HTTPTransport:
         target = self.url_path(path, query)
         timeout = timeout if timeout is not None else self.cfg.timeout
         for attempt in (0, 1):
-            reused = self._conn is not None
-            if self._conn is None:
-                self._conn = self._new_connection(timeout)
+            conn = self._conn
+            if conn is not None and conn.idle_closed():
+                self.close()                # the server closed it while idle: dial, never resend
+                conn = None
+            reused = conn is not None
+            if conn is None:
+                conn = self._conn = self._new_connection(timeout)
             else:
-                self._conn.settimeout(timeout)
-            reused = reused and self._conn.sock is not None
+                conn.settimeout(timeout)
             try:
-                resp = self._send(self._conn, method, target, body, headers)
+                resp = self._send(conn, method, target, body, headers)
                 data = resp.read()
-            except (BrokenPipeError, ConnectionResetError) as e:
-                self.close()
-                if reused and attempt == 0:
-                    continue            # the server closed an idle keep-alive connection: redial once
-                raise self._connection_error(e) from None
             except OSError as e:
                 self.close()
+                if attempt == 0 and may_retry(method, headers, e, reused=reused, sent=conn.sent,
+                                              answered=conn.answered):
+                    continue
                 raise self._connection_error(e) from None
             if resp.will_close:
                 self.close()
