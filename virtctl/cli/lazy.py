@@ -1,5 +1,5 @@
 """The root command group (lazy: imports only the invoked command's module) and cobra-style help
-for every command (REFERENCE §1.2)."""
+for every command (docs/compatibility.md#help-and-program-name)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Entry points and the ONE error funnel: every failure becomes one line on stderr and an exit code.
 
-Go virtctl prints errors without an ``Error:`` prefix and exits 1 (REFERENCE §1.4)."""
+Go virtctl prints errors without an ``Error:`` prefix and exits 1
+(docs/compatibility.md#output-errors-and-exit-codes)."""
 
 from __future__ import annotations
 

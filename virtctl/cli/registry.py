@@ -1,7 +1,7 @@
 """The static command table: names, one-line help and the module that implements each command.
 
 Known without importing any command module, so root help and TAB completion of command names
-cost nothing; only the invoked command's module is imported (DESIGN §4).
+cost nothing; only the invoked command's module is imported (docs/architecture.md#start-up-cost).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ SUBCOMMANDS: dict[str, dict[str, str]] = {
 
 
 def root_help(prog: str) -> str:
-    """Root help per REFERENCE §1.2."""
+    """Root help as cobra prints it (docs/compatibility.md#help-and-program-name)."""
     rows = visible()
     width = max(len(n) for n, _ in rows)
     lines = [f"{prog} controls virtual machine related operations on your kubernetes cluster.", "",

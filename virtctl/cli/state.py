@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 
 def program_name(argv0: str) -> str:
-    """REFERENCE §1.1: ``kubectl-virt`` → ``kubectl virt``; anything else is ``virtctl``."""
+    """``kubectl-virt`` → ``kubectl virt``; anything else is ``virtctl``
+    (docs/compatibility.md#help-and-program-name)."""
     base = os.path.basename(argv0 or "")
     if base.endswith("-virt"):
         return base[: -len("-virt")] + " virt"

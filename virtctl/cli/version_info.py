@@ -1,5 +1,6 @@
 """What ``version`` prints, without the command-line parser (shared by the typer command and the
-start-up fast path). Go's ``%#v`` layout of ``version.Info`` (REFERENCE §2.22)."""
+start-up fast path). Go's ``%#v`` layout of ``version.Info``
+(docs/compatibility.md#commands)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Credentials the fast kubeconfig path cannot produce (exec credential plugins, auth providers).
 
 The ``kubernetes`` package is the reference implementation of these; importing it costs ~200 ms,
-so this module is imported only for users that need it (KUBE-API-COMPAT §6.2)."""
+so this module is imported only for users that need it
+(docs/architecture.md#start-up-cost)."""
 
 from __future__ import annotations
 

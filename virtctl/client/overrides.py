@@ -8,7 +8,7 @@ from virtctl.model.record import Factory, Record
 
 
 class Overrides(Record):
-    """The global kubeconfig flags (REFERENCE §1.3). Empty means "not given"."""
+    """The global kubeconfig flags (docs/compatibility.md#global-flags). Empty means "not given"."""
 
     kubeconfig: str = ""
     context: str = ""

@@ -1,7 +1,8 @@
 """The kinds registry: every KubeVirt resource this product serves and understands.
 
 One :class:`Kind` per resource, with what discovery, the REST paths, ``kubectl get`` and
-``virtctl get`` need (REFERENCE §5.1, KUBE-API-COMPAT §2.3).
+``virtctl get`` need (docs/compatibility.md#kinds-and-printer-columns,
+docs/compatibility.md#discovery-and-openapi).
 """
 
 from __future__ import annotations

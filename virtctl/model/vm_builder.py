@@ -1,4 +1,4 @@
-"""Builders behind ``create vm|instancetype|preference`` (REFERENCE §6): pure functions from
+"""Builders behind ``create vm|instancetype|preference`` (docs/compatibility.md#create-vm): pure functions from
 options to a KubeVirt object, with Go virtctl's flag semantics and error texts.
 
 Every error is ``failed to parse "--<flag>" flag: <reason>`` where Go virtctl says so. The only I/O

@@ -1,4 +1,4 @@
-"""The serial console session over an open websocket (REFERENCE §4.1).
+"""The serial console session over an open websocket (docs/compatibility.md#console).
 
 Two modes, chosen by whether stdin is a terminal:
 

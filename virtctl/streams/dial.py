@@ -1,5 +1,5 @@
 """Dial a KubeVirt stream websocket (``plain.kubevirt.io``, binary frames) with the API credentials,
-re-dialling while the VMI is not running yet (REFERENCE §4.1, kubevirt#1001 and #1837)."""
+re-dialling while the VMI is not running yet (docs/compatibility.md#console, kubevirt#1001 and #1837)."""
 
 from __future__ import annotations
 

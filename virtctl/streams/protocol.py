@@ -1,7 +1,8 @@
 """Pure decisions of the console and VNC streams: no sockets, no terminal, no clock.
 
 Everything a user can see (messages, exit codes, viewer command lines) is decided here so that it
-is unit-tested byte for byte against REFERENCE §2.8, §2.9, §4.1 and §4.2.
+is unit-tested byte for byte against Go virtctl's (docs/compatibility.md#websocket-protocol,
+docs/compatibility.md#console, docs/compatibility.md#vnc).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def should_redial(status: int, message: str, remaining: float, *, vm_exists: boo
                   stream: str = "console") -> bool:
     """Re-dial after a refused handshake?
 
-    Only a 400 while time remains (the VMI is not running yet, REFERENCE §4.1). Beyond Go virtctl:
+    Only a 400 while time remains (the VMI is not running yet, docs/compatibility.md#console). Beyond Go virtctl:
     a 404 is also waited out when the VirtualMachine exists (its VMI is about to be created), and a
     VMI without the device (no serial console / no graphics) fails at once instead of after the timeout.
     """
@@ -202,7 +203,7 @@ def _os_name(os_name: str) -> str:
 
 def select_viewer(host: Host, port: int, *, vnc_type: str = "", vnc_path: str = "",
                   address: str = "127.0.0.1", verbosity: int = 2) -> Viewer:
-    """The viewer command line (REFERENCE §4.2); raises :class:`VirtctlError` with Go's messages."""
+    """The viewer command line (docs/compatibility.md#vnc); raises :class:`VirtctlError` with Go's messages."""
     osn = _os_name(host.os)
     if vnc_type or vnc_path:
         if vnc_type and vnc_type not in VNC_TYPES:

@@ -1,5 +1,5 @@
 """The local VNC proxy: one TCP listener, one accepted viewer, bytes piped to the VNC websocket
-(REFERENCE §4.2). The caller dials the websocket first, as Go virtctl does, so a refused VMI is
+(docs/compatibility.md#vnc). The caller dials the websocket first, as Go virtctl does, so a refused VMI is
 reported before anything listens."""
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from virtctl.streams import protocol
 
 
 def log_line(msg: str, level: str = "info", stream: TextIO | None = None) -> None:
-    """A klog-style JSON log line on stderr, the shape Go virtctl's vnc logs have (REFERENCE §1.4)."""
+    """A klog-style JSON log line on stderr, the shape Go virtctl's vnc logs have
+    (docs/compatibility.md#output-errors-and-exit-codes)."""
     ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     entry = {"component": "portforward", "level": level, "msg": msg, "pos": "vnc.go:0", "timestamp": ts}
     out = stream or sys.stderr

@@ -1,4 +1,4 @@
-"""``console (VMI)``: the serial console (REFERENCE §2.8, §4.1).
+"""``console (VMI)``: the serial console (docs/compatibility.md#console).
 
 Beyond Go virtctl: a non-TTY stdin works as a script (``printf 'cmd\\n' | virtctl console vm``),
 ``--show-log`` prints the serial output kept since boot and exits (our server's extension), the wait

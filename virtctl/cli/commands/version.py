@@ -1,4 +1,4 @@
-"""``version``: client and server version in Go's ``%#v`` layout (REFERENCE §2.22)."""
+"""``version``: client and server version in Go's ``%#v`` layout (docs/compatibility.md#commands)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``vnc (VMI)`` and ``vnc screenshot (VMI)`` (REFERENCE §2.9, §4.2).
+"""``vnc (VMI)`` and ``vnc screenshot (VMI)`` (docs/compatibility.md#vnc).
 
 Beyond Go virtctl: ``vnc`` waits for the VMI to run (``--timeout``, as ``console`` does;
 kubevirt#1837), and a bad ``--vnc-type``/``--vnc-path`` fails before anything is dialled.
