@@ -61,7 +61,7 @@ def boot_ours(host: LibvirtHost, guest_dir: str) -> float:
 
 
 def boot_raw(conn: libvirt.virConnect, xml: str) -> float:
-    """The LIBVIRT.md §5 pattern, straight on libvirt-python."""
+    """The console pattern of docs/standalone.md#measured-libvirt-and-qemu-facts, straight on libvirt-python."""
     buf = bytearray()
     cond = threading.Condition()
 

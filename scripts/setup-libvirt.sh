@@ -1,8 +1,8 @@
 #!/bin/bash
 # Install libvirt + QEMU (TCG) and start libvirtd/virtlogd without systemd, on Debian 12 as root.
 # Idempotent: packages, user, config and running daemons are left alone when already in place.
-# Facts behind each step: /work/shared/lab/LIBVIRT.md §1-2 (the daemon needs the libvirt-qemu user,
-# /var/log/libvirt, a running virtlogd, user/group root in qemu.conf and a fixed host_uuid).
+# Facts behind each step: docs/standalone.md#measured-libvirt-and-qemu-facts (the daemon needs the
+# libvirt-qemu user, /var/log/libvirt, a running virtlogd, user/group root in qemu.conf and a fixed host_uuid).
 set -euo pipefail
 
 URI=qemu:///system

@@ -1,5 +1,5 @@
 #!/bin/sh
-# A second libvirt host on this machine, for live migration (LIBVIRT.md §8): its own libvirtd and
+# A second libvirt host on this machine, for live migration (docs/standalone.md#migration): its own libvirtd and
 # virtlogd in a private mount namespace (own /etc/libvirt, /run/libvirt, /var/lib/libvirt, …) with
 # its own host UUID. Idempotent. Run as root after scripts/setup-libvirt.sh.
 #

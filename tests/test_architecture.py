@@ -1,4 +1,5 @@
-"""The dependency rules of DESIGN §3, checked by import-linter on the whole tree (.importlinter).
+"""The dependency rules of docs/architecture.md#dependency-direction, checked by import-linter on
+the whole tree (.importlinter).
 The layers contract also guarantees that nothing imports virtctl.cli."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Start-up cost: the hot paths must not import kubernetes, libvirt or websockets (DESIGN §4), and
-rich only when something is rendered with it."""
+"""Start-up cost: the hot paths must not import kubernetes, libvirt or websockets, and
+rich only when something is rendered with it (docs/architecture.md#start-up-cost)."""
 
 from __future__ import annotations
 

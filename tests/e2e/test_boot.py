@@ -1,7 +1,8 @@
 """Boot the busybox guest on real QEMU (TCG) through the converter and LibvirtHost.
 
 Every wait has a watchdog: a guest that never prints its marker fails the test in bounded time
-(LIBVIRT.md pitfall 1), and every domain is destroyed afterwards.
+(a hung guest never says so: docs/standalone.md#measured-libvirt-and-qemu-facts), and every domain
+is destroyed afterwards.
 """
 
 from __future__ import annotations

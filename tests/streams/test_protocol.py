@@ -1,4 +1,5 @@
-"""The pure console/VNC decisions, byte for byte against REFERENCE §2.8, §2.9, §4.1, §4.2."""
+"""The pure console/VNC decisions, byte for byte against Go virtctl's
+(docs/compatibility.md#console, docs/compatibility.md#vnc)."""
 
 from __future__ import annotations
 

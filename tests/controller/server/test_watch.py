@@ -1,4 +1,4 @@
-"""Chunked watch streams over HTTPS (KUBE-API-COMPAT §2.5)."""
+"""Chunked watch streams over HTTPS (docs/compatibility.md#watch)."""
 
 from __future__ import annotations
 
