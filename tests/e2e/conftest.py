@@ -43,7 +43,9 @@ def libvirt_host():
     from virtctl.controller.virt.libvirt_host import LibvirtHost
     from virtctl.errors import VirtctlError
     try:
-        host = LibvirtHost(URI, "node01")
+        # an owner id of its own: this host sees only the domains these tests start, never those of
+        # a controller (a user's, another test run's) sharing the libvirtd, and they never see ours
+        host = LibvirtHost(URI, "node01", owner_id=f"e2e-{uuid.uuid4().hex}")
     except (VirtctlError, libvirt.libvirtError) as e:
         _skip(f"libvirt at {URI} is not reachable: {e} (run scripts/setup-libvirt.sh as root)")
     yield host

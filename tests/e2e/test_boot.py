@@ -171,7 +171,7 @@ def test_console_survives_a_qemu_restart_by_snapshot_revert(libvirt_host, guest,
         assert console.wait_for(b"guest# ", BOOT_TIMEOUT) is not None, console.output()[-500:]
         conn = libvirt.open(libvirt_host.uri)
         try:
-            d = conn.lookupByName(dom.name)
+            d = conn.lookupByName(libvirt_host.libvirt_name(dom.name))
             snap = d.snapshotCreateXML("<domainsnapshot><name>before</name></domainsnapshot>", 0)
             mark = console.offset
             attachment.write(b"echo after-snapshot-$((2+3))\n")

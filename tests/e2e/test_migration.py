@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.test_standalone import VIRTCTL, Standalone, domain_ids, kernel_image  # noqa: F401  (fixture)
+from tests.e2e.test_standalone import (VIRTCTL, Standalone, domain_ids, kernel_image,  # noqa: F401  (fixture)
+                                      libvirt_name)
 
 NODE2_DIR = "/var/lib/virtctl-node2"
 NODE2_URI = f"qemu+unix:///system?socket={NODE2_DIR}/run/libvirt-sock"
@@ -81,7 +82,7 @@ def test_live_migration_to_the_second_host(two_nodes, kernel_image, libvirt_host
     assert after["status"]["nodeName"] == "node02"
     state = after["status"]["migrationState"]
     assert (state["sourceNode"], state["targetNode"], state["completed"]) == ("node01", "node02", True)
-    domain = f"default_{name}"
+    domain = libvirt_name(env, f"default_{name}")
     assert domain_ids(libvirt_host.uri, domain) == []
     assert len(domain_ids(NODE2_URI, domain)) == 1
     assert "MEMORY-25" in env.console(name, "cat /tmp/state")            # the guest kept its memory
@@ -129,7 +130,7 @@ def wait_for(predicate, timeout: float, what: str):
 def test_migrate_cancel_aborts_a_running_migration(two_nodes, kernel_image, libvirt_host, tmp_path):  # noqa: F811
     env = two_nodes
     name = boot_vm(env, kernel_image, tmp_path)
-    domain = f"default_{name}"
+    domain = libvirt_name(env, f"default_{name}")
     before = env.obj("vmi", name)
     env.console(name, "echo MEMORY-$((6*7)) > /tmp/state")
 

@@ -129,6 +129,13 @@ def busybox_vm(name: str, image: str) -> dict:
     }
 
 
+def libvirt_name(env: Standalone, domain: str) -> str:
+    """What libvirt calls the domain ``domain`` of the controller of ``env``."""
+    from virtctl.controller.settings import Settings
+    from virtctl.controller.virt.hypervisor import libvirt_domain_name
+    return libvirt_domain_name(domain, Settings(state_dir=env.state_dir).controller_id)
+
+
 def domain_ids(uri: str, domain: str) -> list[int]:
     import libvirt
     conn = libvirt.open(uri)
@@ -190,7 +197,7 @@ def test_vm_lifecycle_in_standalone_mode(standalone, kernel_image, libvirt_host,
     assert standalone.obj("vmi", name)["metadata"]["uid"] == second["metadata"]["uid"]
 
     # kill -9 of the controller while the VM runs: a new controller re-adopts it
-    domain = f"default_{name}"
+    domain = libvirt_name(standalone, f"default_{name}")
     ids = domain_ids(libvirt_host.uri, domain)
     assert len(ids) == 1
     os.kill(standalone.pid(), signal.SIGKILL)

@@ -6,6 +6,7 @@ here has a unique ``test-`` name and is destroyed afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -13,7 +14,11 @@ import uuid
 import pytest
 
 from virtctl.controller.virt.converter import vmi_to_domain
-from virtctl.controller.virt.hypervisor import DomainEvent, DomainState
+from virtctl.controller.virt.hypervisor import (
+    DomainEvent,
+    DomainState,
+    libvirt_domain_name,
+)
 from virtctl.controller.virt.libvirt_host import LibvirtHost, ppm_to_png
 from virtctl.errors import InternalError, NotFound
 
@@ -170,10 +175,87 @@ def test_controllers_sharing_a_host_see_only_their_own_domains():
             assert dom.name in mine.list_domains()
             assert mine.list_domains()[dom.name].vmi_uid == vmi["metadata"]["uid"]
             assert dom.name not in theirs.list_domains()
-            assert theirs.status(dom.name).vmi_uid == ""        # running, but not theirs
+            assert theirs.status(dom.name).state == DomainState.MISSING     # running, but not theirs
         finally:
             mine.destroy(dom.name)
     finally:
+        mine.close()
+        theirs.close()
+
+
+def test_two_controllers_run_the_same_namespace_and_name():
+    """The libvirt name carries a tag of the controller id: both VMIs `test-ns/<name>` run at once,
+    each controller sees its own (uid) and only its own events."""
+    a = LibvirtHost("test:///default", "node01", owner_id="controller-a")
+    b = LibvirtHost("test:///default", "node01", owner_id="controller-b")
+    seen: dict[str, list[DomainEvent]] = {"a": [], "b": []}
+    a.on_event(seen["a"].append)
+    b.on_event(seen["b"].append)
+    name = unique("same")
+    vmi_a, dom_a = make_domain(a, name)
+    vmi_b, dom_b = make_domain(b, name)
+    assert dom_a.name == dom_b.name == f"test-ns_{name}"
+    try:
+        a.start(dom_a.to_xml())
+        b.start(dom_b.to_xml())
+        assert a.status(dom_a.name).vmi_uid == vmi_a["metadata"]["uid"]
+        assert b.status(dom_b.name).vmi_uid == vmi_b["metadata"]["uid"]
+        assert a.libvirt_name(dom_a.name) != b.libvirt_name(dom_b.name)
+        assert a.libvirt_name(dom_a.name) == libvirt_domain_name(dom_a.name, "controller-a")
+        uuid_a = a.conn().lookupByName(a.libvirt_name(dom_a.name)).UUIDString()
+        uuid_b = b.conn().lookupByName(b.libvirt_name(dom_b.name)).UUIDString()
+        assert uuid_a == dom_a.uuid and uuid_b != uuid_a          # libvirt needs unique UUIDs: b derives its own
+        a.destroy(dom_a.name)
+        assert a.status(dom_a.name).state == DomainState.SHUTOFF
+        assert b.status(dom_b.name).state == DomainState.RUNNING         # a's destroy left b's alone
+        deadline = time.monotonic() + 5
+        while not any(e.event == "stopped" for e in seen["a"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [e.event for e in seen["a"] if e.domain == dom_a.name][-1:] == ["stopped"]
+        assert {e.domain for e in seen["a"]} <= {dom_a.name} and {e.domain for e in seen["b"]} <= {dom_b.name}
+        assert not any(e.event == "stopped" for e in seen["b"])             # b never heard of a's domain
+    finally:
+        a.destroy(dom_a.name)
+        b.destroy(dom_b.name)
+        a.close()
+        b.close()
+
+
+def test_domains_with_the_old_untagged_name_are_adopted():
+    """After an upgrade, a domain started as plain `<namespace>_<name>` whose metadata names this
+    controller is still ours (listed, controlled, its events seen); another controller's is not."""
+    import libvirt
+
+    from virtctl.controller.virt.domain import Owner
+
+    conn = libvirt.open("test:///default")
+    mine = LibvirtHost("test:///default", "node01", owner_id="controller-a")
+    theirs = LibvirtHost("test:///default", "node01", owner_id="controller-b")
+    got: list[DomainEvent] = []
+    mine.on_event(got.append)
+    vmi, dom = make_domain(mine, unique("legacy"))
+    dom.owner = Owner(dom.owner.namespace, dom.owner.name, dom.owner.uid, "controller-a")
+    conn.createXML(dom.to_xml(), 0)                     # as an older controller started it
+    try:
+        assert mine.list_domains()[dom.name].vmi_uid == vmi["metadata"]["uid"]
+        assert dom.name not in theirs.list_domains()
+        assert mine.libvirt_name(dom.name) == dom.name
+        mine.suspend(dom.name)
+        assert mine.status(dom.name).state == DomainState.PAUSED
+        mine.destroy(dom.name)
+        assert mine.status(dom.name).state == DomainState.SHUTOFF
+        deadline = time.monotonic() + 5
+        while not any(e.event == "stopped" for e in got) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [(e.domain, e.event) for e in got] == [(dom.name, "suspended"), (dom.name, "stopped")]
+        mine.start(dom.to_xml())                         # started again: under the tagged name
+        assert mine.libvirt_name(dom.name) == libvirt_domain_name(dom.name, "controller-a")
+        assert mine.status(dom.name).state == DomainState.RUNNING
+    finally:
+        mine.destroy(dom.name)
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.lookupByName(dom.name).destroy()
+        conn.close()
         mine.close()
         theirs.close()
 

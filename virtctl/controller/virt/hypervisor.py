@@ -1,15 +1,20 @@
 """The hypervisor as the controllers see it: one libvirt host ("node").
 
-Implemented on libvirt by :mod:`virtctl.controller.virt.libvirt_host`. Domains that belong to a
-VMI are named ``<namespace>_<vmi-name>`` (both DNS-1123, so the name is unambiguous) and carry the
-VMI's namespace, name and uid in their ``<metadata>`` so that a restarted controller re-adopts them.
+Implemented on libvirt by :mod:`virtctl.controller.virt.libvirt_host`. The controllers name the
+domain of a VMI ``<namespace>_<vmi-name>`` (both DNS-1123, so the name is unambiguous); it carries
+the VMI's namespace, name and uid and the controller's id in its ``<metadata>`` so that a restarted
+controller re-adopts it. On libvirt the domain is called :func:`libvirt_domain_name`: the same name
+with a short tag of the controller's id, so that several controllers (two users, a test run) can
+run a VMI of the same namespace and name on one libvirtd (docs/standalone.md).
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 
 class DomainState(str, enum.Enum):
@@ -30,13 +35,26 @@ class DomainStatus:
 
 @dataclass(frozen=True)
 class DomainEvent:
-    domain: str                  # libvirt domain name (<namespace>_<name>)
+    domain: str                  # the controller's domain name (<namespace>_<name>)
     event: str                   # started | suspended | resumed | stopped | shutdown | reboot | defined | undefined
     detail: str = ""             # e.g. "booted", "shutdown", "destroyed", "crashed", "migrated", "from-snapshot"
 
 
 def domain_name(namespace: str, name: str) -> str:
     return f"{namespace}_{name}"
+
+
+def owner_tag(owner_id: str) -> str:
+    """8 hex digits that tell one controller's domains from another's ("" without an owner id)."""
+    return hashlib.sha256(owner_id.encode()).hexdigest()[:8] if owner_id else ""
+
+
+def libvirt_domain_name(domain: str, owner_id: str) -> str:
+    """What libvirt calls the domain ``domain`` (``<namespace>_<name>``) of the controller
+    ``owner_id``: ``<namespace>_<name>_<tag>``. Neither part contains ``_``, so the tag is never
+    ambiguous. Domains started before the tag existed keep their old name (adopted by metadata)."""
+    tag = owner_tag(owner_id)
+    return f"{domain}_{tag}" if tag else domain
 
 
 def split_domain_name(domain: str) -> tuple[str, str] | None:
@@ -59,7 +77,7 @@ class Hypervisor(Protocol):
     def reboot(self, domain: str) -> None: ...             # ACPI reboot (soft-reboot)
     def reset(self, domain: str) -> None: ...              # hard reset
     def domain_xml(self, domain: str) -> str: ...          # live XML
-    def migrate(self, domain: str, target: "Hypervisor") -> None: ...  # live migration, blocking
+    def migrate(self, domain: str, target: Hypervisor) -> None: ...  # live migration, blocking
     def abort_migration(self, domain: str) -> bool: ...    # from another thread; False: none under way
     def on_event(self, callback: Callable[[DomainEvent], None]) -> None: ...
     def open_console(self, domain: str, force: bool = True): ...   # -> a libvirt stream wrapper (see console module)

@@ -3,23 +3,38 @@
 One connection per host, served by libvirt's default event loop (registered once per process,
 before any ``libvirt.open``; a daemon thread runs it). Lifecycle and reboot events become
 :class:`DomainEvent` callbacks. The connection has a keep-alive and is reopened when it drops.
+
+A host with an ``owner_id`` (the controller's id) sees only the domains of that controller: it
+names them :func:`~virtctl.controller.virt.hypervisor.libvirt_domain_name` on libvirt and by their
+``<namespace>_<name>`` everywhere else, lists only those whose metadata carries its id, and drops
+the events of every other domain on the libvirtd, so nothing above it (consoles, VNC, reaping,
+reconciling) can touch another controller's or a user's domain. Domains started before names were
+tagged (plain ``<namespace>_<name>``, our id in their metadata) are adopted under their old name.
 """
 
 from __future__ import annotations
 
 import logging
+import struct
 import threading
+import uuid as uuidlib
 import xml.etree.ElementTree as ET
-from typing import Any, Callable
+import zlib
+from collections.abc import Callable
+from typing import Any
 
 import libvirt
 
 from virtctl.controller.virt import host as hostinfo
 from virtctl.controller.virt.console import SerialConsole
 from virtctl.controller.virt.domain import METADATA_NS, owner_from_metadata, parse_owner
-from virtctl.controller.virt.hypervisor import DomainEvent, DomainState, DomainStatus
-import struct
-import zlib
+from virtctl.controller.virt.hypervisor import (
+    DomainEvent,
+    DomainState,
+    DomainStatus,
+    libvirt_domain_name,
+    owner_tag,
+)
 from virtctl.errors import InternalError, NotFound
 
 log = logging.getLogger(__name__)
@@ -149,6 +164,8 @@ class LibvirtHost:
         # transient domains vanish when they stop: remember why (from the STOPPED event) and whose
         self._stopped: dict[str, str] = {}
         self._uids: dict[str, str] = {}
+        self._suffix = f"_{owner_tag(owner_id)}" if owner_id else ""
+        self._legacy: set[str] = set()          # ours, started under the untagged name (before an upgrade)
         try:
             self._connect()
         except InternalError as e:
@@ -245,17 +262,49 @@ class LibvirtHost:
                 log.exception("domain event callback failed for %s", event)
 
     def _on_lifecycle(self, _conn: Any, dom: Any, event: int, detail: int, _opaque: Any) -> None:
+        domain = self.domain_of(dom.name())
+        if domain is None:
+            return                             # another controller's or a user's domain: not ours to see
         name, details = _EVENTS.get(event, (f"event-{event}", {}))
         detail_name = details.get(detail, str(detail))
         if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
             with self._lock:
-                self._stopped[dom.name()] = detail_name
+                self._stopped[domain] = detail_name
                 while len(self._stopped) > _MAX_REMEMBERED:
                     self._stopped.pop(next(iter(self._stopped)))
-        self._emit(DomainEvent(dom.name(), name, detail_name))
+        self._emit(DomainEvent(domain, name, detail_name))
 
     def _on_reboot(self, _conn: Any, dom: Any, _opaque: Any) -> None:
-        self._emit(DomainEvent(dom.name(), "reboot", ""))
+        domain = self.domain_of(dom.name())
+        if domain is not None:
+            self._emit(DomainEvent(domain, "reboot", ""))
+
+    # --- names ---
+    def libvirt_name(self, domain: str) -> str:
+        """What libvirt calls our domain ``domain`` (``<namespace>_<name>``)."""
+        with self._lock:
+            if domain in self._legacy:
+                return domain
+        return libvirt_domain_name(domain, self.owner_id)
+
+    def domain_of(self, libvirt_name: str) -> str | None:
+        """Our name for the libvirt domain ``libvirt_name``; None when it is not one of ours.
+        Decided by the name alone (events arrive on libvirt's event thread: no calls there)."""
+        if not self._suffix:
+            return libvirt_name
+        if libvirt_name.endswith(self._suffix) and libvirt_name.count("_") == 2:
+            return libvirt_name[:-len(self._suffix)]
+        with self._lock:
+            return libvirt_name if libvirt_name in self._legacy else None
+
+    def _adopt_legacy(self, dom: libvirt.virDomain) -> bool:
+        """An untagged domain whose metadata names this controller: adopt it under that name."""
+        name = dom.name()
+        if not self._suffix or name.count("_") != 1 or self._owner_uid(dom) is None:
+            return False
+        with self._lock:
+            self._legacy.add(name)
+        return True
 
     # --- host ---
     def host_info(self) -> hostinfo.HostInfo:
@@ -273,9 +322,26 @@ class LibvirtHost:
     # --- domains ---
     def _lookup(self, domain: str) -> libvirt.virDomain:
         try:
-            return self.conn().lookupByName(domain)
+            return self._find(domain)
         except libvirt.libvirtError as e:
             raise _fail("lookup", domain, e) from None
+
+    def _find(self, domain: str, conn: libvirt.virConnect | None = None) -> libvirt.virDomain:
+        """Our domain ``domain`` (libvirt's lookup error when there is none): under its tagged name,
+        else under the old untagged one if its metadata says it is ours (it arrived by migration)."""
+        conn = conn or self.conn()
+        try:
+            return conn.lookupByName(self.libvirt_name(domain))
+        except libvirt.libvirtError as e:
+            if not self._suffix or e.get_error_code() not in _GONE or domain in self._legacy:
+                raise
+            try:
+                dom = conn.lookupByName(domain)
+            except libvirt.libvirtError:
+                raise e from None
+            if not self._adopt_legacy(dom):
+                raise e from None
+            return dom
 
     def _owner_uid(self, dom: libvirt.virDomain) -> str | None:
         """The VMI uid from our metadata; None when the domain is not ours."""
@@ -289,7 +355,10 @@ class LibvirtHost:
         return owner.uid
 
     def _stamp_owner(self, root: ET.Element) -> str:
-        """The domain XML with this controller's identity in its owner metadata."""
+        """The domain XML with this controller's identity in its owner metadata and its name."""
+        name = root.find("name")
+        if name is not None and name.text:
+            name.text = libvirt_domain_name(name.text, self.owner_id)
         vmi = root.find(f"metadata/{{{METADATA_NS}}}vmi")
         if vmi is not None and self.owner_id:
             el = vmi.find(f"{{{METADATA_NS}}}controller")
@@ -298,15 +367,38 @@ class LibvirtHost:
             el.text = self.owner_id
         return ET.tostring(root, encoding="unicode")
 
+    def _unique_uuid(self, root: ET.Element) -> None:
+        """When another domain on this libvirtd (another controller's VMI of the same namespace and
+        name) holds our UUID, take one derived from it and our id, in ``<uuid>`` and in the SMBIOS
+        entry that libvirt requires to match it. Otherwise the UUID stays what the VMI asked for."""
+        el = root.find("uuid")
+        if not self._suffix or el is None or not el.text:
+            return
+        try:
+            other = self.conn().lookupByUUIDString(el.text)
+        except libvirt.libvirtError:
+            return                                 # free (or unknown: createXML will say)
+        if self.domain_of(other.name()) is not None:
+            return                                 # our own: createXML reports it
+        new = str(uuidlib.uuid5(uuidlib.UUID(el.text), self.owner_id))
+        for entry in root.iterfind("sysinfo/system/entry[@name='uuid']"):
+            entry.text = new
+        el.text = new
+
     def list_domains(self) -> dict[str, DomainStatus]:
         out: dict[str, DomainStatus] = {}
         for dom in self.conn().listAllDomains(0):
             try:
+                domain = self.domain_of(dom.name())
+                if domain is None:
+                    if not self._adopt_legacy(dom):
+                        continue                   # another controller's or a user's: not even its metadata
+                    domain = dom.name()
                 uid = self._owner_uid(dom)
                 if uid is None:
                     continue
                 state, reason = dom.state()
-                out[dom.name()] = status_from_state(state, reason, uid)
+                out[domain] = status_from_state(state, reason, uid)
             except libvirt.libvirtError as e:
                 if e.get_error_code() not in _GONE:
                     raise _fail("list", dom.name(), e) from None
@@ -314,7 +406,7 @@ class LibvirtHost:
 
     def status(self, domain: str) -> DomainStatus:
         try:
-            dom = self.conn().lookupByName(domain)
+            dom = self._find(domain)
             state, reason = dom.state()
             uid = self._owner_uid(dom) or ""
         except libvirt.libvirtError as e:
@@ -333,6 +425,9 @@ class LibvirtHost:
         root = ET.fromstring(domain_xml)
         name = root.findtext("name", "?")
         owner = parse_owner(root)
+        with self._lock:
+            self._legacy.discard(name)             # a fresh start always gets the tagged name
+        self._unique_uuid(root)
         domain_xml = self._stamp_owner(root)
         with self._lock:
             self._stopped.pop(name, None)
@@ -362,7 +457,7 @@ class LibvirtHost:
 
     def destroy(self, domain: str) -> None:
         try:
-            self.conn().lookupByName(domain).destroy()
+            self._find(domain).destroy()
         except libvirt.libvirtError as e:
             if e.get_error_code() not in _GONE + _NOT_RUNNING:
                 raise _fail("destroy", domain, e) from None
@@ -382,7 +477,7 @@ class LibvirtHost:
     def domain_xml(self, domain: str) -> str:
         return self._call("dumpxml", domain, lambda d: d.XMLDesc(0))
 
-    def migrate(self, domain: str, target: "LibvirtHost") -> None:
+    def migrate(self, domain: str, target: LibvirtHost) -> None:
         """Live-migrate a running domain to ``target`` (blocks until done). The hosts share this
         machine's files, so local disks need no copy: hence UNSAFE (LIBVIRT.md §8)."""
         params = {libvirt.VIR_MIGRATE_PARAM_URI: "tcp://127.0.0.1",
@@ -395,7 +490,7 @@ class LibvirtHost:
         fails with "canceled by client" and the domain keeps running here. False when there is no
         job to abort: not begun yet, already over, the domain gone, or a driver without jobs (test)."""
         try:
-            self.conn().lookupByName(domain).abortJob()
+            self._find(domain).abortJob()
         except libvirt.libvirtError as e:
             if e.get_error_code() in _GONE + _NOT_RUNNING + (libvirt.VIR_ERR_NO_SUPPORT,):
                 return False
@@ -410,7 +505,7 @@ class LibvirtHost:
         def open_stream() -> Any:
             conn = self._stream_conn()
             try:
-                dom = conn.lookupByName(domain)
+                dom = self._find(domain, conn)
             except libvirt.libvirtError as e:
                 if e.get_error_code() in _GONE:
                     return None
