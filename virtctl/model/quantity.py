@@ -3,6 +3,7 @@ error message, and the canonical form a Go client serialises (``1024Mi`` → ``1
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -32,6 +33,13 @@ def parse_quantity(text: str) -> tuple[Fraction, str]:
             raise ValueError(QUANTITY_ERROR) from None
         return value * Fraction(10) ** exp, "exponent"
     raise ValueError(QUANTITY_ERROR)
+
+
+def to_int(text: str) -> int:
+    """The quantity as a whole number, rounded up as Go's ``Quantity.Value()`` (``1.5`` → 2, ``100m`` → 1);
+    ValueError if ``text`` is not a quantity."""
+    value, _ = parse_quantity(text)
+    return math.ceil(value)
 
 
 def canonical(text: str) -> str:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 from virtctl.controller.storage.images import PULL_ALWAYS, PULL_IF_NOT_PRESENT, PULL_NEVER, default_pull_policy
 from virtctl.controller.storage.registry import InvalidReference, parse_reference
 from virtctl.errors import Invalid
-from virtctl.model.quantity import parse_quantity
+from virtctl.model.quantity import to_int
 
 
 def invalid(field_path: str, reason: str, cause: str = "FieldValueInvalid") -> Invalid:
@@ -19,12 +17,12 @@ def parse_size(value: object, field_path: str) -> int:
     """A Kubernetes resource quantity (``2Gi``, ``500M``, ``1e9``) as a whole number of bytes (rounded up)."""
     text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
     try:
-        amount, _ = parse_quantity(text)
+        size = to_int(text)
     except ValueError as e:
         raise invalid(field_path, f'Invalid value: "{value}": {e}') from None
-    if amount <= 0:
+    if size <= 0:
         raise invalid(field_path, f'Invalid value: "{value}": must be greater than zero')
-    return math.ceil(amount)
+    return size
 
 
 def check_image(value: object, field_path: str) -> str:

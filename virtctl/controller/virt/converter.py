@@ -21,30 +21,24 @@ from virtctl.controller.virt.host import HostInfo, valid_machine_name
 from virtctl.controller.virt.hypervisor import domain_name
 from virtctl.controller.storage.sources import DiskSource, KernelBootFiles
 from virtctl.errors import Invalid
+from virtctl.model import quantity
 from virtctl.model.names import is_label, is_subdomain
 
 HOOK_SIDECARS_ANNOTATION = "hooks.kubevirt.io/hookSidecars"
 _UUID_NS = uuidlib.UUID("6c696276-6972-7463-746c-707974686f6e")   # fixed: same VMI → same domain UUID
 
-# --- quantities (Kubernetes resource.Quantity, the subset used for memory) ---
-_QUANTITY_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|K|M|G|T|P|E|m)?$")
-_SUFFIX = {None: 1, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
-           "k": 10 ** 3, "K": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18}
-
+# --- quantities ---
 
 def parse_quantity(value: Any, field_path: str) -> int:
-    """Bytes in a Kubernetes quantity such as ``512Mi``, ``1Gi``, ``1G``, ``64M`` or ``1048576``."""
+    """Bytes in a Kubernetes quantity such as ``512Mi``, ``1Gi``, ``1G``, ``64M`` or ``1048576`` (rounded up)."""
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    m = _QUANTITY_RE.match(text)
-    if not m or m.group(2) == "m":
-        raise _invalid(field_path, f"quantities must match the regular expression "
-                                   f"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$' (got {value!r})")
-    number, suffix = m.group(1), m.group(2)
-    if "." in number:
-        whole, frac = number.split(".")
-        scale = 10 ** len(frac)
-        return -(-(int(whole) * scale + int(frac)) * _SUFFIX[suffix] // scale)   # round up
-    return int(number) * _SUFFIX[suffix]
+    try:
+        size = quantity.to_int(text)
+    except ValueError:
+        raise _invalid(field_path, f"{quantity.QUANTITY_ERROR} (got {value!r})") from None
+    if size < 0:
+        raise _invalid(field_path, f"must be greater than or equal to 0 (got {value!r})")
+    return size
 
 
 # --- errors ---
