@@ -170,6 +170,8 @@ def test_a_restore_waits_for_a_running_target(env, tmp_path):
 def test_parse_duration():
     assert parse_duration("5m0s") == 300 and parse_duration("1h2m3s") == 3723 and parse_duration("0s") == 0
     assert parse_duration(None) == 300 and parse_duration("bogus") == 300
+    assert parse_duration("1.5h") == 5400 and parse_duration("500ms") == 0.5
+    assert parse_duration("-5m") == 300 and parse_duration("5") == 300
 
 
 def test_restore_recreates_a_deleted_vm_and_retain_keeps_the_content(env, tmp_path):

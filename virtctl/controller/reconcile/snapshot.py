@@ -14,13 +14,12 @@ fails saying so), because copying a file QEMU writes would not be consistent.
 from __future__ import annotations
 
 import copy
-import re
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.errors import NotFound, VirtctlError
-from virtctl.model import kinds
+from virtctl.model import durations, kinds
 from virtctl.model import status as st
 
 FINALIZER = "snapshot.kubevirt.io/vmsnapshot-protection"
@@ -42,14 +41,13 @@ def volume_snapshot_name(snapshot_uid: str, volume: str) -> str:
 
 
 def parse_duration(value: object, default: float = DEFAULT_DEADLINE) -> float:
-    """A Go duration ("5m0s", "1h", "30s") in seconds; 0 means no deadline."""
-    if not isinstance(value, str) or not value:
+    """A Go duration ("5m0s", "1h", "30s") in seconds; 0 means no deadline; absent, negative or
+    not a duration: ``default``."""
+    try:
+        seconds = durations.parse_duration(value) if isinstance(value, str) and value else -1.0
+    except ValueError:
         return default
-    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s)", value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        return default
-    unit = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-    return sum(float(n) * unit[u] for n, u in parts)
+    return seconds if seconds >= 0 else default
 
 
 def claim_of(volume: dict) -> str | None:
