@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from virtctl.controller.local import write_context  # noqa: E402
 from virtctl.controller.pki import ensure_pki, ensure_token  # noqa: E402
+from virtctl.controller.runtime import Runtime  # noqa: E402
 from virtctl.controller.server.app import ApiServer  # noqa: E402
 from virtctl.controller.settings import Settings  # noqa: E402
 from virtctl.controller.store import ObjectStore  # noqa: E402
@@ -50,7 +51,7 @@ def main() -> None:
     store = ObjectStore(settings.db_path)
     pki = ensure_pki(settings.pki_dir)
     token = ensure_token(settings.token_path)
-    server = ApiServer(store, settings, token=token, pki=pki).start()
+    server = ApiServer(Runtime.create(store, settings), token=token, pki=pki).start()
     ctx = ssl.create_default_context(cafile=str(pki.ca_cert))
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     vm = yaml.safe_load((ROOT / "tests" / "data" / "examples" / "vm-cirros.yaml").read_text())

@@ -47,7 +47,7 @@ def main() -> None:
                         done.set()
 
         store.subscribe(seen)
-        m = manager.start(store, settings, {"hosts": [host]})
+        m = manager.start(store, settings, [host])
         try:
             t0 = time.monotonic()
             for i in range(args.vms):

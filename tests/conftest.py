@@ -3,7 +3,7 @@
 ``api_server`` (function scope) and ``api_server_session`` (session scope, for tests that only read):
     a fresh embedded API server — real SQLite store, real TLS on 127.0.0.1:<free port>, bearer token —
     serving from a background thread of the test process, with a temporary state dir. No controllers
-    run: start them yourself with ``.store``, ``.settings`` and ``.services`` if a test needs them.
+    run: start them yourself with ``.store``, ``.settings`` and ``.runtime`` if a test needs them.
     The yielded :class:`ApiServerFixture` has:
 
     * ``.url``              ``https://127.0.0.1:<port>``
@@ -13,7 +13,9 @@
                             points at this server; use it as ``KUBECONFIG``
     * ``.store``            the ``ObjectStore`` behind the server
     * ``.settings``         the controller ``Settings`` (``state_dir`` is the temporary dir)
-    * ``.services``         the dict handed to every ``ActionContext.services`` (put fakes in it)
+    * ``.runtime``          the ``Runtime`` handed to every subresource handler (``ActionContext.runtime``);
+                            no hosts. A test that needs hosts (or its own subresource table) starts its
+                            own server: ``_start_server(state_dir, hosts=[…], subresources=…)``
     * ``.server``           the ``ApiServer`` itself
     * ``.request(method, path, body=None, headers=None, token=…) -> HTTPResult`` a small HTTPS helper
       (``.status``, ``.headers``, ``.body`` bytes, ``.json()``); ``body`` may be a dict/list (sent as
@@ -65,7 +67,7 @@ class ApiServerFixture:
     kubeconfig_path: Path
     store: Any
     settings: Any
-    services: dict[str, Any]
+    runtime: Any
     server: Any
     _ssl: ssl.SSLContext = field(repr=False, default=None)  # type: ignore[assignment]
 
@@ -100,26 +102,27 @@ class ApiServerFixture:
             conn.close()
 
 
-def _start_server(state_dir: Path) -> tuple[ApiServerFixture, Any]:
-    from virtctl.controller.daemon import register_extensions
+def _start_server(state_dir: Path, hosts: Any = (), reconcile: Any = None,
+                  subresources: Any = None) -> tuple[ApiServerFixture, Any]:
     from virtctl.controller.local import write_context
     from virtctl.controller.pki import ensure_pki, ensure_token
+    from virtctl.controller.runtime import Runtime, no_reconcile
     from virtctl.controller.server.app import ApiServer
+    from virtctl.controller.server.subresource_routes import SUBRESOURCES
     from virtctl.controller.settings import Settings
     from virtctl.controller.store import ObjectStore
 
-    register_extensions()
     settings = Settings(state_dir=state_dir)
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = ObjectStore(settings.db_path)
     pki = ensure_pki(settings.pki_dir)
     token = ensure_token(settings.token_path)
-    services: dict[str, Any] = {}
-    server = ApiServer(store, settings, token=token, pki=pki, services=services, port=0).start()
+    runtime = Runtime.create(store, settings, hosts, reconcile=reconcile or no_reconcile)
+    server = ApiServer(runtime, token=token, pki=pki, port=0, subresources=subresources or SUBRESOURCES).start()
     kubeconfig = state_dir / "kubeconfig"
     write_context(kubeconfig, server=server.url, ca_pem=pki.ca_pem(), token=token)
     fx = ApiServerFixture(url=server.url, token=token, ca_path=pki.ca_cert, kubeconfig_path=kubeconfig,
-                          store=store, settings=settings, services=services, server=server)
+                          store=store, settings=settings, runtime=runtime, server=server)
     return fx, (server, store)
 
 

@@ -22,7 +22,7 @@ def controllers(api_server):
     from virtctl.controller.reconcile import manager
 
     host = libvirt_host.LibvirtHost("test:///default", "node01")
-    m = manager.start(api_server.store, api_server.settings, {"hosts": [host]}, resync_seconds=0.5)
+    m = manager.start(api_server.store, api_server.settings, [host], resync_seconds=0.5)
     yield m
     m.stop()
     host.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from virtctl.controller import actions
-from virtctl.controller.server.extensions import ACTIONS, ActionContext
+from virtctl.controller.server.subresource_routes import SUBRESOURCES
+from virtctl.controller.subresource import ActionContext
 from virtctl.errors import APIError
 from virtctl.model import kinds
 
@@ -22,9 +23,9 @@ def env(tmp_path):
 
 
 def call(env, plural, name, sub, body=None):
-    ctx = ActionContext(store=env.store, settings=env.settings, namespace=env.ns, name=name, subresource=sub,
-                        method="PUT", body=body if body is not None else {}, services=env.services)
-    return ACTIONS[(plural, sub)](ctx)
+    ctx = ActionContext(runtime=env.runtime, namespace=env.ns, name=name, subresource=sub, method="PUT",
+                        body=body if body is not None else {})
+    return SUBRESOURCES.actions[(plural, sub)](ctx)
 
 
 def vm_call(env, sub, body=None, name="vm1"):
@@ -47,11 +48,11 @@ def conflict(name, msg, resource="virtualmachine"):
     return f'Operation cannot be fulfilled on {resource}.kubevirt.io "{name}": {msg}'
 
 
-def test_registered():
+def test_declared_with_the_routes():
     for sub in ("start", "stop", "restart", "migrate"):
-        assert ACTIONS[("virtualmachines", sub)] is getattr(actions, sub)
+        assert SUBRESOURCES.actions[("virtualmachines", sub)] is getattr(actions, sub)
     for sub in ("pause", "unpause", "softreboot", "reset"):
-        assert ("virtualmachineinstances", sub) in ACTIONS
+        assert SUBRESOURCES.actions[("virtualmachineinstances", sub)] is getattr(actions, sub)
 
 
 # --- start -----------------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import uuid
 
 import pytest
 
-import virtctl.controller.streams as server_streams
 from virtctl import errors
 from virtctl.controller.virt.console import SerialConsole
 from virtctl.controller.virt.hypervisor import domain_name
@@ -126,17 +125,19 @@ def set_phase(store, name, phase):
 
 
 @pytest.fixture
-def env(api_server):
-    host = StandInHost()
-    api_server.services["hosts"] = [host]
-    server_streams.start_consoles(api_server.services)
+def env(tmp_path):
+    from tests.conftest import _start_server, _stop_server
     from virtctl.client import KubeVirtClient
     from virtctl.client.kubeconfig import Overrides, resolve
 
+    host = StandInHost()
+    api_server, handles = _start_server(tmp_path / "state", hosts=[host])
+    api_server.runtime.consoles.start()
     kv = KubeVirtClient.from_config(resolve(Overrides(kubeconfig=str(api_server.kubeconfig_path))))
     yield api_server, host, kv
     kv.close()
-    api_server.services["consoles"].close()
+    api_server.runtime.consoles.close()
+    _stop_server(handles)
 
 
 def ws_params(kv, name, sub, query=None):
@@ -201,7 +202,7 @@ def test_console_round_trip_binary_and_close_1000(env):
 def test_show_log_replays_since_boot_without_gap(env):
     api, host, kv = env
     make_vmi(api.store, "logged")
-    console = api.services["consoles"].live(host, domain_name("default", "logged"))
+    console = api.runtime.consoles.live(host, domain_name("default", "logged"))
     guest = guest_line(host, domain_name("default", "logged"))
     guest.sendall(b"GUEST-BOOT-OK\r\n")
     assert console.wait_for(b"GUEST-BOOT-OK", 5) is not None
@@ -287,7 +288,7 @@ def test_virtctl_console_disconnect_message(env):
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     guest_line(host, domain_name("default", "kicked"), timeout=10)
     deadline = time.monotonic() + 10
-    console = api.services["consoles"].get(domain_name("default", "kicked"))
+    console = api.runtime.consoles.get(domain_name("default", "kicked"))
     while console._client is None:           # the first client is attached
         assert time.monotonic() < deadline
         time.sleep(0.05)

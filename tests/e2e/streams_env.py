@@ -72,11 +72,9 @@ class StreamsEnv:
 
 def open_env(libvirt_host: Any, state_dir: Any) -> tuple[StreamsEnv, Any]:
     from tests.conftest import _start_server
-    from virtctl.controller.streams import start_consoles
 
-    api, handles = _start_server(state_dir)
-    api.services["hosts"] = [libvirt_host]
-    return StreamsEnv(api, libvirt_host, start_consoles(api.services)), handles
+    api, handles = _start_server(state_dir, hosts=[libvirt_host])
+    return StreamsEnv(api, libvirt_host, api.runtime.consoles.start()), handles
 
 
 def close_env(env: StreamsEnv, handles: Any) -> None:

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from virtctl.controller import actions  # noqa: F401  (registers the actions)
 from virtctl.controller.reconcile import manager as manager_mod
-from virtctl.controller.server.extensions import ACTIONS, ActionContext
+from virtctl.controller.runtime import Runtime
+from virtctl.controller.server.subresource_routes import SUBRESOURCES
+from virtctl.controller.subresource import ActionContext
 from virtctl.controller.settings import Settings
 from virtctl.controller.store.objects import ObjectStore
 from virtctl.controller.virt.hypervisor import DomainState
@@ -42,14 +43,13 @@ class Lab:
         self.store = ObjectStore(tmp / "store.db")
         self.settings = Settings(state_dir=tmp, libvirt_uris=[host.uri])
         kb = KernelBootFiles(guest.kernel, guest.initrd, guest.cmdline)
-        self.services = {"hosts": [host],
-                         "prepare_volumes": lambda vmi, settings, namespace: PreparedVolumes(kernel_boot=kb)}
+        self.prepare_volumes = lambda vmi, settings, namespace: PreparedVolumes(kernel_boot=kb)
         self.manager = None
         self.name = f"vm-{uuid.uuid4().hex[:8]}"
 
     def start(self):
-        self.services.pop("reconcile", None)
-        self.manager = manager_mod.start(self.store, self.settings, self.services, resync_seconds=2)
+        self.manager = manager_mod.start(self.store, self.settings, [self.host], prepare_volumes=self.prepare_volumes,
+                                         resync_seconds=2)
 
     def stop(self):
         if self.manager:
@@ -87,9 +87,10 @@ class Lab:
         return self.wait(lambda: self.vm().get("status", {}).get("printableStatus") == value, value, timeout)
 
     def action(self, plural, sub, body=None):
-        ctx = ActionContext(self.store, self.settings, NS, self.name, sub, "PUT", body or {},
-                            services=self.services)
-        return ACTIONS[(plural, sub)](ctx)
+        runtime = Runtime.create(self.store, self.settings, [self.host],
+                                 reconcile=self.manager.enqueue if self.manager else lambda *_: None)
+        ctx = ActionContext(runtime, NS, self.name, sub, "PUT", body or {})
+        return SUBRESOURCES.actions[(plural, sub)](ctx)
 
     def domains(self):
         return {d: s for d, s in self.host.list_domains().items() if d == f"{NS}_{self.name}"}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from virtctl.controller.server.extensions import ActionContext, ActionResult, register_action
-from virtctl.controller.virt.hypervisor import DomainState, domain_name
+from virtctl.controller.subresource import ActionContext, ActionResult
+from virtctl.controller.virt.hypervisor import DomainState, Hypervisor, domain_name
 from virtctl.errors import APIError, BadRequest, Conflict, Forbidden, InternalError, NotFound
 from virtctl.model import kinds
 from virtctl.model import runstrategy as rs
@@ -137,9 +137,7 @@ def _running_ops(vm: dict, running: bool) -> list[dict]:
 
 
 def _nudge(ctx: ActionContext, kind: str) -> None:
-    fn = ctx.services.get("reconcile")
-    if callable(fn):
-        fn(kind, ctx.namespace, ctx.name)
+    ctx.runtime.reconcile(kind, ctx.namespace, ctx.name)
 
 
 def _vmi_uid(vmi: dict) -> str:
@@ -258,7 +256,7 @@ def restart(ctx: ActionContext) -> ActionResult:
                             [{"op": "add", "path": "/spec/terminationGracePeriodSeconds", "value": 0}])
         except APIError:
             pass
-        host = _host_for(ctx, vmi, required=False)
+        host = _node_host(ctx, vmi)
         if host is not None:
             try:
                 host.destroy(domain_name(ctx.namespace, ctx.name))
@@ -292,15 +290,16 @@ def migrate(ctx: ActionContext) -> ActionResult:
 
 
 # --- VMI actions (200) -------------------------------------------------------------------------------------------
-def _host_for(ctx: ActionContext, vmi: dict, *, required: bool = True) -> Any:
-    hosts = ctx.services.get("hosts") or []
+def _node_host(ctx: ActionContext, vmi: dict) -> Hypervisor | None:
     node = (vmi.get("status") or {}).get("nodeName")
-    for h in hosts:
-        if h.node_name == node:
-            return h
-    if required:
-        raise internal(f"no hypervisor for node {node!r}")
-    return None
+    return ctx.runtime.host_for(node) if isinstance(node, str) else None
+
+
+def _host_for(ctx: ActionContext, vmi: dict) -> Hypervisor:
+    host = _node_host(ctx, vmi)
+    if host is None:
+        raise internal(f"no hypervisor for node {(vmi.get('status') or {}).get('nodeName')!r}")
+    return host
 
 
 def _hypervisor_call(ctx: ActionContext, vmi: dict, op: str, *, reset: bool = False) -> None:
@@ -378,12 +377,3 @@ def reset(ctx: ActionContext) -> ActionResult:
     _hypervisor_call(ctx, vmi, "reset", reset=True)
     return ActionResult(200, body=None)
 
-
-def register() -> None:
-    for sub, fn in (("start", start), ("stop", stop), ("restart", restart), ("migrate", migrate)):
-        register_action(kinds.VM.plural, sub, fn)
-    for sub, fn in (("pause", pause), ("unpause", unpause), ("softreboot", softreboot), ("reset", reset)):
-        register_action(kinds.VMI.plural, sub, fn)
-
-
-register()

@@ -1,7 +1,11 @@
 """``virtctl local serve``: run the embedded controller in the foreground until SIGTERM/SIGINT.
 
-Order: store → PKI + token → API server → runtime file (0600: pid, url, port, ca) → ``ready(url)``
-→ controllers. Shutdown runs the other way round and removes the runtime file.
+This is the composition root: :func:`build_runtime` builds every part once (store, libvirt hosts,
+reconcile manager, consoles) into a typed :class:`~virtctl.controller.runtime.Runtime` that is
+handed to the API server and, through it, to the subresource handlers (docs/architecture.md).
+
+Order: store → PKI + token → libvirt hosts → API server → runtime file (0600: pid, url, port, ca)
+→ ``ready(url)`` → controllers. Shutdown runs the other way round and removes the runtime file.
 ``python -m virtctl.controller.daemon --state-dir D [--port N]`` runs it without the CLI (this is
 what ``local.up`` spawns)."""
 
@@ -15,12 +19,17 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from virtctl.controller.pki import _write_private, ensure_pki, ensure_private_dir, ensure_token
+from virtctl.controller.reconcile.manager import Manager
+from virtctl.controller.runtime import Runtime
+from virtctl.controller.server.app import ApiServer
 from virtctl.controller.settings import Settings
-from virtctl.controller.store import ObjectStore
+from virtctl.controller.store import ObjectStore, Store
+from virtctl.controller.virt.hypervisor import Hypervisor
 from virtctl.errors import VirtctlError
 
 log = logging.getLogger("virtctl.controller")
@@ -53,68 +62,86 @@ def remove_runtime(settings: Settings) -> None:
         pass
 
 
-def register_extensions() -> None:
-    """Plug KubeVirt's subresources (lifecycle actions, console/VNC streams) into the API server."""
-    import virtctl.controller.actions  # noqa: F401  (registers on import)
-    import virtctl.controller.streams  # noqa: F401
+def open_hosts(settings: Settings) -> list[Hypervisor]:
+    """One libvirt connection per configured URI, named node01, node02, …"""
+    # late: libvirt loads only when controllers run (not for `--no-controllers` or `import daemon`)
+    from virtctl.controller.virt.libvirt_host import LibvirtHost
+
+    return [LibvirtHost(uri, settings.node_name(i), owner_id=settings.controller_id)
+            for i, uri in enumerate(settings.libvirt_uris)]
 
 
-def start_controllers(store: ObjectStore, settings: Settings, services: dict[str, Any]) -> Any:
-    from virtctl.controller.reconcile import manager
-    from virtctl.controller.streams import start_consoles
-    handle = manager.start(store, settings, services)
-    start_consoles(services)             # after the manager put the hosts in: records serial output from boot
-    log.info("controllers started")
-    return handle
+@dataclass(frozen=True)
+class Controllers:
+    """What runs behind the API: the reconcile manager over the libvirt hosts, and their consoles."""
 
+    manager: Manager
+    hosts: tuple[Hypervisor, ...]
 
-def stop_controllers(handle: Any, services: dict[str, Any]) -> None:
-    if handle is None:
-        return
-    consoles = services.get("consoles")
-    if consoles is not None:
-        consoles.close()
-    stop = getattr(handle, "stop", None)
-    if callable(stop):
+    def start(self, runtime: Runtime) -> None:
+        self.manager.start()
+        runtime.consoles.start()          # after the manager: records serial output from boot
+        log.info("controllers started")
+
+    def stop(self, runtime: Runtime) -> None:
+        """Also when ``start`` never ran (the API server could not listen): the hosts are ours to close."""
+        runtime.consoles.close()
         try:
-            stop()
+            self.manager.stop()
         except Exception:
             log.exception("stopping the controllers failed")
+        for host in self.hosts:
+            try:
+                host.close()
+            except Exception:
+                pass
+
+
+def build_runtime(store: Store, settings: Settings, *, controllers: bool = True) -> tuple[Runtime, Controllers | None]:
+    """The composition root: every part of the controller, built once and wired explicitly.
+    ``controllers=False``: no libvirt hosts, no reconcile manager (the API alone)."""
+    if not controllers:
+        return Runtime.create(store, settings), None
+    hosts = open_hosts(settings)
+    manager = Manager(store, settings, hosts)
+    runtime = Runtime.create(store, settings, hosts, reconcile=manager.enqueue)
+    return runtime, Controllers(manager, tuple(hosts))
 
 
 def serve(settings: Settings, ready: Callable[[str], None] | None = None,
           stop: threading.Event | None = None, controllers: bool = True) -> None:
     """Run until SIGTERM/SIGINT (or until ``stop`` is set, for callers running this in a thread).
     ``controllers=False`` serves the API only."""
-    from virtctl.controller.server.app import ApiServer      # keeps `import daemon` light
-
     log_handler = setup_logging(settings)
-    register_extensions()
-    stop = stop or threading.Event()
-    store = server = handle = None
-    services: dict[str, Any] = {}
+    stopped = stop or threading.Event()
+    store: ObjectStore | None = None
+    server: ApiServer | None = None
+    runtime: Runtime | None = None
+    workers: Controllers | None = None
     previous: dict[int, Any] = {}
     try:
         store = ObjectStore(settings.db_path)
         pki = ensure_pki(settings.pki_dir)
         token = ensure_token(settings.token_path)
-        server = ApiServer(store, settings, token=token, pki=pki, services=services, port=settings.port)
+        runtime, workers = build_runtime(store, settings, controllers=controllers)
+        server = ApiServer(runtime, token=token, pki=pki, port=settings.port)
         server.start()
         write_runtime(settings, server.url, server.port, pki.ca_cert)
         log.info("API server listening on %s (pid %d, state %s)", server.url, os.getpid(), settings.state_dir)
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
-                previous[sig] = signal.signal(sig, lambda *_: stop.set())
+                previous[sig] = signal.signal(sig, lambda *_: stopped.set())
         if ready is not None:
             ready(server.url)
-        if controllers:
-            handle = start_controllers(store, settings, services)
+        if workers is not None:
+            workers.start(runtime)
         else:
             log.info("controllers disabled: serving the API only")
-        stop.wait()
+        stopped.wait()
         log.info("shutting down")
     finally:
-        stop_controllers(handle, services)
+        if workers is not None and runtime is not None:
+            workers.stop(runtime)
         if server is not None:
             server.shutdown()
         if store is not None:

@@ -12,8 +12,9 @@
   denied.``; otherwise the new viewer kicks the old one.
 * ``vnc/screenshot`` (GET): PNG from the hypervisor.
 
-Runtime objects come from ``ctx.services``: ``hosts`` (the manager's hypervisors) and ``consoles``
-(a :class:`ConsoleRegistry`; :func:`start_consoles` creates it when the controller starts).
+Runtime objects come from ``ctx.runtime``: ``hosts`` (the libvirt hosts) and ``consoles`` (the
+:class:`~virtctl.controller.virt.consoles.ConsoleRegistry`, started with the controllers so that it
+records serial output from boot). The paths are declared in ``server/subresource_routes.py``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ import time
 from typing import Any
 
 from virtctl import errors
-from virtctl.controller.server.extensions import (ActionContext, ActionResult, register_action,
-                                                   register_stream)
-from virtctl.controller.virt.hypervisor import domain_name
+from virtctl.controller.subresource import ActionContext, ActionResult
+from virtctl.controller.virt.hypervisor import Hypervisor, domain_name
 from virtctl.model.kinds import VMI
 from virtctl.streams import protocol
 
@@ -62,112 +62,20 @@ def _still_running(ctx: ActionContext, uid: str) -> bool:
     return (vmi.get("metadata") or {}).get("uid") == uid and (vmi.get("status") or {}).get("phase") == "Running"
 
 
-def find_host(ctx: ActionContext, vmi: dict) -> Any:
-    hosts = ctx.services.get("hosts")
+def find_host(ctx: ActionContext, vmi: dict) -> Hypervisor:
+    """The VMI's host; with a single host, that one (a VMI recorded before the node was named)."""
+    hosts = ctx.runtime.hosts
     node = (vmi.get("status") or {}).get("nodeName") or ""
-    if isinstance(hosts, dict):
-        host = hosts.get(node) or (next(iter(hosts.values())) if len(hosts) == 1 else None)
-    elif hosts:
-        host = next((h for h in hosts if getattr(h, "node_name", None) == node), None) or \
-            (hosts[0] if len(hosts) == 1 else None)
-    else:
-        host = None
+    host = ctx.runtime.host_for(node) or (hosts[0] if len(hosts) == 1 else None)
     if host is None:
         raise errors.InternalError(f"no hypervisor for node {node!r}")
     return host
 
 
-class ConsoleRegistry:
-    """``services["consoles"]``: one started ``SerialConsole`` per domain, opened as soon as the
-    domain starts so that its ring holds the output since boot (``--show-log``, ``consolelog``).
-
-    A stopped domain's console stays (closed to new output) so its log can still be read; a fresh
-    boot or an arrival by migration replaces it. The old console is closed *before* the new one is
-    opened: both use VIR_DOMAIN_CONSOLE_FORCE and would otherwise keep stealing the stream.
-    """
-
-    def __init__(self, hosts: Any = None):
-        self._lock = threading.Lock()
-        self._consoles: dict[str, Any] = {}
-        self._closed = False
-        self._hosts = list(hosts.values()) if isinstance(hosts, dict) else list(hosts or [])
-
-    def start(self) -> "ConsoleRegistry":
-        from virtctl.controller.virt.hypervisor import DomainState
-
-        for host in self._hosts:
-            host.on_event(lambda ev, host=host: self._on_event(host, ev))
-            try:
-                domains = host.list_domains()
-            except Exception as e:                        # a host that is down: its domains come back by event
-                log.warning("console registry: listing domains failed: %s", e)
-                continue
-            for dom, status in domains.items():
-                if status.state in (DomainState.RUNNING, DomainState.PAUSED):
-                    self._open_quietly(host, dom)
-        return self
-
-    def _on_event(self, host: Any, ev: Any) -> None:
-        # libvirt's event thread: never block it; snapshot reverts are handled by the console itself
-        if not self._closed and ev.event == "started" and ev.detail not in ("from-snapshot", "restored"):
-            threading.Thread(target=self._open_quietly, args=(host, ev.domain), name="console-open",
-                             daemon=True).start()
-
-    def _open_quietly(self, host: Any, domain: str) -> None:
-        try:
-            self.open(host, domain)
-        except Exception as e:
-            log.warning("console of %s not opened: %s", domain, e)
-
-    def open(self, host: Any, domain: str) -> Any:
-        with self._lock:
-            old = self._consoles.pop(domain, None)
-            if old is not None:
-                old.close()
-            console = host.open_console(domain, True)
-            self._consoles[domain] = console
-            return console
-
-    def get(self, domain: str) -> Any:
-        with self._lock:
-            return self._consoles.get(domain)
-
-    def live(self, host: Any, domain: str) -> Any:
-        """The domain's console, (re)opened when it is missing or not connected."""
-        console = self.get(domain)
-        if console is not None and console.connected:
-            return console
-        return self.open(host, domain)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True                           # host callbacks cannot be removed: make them inert
-            consoles, self._consoles = list(self._consoles.values()), {}
-        for c in consoles:
-            c.close()
-
-
-def start_consoles(services: dict[str, Any]) -> ConsoleRegistry:
-    """Create and start ``services["consoles"]`` over ``services["hosts"]`` (after the manager started)."""
-    registry = services.get("consoles")
-    if not isinstance(registry, ConsoleRegistry):
-        registry = ConsoleRegistry(services.get("hosts"))
-        services["consoles"] = registry
-        registry.start()
-    return registry
-
-
-def _registry(ctx: ActionContext) -> ConsoleRegistry:
-    registry = ctx.services.get("consoles")
-    if registry is None:                                  # not started with the daemon: no boot output
-        registry = ctx.services.setdefault("consoles", ConsoleRegistry(ctx.services.get("hosts")))
-    return registry
-
-
 def find_console(ctx: ActionContext, vmi: dict, *, live: bool = True) -> Any:
     """The VMI's ``SerialConsole``: 400 ``No serial consoles are present.`` when it has none."""
     domain = domain_name(ctx.namespace, ctx.name)
-    registry = _registry(ctx)
+    registry = ctx.runtime.consoles
     if not live:
         console = registry.get(domain)
         if console is not None:
@@ -294,7 +202,7 @@ class ConsoleStream:
 def console_log(ctx: ActionContext) -> ActionResult:
     """GET …/consolelog: the output kept since boot, also after the VMI stopped."""
     ctx.store.get(VMI, ctx.namespace, ctx.name)            # 404 for an unknown VMI
-    console = _registry(ctx).get(domain_name(ctx.namespace, ctx.name))
+    console = ctx.runtime.consoles.get(domain_name(ctx.namespace, ctx.name))
     if console is None:
         console = find_console(ctx, running_vmi(ctx))
     return ActionResult(200, console.output(), "text/plain; charset=utf-8")
@@ -375,14 +283,3 @@ def screenshot(ctx: ActionContext) -> ActionResult:
     png = find_host(ctx, vmi).screenshot(domain_name(ctx.namespace, ctx.name))
     return ActionResult(200, png, "image/png")
 
-
-def register() -> None:
-    """Plug the streams and actions into the API server (idempotent)."""
-    plural = VMI.plural
-    register_stream(plural, "console", ConsoleStream())
-    register_stream(plural, "vnc", VNCStream())
-    register_action(plural, "vnc/screenshot", screenshot)
-    register_action(plural, protocol.CONSOLE_LOG_SUBRESOURCE, console_log)
-
-
-register()

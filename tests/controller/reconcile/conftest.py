@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import pytest
 
+from virtctl.controller.runtime import Runtime, no_reconcile
 from virtctl.controller.settings import Settings
 from virtctl.model import kinds
 
@@ -45,13 +46,19 @@ class Env:
         self.settings = Settings(state_dir=tmp_path, libvirt_uris=["test:///default"])
         self.store = ObjectStore(tmp_path / "store.db")
         self.host = libvirt_host.LibvirtHost("test:///default", "node01")
-        self.services: dict[str, Any] = {"hosts": [self.host]}
+        self.hosts: list[Any] = [self.host]
         self.manager = None
 
-    def start(self):
-        self.services = {"hosts": [self.host]}
-        self.manager = manager_mod.start(self.store, self.settings, self.services, resync_seconds=0.5)
+    def start(self, *hosts):
+        self.hosts = list(hosts) or [self.host]
+        self.manager = manager_mod.start(self.store, self.settings, self.hosts, resync_seconds=0.5)
         return self.manager
+
+    @property
+    def runtime(self) -> Runtime:
+        """What the subresource actions get (their reconcile trigger reaches the manager once started)."""
+        return Runtime.create(self.store, self.settings, self.hosts,
+                              reconcile=self.manager.enqueue if self.manager is not None else no_reconcile)
 
     def stop_manager(self):
         if self.manager is not None:

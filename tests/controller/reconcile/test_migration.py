@@ -14,7 +14,7 @@ from virtctl.controller.schema import validate
 from virtctl.errors import InternalError
 from virtctl.model import kinds
 
-from .conftest import libvirt_host, manager_mod, wait_for
+from .conftest import libvirt_host, wait_for
 
 
 def migration(env, vmi_name: str) -> dict:
@@ -103,8 +103,7 @@ def two_nodes(env, tmp_path):
     env.host.close()
     env.host = node1 = HeldMigrations("test:///default", "node01")
     node2 = libvirt_host.LibvirtHost(f"test://{tmp_path}/node02.xml", "node02")   # a private test driver
-    env.services = {"hosts": [node1, node2]}
-    env.manager = manager_mod.start(env.store, env.settings, env.services, resync_seconds=0.5)
+    env.start(node1, node2)
     yield env, node1, node2
     node1.release.set()
     env.stop_manager()

@@ -64,7 +64,7 @@ def test_files_are_private(api_server_session):
     assert stat.S_IMODE(s.pki_dir.stat().st_mode) == 0o700
 
 
-def test_refuses_non_loopback_addresses(tmp_path):
+def test_refuses_non_loopback_addresses(api_server_session):
     for host in ("0.0.0.0", "192.168.1.1", "::"):
         with pytest.raises(ConfigError, match="127.0.0.1 only"):
-            ApiServer(None, None, token="t", pki=None, host=host)
+            ApiServer(api_server_session.runtime, token="t", pki=None, host=host)

@@ -1,4 +1,5 @@
-"""KubeVirt subresource actions and websocket streams dispatched through ``extensions``."""
+"""KubeVirt subresource actions and websocket streams dispatched through a ``SubresourceTable``
+(here a table of test handlers; the product's is ``server/subresource_routes.py``)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,14 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from virtctl.controller.server import extensions
-from virtctl.controller.server.extensions import ActionContext, ActionResult
+from tests.conftest import _start_server, _stop_server
+from virtctl.controller.subresource import ActionContext, ActionResult, SubresourceTable
 from virtctl.errors import BadRequest, Conflict
 
 BASE = "/apis/subresources.kubevirt.io/v1/namespaces/default"
 
 
-@pytest.fixture
-def registered():
-    """Test handlers, removed again afterwards (the registry is process-global)."""
-    saved_actions, saved_streams = dict(extensions.ACTIONS), dict(extensions.STREAMS)
-    calls: list[ActionContext] = []
-
+def _table(calls: list[ActionContext]) -> SubresourceTable:
     def start(ctx: ActionContext) -> ActionResult:
         calls.append(ctx)
         if ctx.name == "running":
@@ -43,26 +39,37 @@ def registered():
             for msg in ws:
                 ws.send(msg)
 
-    extensions.register_action("virtualmachines", "start", start)
-    extensions.register_action("virtualmachineinstances", "vnc/screenshot", screenshot)
-    extensions.register_action("virtualmachineinstances", "reset", crash)
-    extensions.register_action("virtualmachineinstances", "portforward", start)
-    extensions.register_stream("virtualmachineinstances", "console", Echo())
-    yield calls
-    extensions.ACTIONS.clear()
-    extensions.ACTIONS.update(saved_actions)
-    extensions.STREAMS.clear()
-    extensions.STREAMS.update(saved_streams)
+    return SubresourceTable(
+        actions={("virtualmachines", "start"): start,
+                 ("virtualmachineinstances", "vnc/screenshot"): screenshot,
+                 ("virtualmachineinstances", "reset"): crash,
+                 ("virtualmachineinstances", "portforward"): start},
+        streams={("virtualmachineinstances", "console"): Echo()})
+
+
+@pytest.fixture
+def registered() -> list[ActionContext]:
+    """The contexts the test handlers were called with."""
+    return []
+
+
+@pytest.fixture
+def api_server(tmp_path, registered):
+    """Overrides tests/conftest.py's: this server serves the test handlers."""
+    fx, handles = _start_server(tmp_path / "state", subresources=_table(registered))
+    try:
+        yield fx
+    finally:
+        _stop_server(handles)
 
 
 def test_put_action_gets_context(api_server, registered):
-    api_server.services["hosts"] = "fake-hosts"
     r = api_server.request("PUT", f"{BASE}/virtualmachines/vm1/start?dryRun=All", {"paused": True})
     assert r.status == 202 and r.body == b""
     ctx = registered[-1]
     assert (ctx.namespace, ctx.name, ctx.subresource, ctx.method) == ("default", "vm1", "start", "PUT")
     assert ctx.body == {"paused": True} and ctx.query == {"dryRun": "All"}
-    assert ctx.store is api_server.store and ctx.services["hosts"] == "fake-hosts"
+    assert ctx.runtime is api_server.runtime and ctx.store is api_server.store
     r = api_server.request("PUT", f"{BASE}/virtualmachines/vm1/start", b"")
     assert r.status == 202 and registered[-1].body == {}
     v1alpha3 = api_server.request("PUT", BASE.replace("/v1/", "/v1alpha3/") + "/virtualmachines/vm1/start", {})

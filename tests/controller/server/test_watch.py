@@ -57,9 +57,10 @@ def test_timeout_seconds_ends_the_stream(api_server):
 
 
 def test_too_old_rv_gives_error_event(api_server):
+    from virtctl.controller.runtime import Runtime
     from virtctl.controller.store import ObjectStore
     small = ObjectStore(api_server.settings.state_dir / "small.db", history_limit=3)
-    api_server.server.state.store = small
+    api_server.server.state.runtime = Runtime.create(small, api_server.settings)
     try:
         for i in range(6):
             small.create(kinds.VM, "default", vm_body(f"v{i}"))
@@ -71,7 +72,7 @@ def test_too_old_rv_gives_error_event(api_server):
         assert w.next_event() is None
         w.close()
     finally:
-        api_server.server.state.store = api_server.store
+        api_server.server.state.runtime = api_server.runtime
         small.close()
 
 

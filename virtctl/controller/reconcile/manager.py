@@ -1,10 +1,10 @@
 """Wires the controllers: store changes and libvirt domain events feed keyed work queues, worker
 threads reconcile, a full resync runs at start (re-adoption after a restart) and periodically.
 
-``start(store, settings, services) -> Manager``; ``Manager.stop()``. The libvirt hosts are put in
-``services["hosts"]`` (one per ``settings.libvirt_uris`` entry) unless the caller provided them,
-and ``services["reconcile"]`` lets API actions ask for a prompt look at an object. An optional
-``services["prepare_volumes"]`` replaces volume preparation (tests that bring their own files).
+``Manager(store, settings, hosts)`` builds the controllers; ``start()`` runs them, ``stop()`` ends
+them; ``enqueue`` is the reconcile trigger the composition root puts in ``Runtime.reconcile`` so that
+API actions get a prompt look at an object. ``start(store, settings, hosts)`` does both steps.
+``prepare_volumes`` replaces volume preparation (tests that bring their own files).
 """
 
 from __future__ import annotations
@@ -12,14 +12,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from virtctl.controller.reconcile.migration import MigrationController
 from virtctl.controller.reconcile.queue import WorkQueue
 from virtctl.controller.reconcile.restore import RestoreController
 from virtctl.controller.reconcile.snapshot import SnapshotController
 from virtctl.controller.reconcile.vm import VMController
-from virtctl.controller.reconcile.vmi import DomainFacts, Requeue, VMIController
+from virtctl.controller.reconcile.vmi import DomainFacts, PrepareVolumes, Requeue, VMIController
+from virtctl.controller.settings import Settings
+from virtctl.controller.storage.importer import ensure_data_volumes
+from virtctl.controller.store.protocol import Object, Store
 from virtctl.controller.virt.hypervisor import DomainEvent, Hypervisor, split_domain_name
 from virtctl.model import kinds
 
@@ -29,33 +32,32 @@ RESYNC_SECONDS = 30.0
 
 
 class Manager:
-    def __init__(self, store: Any, settings: Any, hosts: Sequence[Hypervisor], services: dict[str, Any], *,
-                 workers: int = 2, resync_seconds: float = RESYNC_SECONDS, owns_hosts: bool = False):
+    def __init__(self, store: Store, settings: Settings, hosts: Sequence[Hypervisor], *,
+                 prepare_volumes: PrepareVolumes | None = None, workers: int | None = None,
+                 resync_seconds: float = RESYNC_SECONDS):
         self.store = store
         self.settings = settings
         self.hosts = list(hosts)
-        self.services = services
         self.facts = DomainFacts()
         self.vm_queue = WorkQueue("vm")
         self.vmi_queue = WorkQueue("vmi")
-        self.vm_controller = VMController(store, settings, ensure_data_volumes=_ensure_data_volumes())
+        self.vm_controller = VMController(store, settings, ensure_data_volumes=ensure_data_volumes)
         self.vmi_controller = VMIController(store, settings, self.hosts, self.facts,
-                                            prepare_volumes=services.get("prepare_volumes"))
+                                            prepare_volumes=prepare_volumes)
         self.vmim_queue = WorkQueue("vmim")
         self.migration_controller = MigrationController(store, self.hosts)
         self.snapshot_queue = WorkQueue("vmsnapshot")
         self.snapshot_controller = SnapshotController(store, settings)
         self.restore_queue = WorkQueue("vmrestore")
         self.restore_controller = RestoreController(store, settings)
-        self._workers = max(1, int(workers))
+        self._workers = max(1, int(settings.reconcile_workers if workers is None else workers))
         self._resync_seconds = resync_seconds
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
-        self._owns_hosts = owns_hosts
         self._started = False
 
     # ------------------------------------------------------------------ events → queues
-    def _on_store_event(self, event_type: str, kind: kinds.Kind, obj: dict) -> None:
+    def _on_store_event(self, event_type: str, kind: kinds.Kind, obj: Object) -> None:
         if self._stop.is_set():
             return
         m = obj.get("metadata") or {}
@@ -138,13 +140,10 @@ class Manager:
             except Exception as e:
                 log.warning("periodic resync failed: %s", e)
 
-    def start(self) -> "Manager":
+    def start(self) -> Manager:
         if self._started:
             return self
         self._started = True
-        self.services["hosts"] = self.hosts
-        self.services["reconcile"] = self.enqueue
-        self.services["domain_facts"] = self.facts
         self.store.subscribe(self._on_store_event)
         for host in self.hosts:
             host.on_event(self._on_domain_event)
@@ -182,36 +181,9 @@ class Manager:
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
-        if self._owns_hosts:
-            for host in self.hosts:
-                try:
-                    host.close()
-                except Exception:
-                    pass
 
 
-def _ensure_data_volumes() -> Callable | None:
-    try:
-        from virtctl.controller.storage.importer import ensure_data_volumes
-    except ImportError:
-        return None
-    return ensure_data_volumes
-
-
-def open_hosts(settings: Any) -> list[Hypervisor]:
-    """One libvirt connection per configured URI, named node01, node02, …"""
-    from virtctl.controller.virt.libvirt_host import LibvirtHost
-    return [LibvirtHost(uri, settings.node_name(i), owner_id=settings.controller_id)
-            for i, uri in enumerate(settings.libvirt_uris)]
-
-
-def start(store: Any, settings: Any, services: dict[str, Any] | None = None, *,
-          resync_seconds: float = RESYNC_SECONDS) -> Manager:
-    services = services if services is not None else {}
-    hosts = services.get("hosts")
-    owns = hosts is None
-    if hosts is None:
-        hosts = open_hosts(settings)
-    m = Manager(store, settings, hosts, services, workers=getattr(settings, "reconcile_workers", 2),
-                resync_seconds=resync_seconds, owns_hosts=owns)
-    return m.start()
+def start(store: Store, settings: Settings, hosts: Sequence[Hypervisor], *,
+          prepare_volumes: PrepareVolumes | None = None, resync_seconds: float = RESYNC_SECONDS) -> Manager:
+    """Build the controllers over ``hosts`` (the caller keeps owning them) and start them."""
+    return Manager(store, settings, hosts, prepare_volumes=prepare_volumes, resync_seconds=resync_seconds).start()

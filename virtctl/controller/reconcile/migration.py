@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 from virtctl.controller.reconcile.migration_job import Job, Jobs
 from virtctl.controller.reconcile.vmi import Requeue
+from virtctl.controller.store.protocol import Store
 from virtctl.controller.virt.hypervisor import DomainState, Hypervisor, domain_name
 from virtctl.errors import NotFound, VirtctlError
 from virtctl.model import kinds
@@ -56,7 +57,7 @@ def failure_reason(vmi: dict | None, vmi_name: str, nodes: Sequence[str]) -> str
 class MigrationController:
     kind = kinds.VMIM
 
-    def __init__(self, store: Any, hosts: Sequence[Hypervisor]):
+    def __init__(self, store: Store, hosts: Sequence[Hypervisor]):
         self.store = store
         self.hosts = list(hosts)
         self.jobs = Jobs()                          # transfers under way in this process

@@ -18,6 +18,8 @@ from typing import Any, Callable
 from virtctl.controller.reconcile.snapshot import OPERATION_COMPLETE, claim_of, set_conditions, set_vm_flag, \
     vm_is_online
 from virtctl.controller.reconcile.vmi import Requeue
+from virtctl.controller.settings import Settings
+from virtctl.controller.store.protocol import Store
 from virtctl.errors import NotFound, VirtctlError
 from virtctl.model import kinds
 from virtctl.model import status as st
@@ -44,7 +46,7 @@ def restored_claim(restore: dict, volume: str, original: str) -> str:
 class RestoreController:
     kind = kinds.VMRESTORE
 
-    def __init__(self, store: Any, settings: Any, *, now: Callable[[], datetime] | None = None):
+    def __init__(self, store: Store, settings: Settings, *, now: Callable[[], datetime] | None = None):
         self.store = store
         self.settings = settings
         self._now = now or (lambda: datetime.now(timezone.utc))

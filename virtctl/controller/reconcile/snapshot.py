@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from virtctl.controller.reconcile.vmi import Requeue
+from virtctl.controller.settings import Settings
+from virtctl.controller.store.protocol import Store
 from virtctl.errors import NotFound, VirtctlError
 from virtctl.model import durations, kinds
 from virtctl.model import status as st
@@ -69,7 +71,7 @@ def set_conditions(status: dict, progressing: tuple[str, str], ready: tuple[str,
     st.set_condition(status, "Ready", ready[0], ready[1], now=now)
 
 
-def vm_is_online(store: Any, namespace: str, name: str) -> dict | None:
+def vm_is_online(store: Store, namespace: str, name: str) -> dict | None:
     """The VM's VMI if it has one that is not finished (QEMU may be running), else None."""
     try:
         vmi = store.get(kinds.VMI, namespace, name)
@@ -78,7 +80,7 @@ def vm_is_online(store: Any, namespace: str, name: str) -> dict | None:
     return None if st.is_final(vmi) else vmi
 
 
-def set_vm_flag(store: Any, namespace: str, vm_name: str, field: str, value: str | None,
+def set_vm_flag(store: Store, namespace: str, vm_name: str, field: str, value: str | None,
                 only_if: str | None = None) -> str | None:
     """Set (or, with None, clear) a VM status flag; returns the value another operation holds, if any."""
     holder: list[str | None] = [None]
@@ -106,7 +108,7 @@ def set_vm_flag(store: Any, namespace: str, vm_name: str, field: str, value: str
 class SnapshotController:
     kind = kinds.VMSNAPSHOT
 
-    def __init__(self, store: Any, settings: Any, *, now: Callable[[], datetime] | None = None):
+    def __init__(self, store: Store, settings: Settings, *, now: Callable[[], datetime] | None = None):
         self.store = store
         self.settings = settings
         self._now = now or (lambda: datetime.now(timezone.utc))

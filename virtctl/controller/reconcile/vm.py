@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from virtctl.controller.reconcile.vmi import Requeue
+from virtctl.controller.settings import Settings
+from virtctl.controller.store.protocol import Store
 from virtctl.errors import AlreadyExists, NotFound, VirtctlError
 from virtctl.model import kinds
 from virtctl.model import runstrategy as rs
@@ -53,7 +55,8 @@ def vmi_from_vm(vm: dict, *, start_paused: bool = False) -> dict:
 class VMController:
     kind = kinds.VM
 
-    def __init__(self, store: Any, settings: Any, *, ensure_data_volumes: Callable | None = None,
+    def __init__(self, store: Store, settings: Settings, *,
+                 ensure_data_volumes: Callable[[dict, Settings, str], object] | None = None,
                  now: Callable[[], datetime] | None = None):
         self.store = store
         self.settings = settings

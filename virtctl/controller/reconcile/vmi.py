@@ -19,6 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from virtctl.controller.settings import Settings
+from virtctl.controller.storage import plan as volumes
+from virtctl.controller.store.protocol import Store
 from virtctl.controller.virt.hypervisor import DomainState, DomainStatus, Hypervisor, domain_name
 from virtctl.errors import APIError, NotFound, VirtctlError
 from virtctl.model import kinds
@@ -30,6 +33,10 @@ DEFAULT_GRACE_SECONDS = 30
 VOLUME_RETRY_SECONDS = 5.0
 SYNC_FAILED_REASON = "Synchronizing with the Domain failed."
 LIVE = (DomainState.RUNNING, DomainState.PAUSED, DomainState.SHUTTING_DOWN)
+
+PrepareVolumes = Callable[..., volumes.PreparedVolumes]
+"""``prepare(vmi, settings, *, namespace) -> PreparedVolumes``: ``storage.plan.prepare_volumes`` unless
+a test brings its own files."""
 
 
 class Requeue(Exception):
@@ -77,12 +84,6 @@ class DomainFacts:
             self._shutdown_at.pop(uid, None)
 
 
-def _volumes():
-    """The volume module (written alongside); imported late so this module loads without it."""
-    from virtctl.controller.storage import plan as volumes
-    return volumes
-
-
 def _meta(obj: dict) -> dict:
     return obj.get("metadata") or {}
 
@@ -117,11 +118,11 @@ def live_migratable(vmi: dict) -> tuple[str, str, str]:
 class VMIController:
     kind = kinds.VMI
 
-    def __init__(self, store: Any, settings: Any, hosts: Sequence[Hypervisor], facts: DomainFacts | None = None,
-                 host_info: Callable[[Hypervisor], Any] | None = None,
-                 prepare_volumes: Callable[..., Any] | None = None):
+    def __init__(self, store: Store, settings: Settings, hosts: Sequence[Hypervisor],
+                 facts: DomainFacts | None = None, host_info: Callable[[Hypervisor], Any] | None = None,
+                 prepare_volumes: PrepareVolumes | None = None):
         self.store = store
-        self._prepare = prepare_volumes     # None: storage.plan.prepare_volumes
+        self._prepare: PrepareVolumes = prepare_volumes or volumes.prepare_volumes
         self.settings = settings
         self.hosts = list(hosts)
         self.facts = facts or DomainFacts()
@@ -238,10 +239,9 @@ class VMIController:
     def _start(self, vmi: dict, host: Hypervisor, dom: str) -> None:
         """Prepare volumes, record the node, then create the domain."""
         ns = _meta(vmi).get("namespace")
-        vols = _volumes()
         try:
-            prepared = (self._prepare or vols.prepare_volumes)(vmi, self.settings, namespace=ns)
-        except getattr(vols, "VolumeNotFound", ()) as e:
+            prepared = self._prepare(vmi, self.settings, namespace=ns)
+        except volumes.VolumeNotFound as e:
             # KubeVirt waits for a missing PVC to appear (ErrorPvcNotFound on the VM)
             self._write_status(vmi, lambda s: st.set_condition(s, "Synchronized", "False",
                                                                 st.FAILED_PVC_NOT_FOUND, str(e)))
@@ -422,9 +422,7 @@ class VMIController:
         if uid in self._released:
             return
         try:
-            _volumes().release_volumes(self.settings, _meta(vmi).get("namespace"), _meta(vmi)["name"], uid)
-        except ImportError:
-            return
+            volumes.release_volumes(self.settings, _meta(vmi).get("namespace"), _meta(vmi)["name"], uid)
         except Exception as e:
             log.warning("releasing volumes of %s/%s failed: %s", _meta(vmi).get("namespace"), _meta(vmi)["name"], e)
             return
@@ -444,7 +442,7 @@ class VMIController:
             if ds.vmi_uid and ds.vmi_uid not in self._released:
                 ns, _, name = dom.partition("_")
                 try:
-                    _volumes().release_volumes(self.settings, ns, name, ds.vmi_uid)
+                    volumes.release_volumes(self.settings, ns, name, ds.vmi_uid)
                     self._released.add(ds.vmi_uid)
                 except Exception as e:
                     log.warning("releasing volumes of orphan %s failed: %s", dom, e)

@@ -1,4 +1,6 @@
-"""ApiServer: the threaded HTTPS server of standalone mode, on 127.0.0.1 only."""
+"""ApiServer: the threaded HTTPS server of standalone mode, on 127.0.0.1 only. It serves one
+:class:`~virtctl.controller.runtime.Runtime` (built by ``daemon.build_runtime``); the subresource
+handlers are those of ``subresource_routes.SUBRESOURCES`` unless a test brings its own table."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from virtctl.controller.pki import PKI
+from virtctl.controller.runtime import Runtime
 from virtctl.controller.server.handler import ApiHandler
 from virtctl.controller.server.messages import ServerState
+from virtctl.controller.server.subresource_routes import SUBRESOURCES
+from virtctl.controller.subresource import SubresourceTable
 from virtctl.errors import ConfigError
 
 log = logging.getLogger("virtctl.controller.server")
@@ -69,12 +74,11 @@ class ApiHTTPServer(ThreadingHTTPServer):
 class ApiServer:
     """``start()`` serves in a background thread; ``serve_forever()`` in the caller's; ``shutdown()``."""
 
-    def __init__(self, store: Any, settings: Any, *, token: str, pki: PKI | None, services: dict[str, Any] | None = None,
-                 host: str = "127.0.0.1", port: int = 0, max_body: int = 3 * 1024 * 1024):
+    def __init__(self, runtime: Runtime, *, token: str, pki: PKI | None, host: str = "127.0.0.1", port: int = 0,
+                 max_body: int = 3 * 1024 * 1024, subresources: SubresourceTable = SUBRESOURCES):
         if host not in LOOPBACK:
             raise ConfigError(f"refusing to listen on {host}: the local API server binds 127.0.0.1 only")
-        self.state = ServerState(store=store, settings=settings, token=token,
-                                 services=services if services is not None else {}, max_body=max_body)
+        self.state = ServerState(runtime=runtime, token=token, subresources=subresources, max_body=max_body)
         self.pki = pki
         try:
             self.httpd = ApiHTTPServer(("127.0.0.1", port), self.state, tls_context(pki) if pki else None)

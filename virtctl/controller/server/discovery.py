@@ -8,7 +8,8 @@ import hashlib
 from typing import Any
 
 import virtctl
-from virtctl.controller.server import extensions
+from virtctl.controller.server.subresource_routes import SUBRESOURCES
+from virtctl.controller.subresource import SubresourceTable
 from virtctl.model import kinds
 
 KUBE_MINOR = "30"            # the gcloud kubectl dispatcher then runs kubectl 1.30
@@ -16,7 +17,7 @@ OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+pro
 SUBRESOURCE_VERSIONS = ("v1", "v1alpha3")
 VERBS = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
 
-# what virt-api advertises (REFERENCE §3); handlers are registered by other modules
+# what virt-api advertises; the handlers are declared in subresource_routes.py
 KUBEVIRT_SUBRESOURCES: tuple[tuple[str, str, str], ...] = (
     ("virtualmachines", "start", "update"), ("virtualmachines", "stop", "update"),
     ("virtualmachines", "restart", "update"), ("virtualmachines", "migrate", "update"),
@@ -84,7 +85,7 @@ def _hash(text: str) -> str:
 
 def resource_list(group: str, version: str) -> dict[str, Any] | None:
     if group == kinds.SUBRESOURCES:
-        return subresource_list(version) if version in SUBRESOURCE_VERSIONS else None
+        return subresource_list(SUBRESOURCES, version) if version in SUBRESOURCE_VERSIONS else None
     resources: list[dict[str, Any]] = []
     for k in kinds.ALL_KINDS:
         if k.group != group or k.version != version:
@@ -105,13 +106,13 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
             "resources": resources}
 
 
-def subresource_list(version: str = "v1") -> dict[str, Any]:
+def subresource_list(table: SubresourceTable, version: str = "v1") -> dict[str, Any]:
     seen: dict[str, list[str]] = {}
     for plural, sub, verb in KUBEVIRT_SUBRESOURCES:
         seen.setdefault(f"{plural}/{sub}", []).append(verb)
-    for (plural, sub) in list(extensions.ACTIONS) + list(extensions.STREAMS):
+    for (plural, sub) in list(table.actions) + list(table.streams):
         if plural:
-            seen.setdefault(f"{plural}/{sub}", ["update"] if (plural, sub) in extensions.ACTIONS else ["get"])
+            seen.setdefault(f"{plural}/{sub}", ["update"] if (plural, sub) in table.actions else ["get"])
     resources = [{"name": name, "singularName": "", "namespaced": True, "kind": "", "verbs": verbs}
                  for name, verbs in seen.items()]
     return {"kind": "APIResourceList", "apiVersion": "v1",

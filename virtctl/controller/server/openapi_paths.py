@@ -10,6 +10,7 @@ from typing import Any
 
 from virtctl.controller.schema import openapi3
 from virtctl.controller.server import resources, subresources
+from virtctl.controller.server.subresource_routes import SUBRESOURCES
 from virtctl.controller.store import patches
 from virtctl.model import kinds
 
@@ -32,7 +33,7 @@ def _served(group: str, rest: list[str]) -> resources.ResourcePath | bool:
     if len(rest) == 2:                                   # the APIResourceList
         return True
     if group == kinds.SUBRESOURCES:
-        return subresources.served(rest[2:])
+        return subresources.served(SUBRESOURCES, rest[2:])
     return resources.parse(rest) or False
 
 

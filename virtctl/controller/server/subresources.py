@@ -1,25 +1,29 @@
-"""``/apis/subresources.kubevirt.io/{v1,v1alpha3}/…``: version, healthz, and the namespaced actions and
-websocket streams other modules register in :mod:`extensions`."""
+"""``/apis/subresources.kubevirt.io/{v1,v1alpha3}/…``: version, healthz, and dispatch of the namespaced
+actions and websocket streams declared in :mod:`virtctl.controller.server.subresource_routes`
+(the handler contract is :mod:`virtctl.controller.subresource`)."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Mapping, TypeVar
 
-from virtctl.controller.server import discovery, extensions, websocket
-from virtctl.controller.server.extensions import ActionContext, ActionResult
+from virtctl.controller.server import discovery, websocket
 from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, json_response
+from virtctl.controller.subresource import ActionContext, ActionResult, StreamHandler, SubresourceTable
 from virtctl.errors import APIError, BadRequest, MethodNotAllowed, NotFound
 
 log = logging.getLogger(__name__)
+
+
+H = TypeVar("H")
 
 
 def _not_found() -> NotFound:
     return NotFound("the server could not find the requested resource", details={})
 
 
-def _lookup(table: dict[tuple[str, str], Any], plural: str, sub: str) -> Any:
+def _lookup(table: Mapping[tuple[str, str], H], plural: str, sub: str) -> H | None:
     """Exact match first, then shorter prefixes, for parameterised paths (``portforward/22/tcp``)."""
     parts = sub.split("/")
     for n in range(len(parts), 0, -1):
@@ -40,7 +44,7 @@ def _split(parts: list[str]) -> tuple[str, str, str, str]:
     raise _not_found()
 
 
-def served(parts: list[str]) -> bool:
+def served(table: SubresourceTable, parts: list[str]) -> bool:
     """Whether ``handle`` has something for ``parts`` (after ``…/{version}``) other than a 404."""
     if parts in ([], ["version"], ["healthz"]):
         return True
@@ -48,7 +52,7 @@ def served(parts: list[str]) -> bool:
         _, plural, _, sub = _split(parts)
     except NotFound:
         return False
-    return any(_lookup(table, plural, sub) is not None for table in (extensions.ACTIONS, extensions.STREAMS))
+    return _lookup(table.actions, plural, sub) is not None or _lookup(table.streams, plural, sub) is not None
 
 
 def handle(state: ServerState, req: Request, parts: list[str]) -> Response | Streaming:
@@ -56,24 +60,25 @@ def handle(state: ServerState, req: Request, parts: list[str]) -> Response | Str
     if not parts:
         if req.method != "GET":
             raise MethodNotAllowed("the server does not allow this method on the requested resource")
-        return json_response(200, discovery.subresource_list())
+        return json_response(200, discovery.subresource_list(state.subresources))
     if parts == ["version"]:
         return json_response(200, discovery.kubevirt_version())
     if parts == ["healthz"]:
         return json_response(200, {"apiserver": "ok", "restful": "ok"})
     namespace, plural, name, sub = _split(parts)
-    ctx = ActionContext(store=state.store, settings=state.settings, namespace=namespace, name=name,
-                        subresource=sub, method=req.method, body={}, query=req.query.as_dict(),
-                        services=state.services)
+    table = state.subresources
+    ctx = ActionContext(runtime=state.runtime, namespace=namespace, name=name, subresource=sub,
+                        method=req.method, body={}, query=req.query.as_dict())
     if req.method == "GET" and websocket.is_upgrade(req.headers):
-        stream_handler = _lookup(extensions.STREAMS, plural, sub)
+        stream_handler = _lookup(table.streams, plural, sub)
         if stream_handler is None:
             raise _not_found()
         stream_handler.check(ctx)                        # an APIError here refuses the upgrade with its Status
-        return Streaming(lambda h: _serve_stream(h, stream_handler, ctx, req))
-    action = _lookup(extensions.ACTIONS, plural, sub)
+        found = stream_handler
+        return Streaming(lambda h: _serve_stream(h, found, ctx, req))
+    action = _lookup(table.actions, plural, sub)
     if action is None:
-        if _lookup(extensions.STREAMS, plural, sub) is not None and req.method == "GET":
+        if _lookup(table.streams, plural, sub) is not None and req.method == "GET":
             raise BadRequest("websocket: the client is not using the websocket protocol: 'upgrade' token not "
                              "found in 'Connection' header")
         raise _not_found()
@@ -98,7 +103,7 @@ def _result(result: ActionResult | None) -> Response:
     return Response(result.code, data, result.content_type)
 
 
-def _serve_stream(handler: Any, stream_handler: Any, ctx: ActionContext, req: Request) -> None:
+def _serve_stream(handler: Any, stream_handler: StreamHandler, ctx: ActionContext, req: Request) -> None:
     handler.close_connection = True
     handler.response_started = True
     ws = websocket.accept(handler.connection, handler.requestline, req.headers)

@@ -1,6 +1,7 @@
 """SQLite-backed object store with Kubernetes API semantics.
 
-The API server and the reconcilers share one :class:`ObjectStore` in-process:
+The API server and the reconcilers share one :class:`ObjectStore` in-process; they see it through the
+:class:`Store` protocol (``store/protocol.py``):
 
 * ``get(kind, namespace, name) -> dict``: raises ``errors.NotFound``.
 * ``list(kind, namespace=None, label_selector=None, field_selector=None) -> (items, resource_version)``.
@@ -40,6 +41,7 @@ Every write is validated (``virtctl.controller.schema.admit``): the swagger sche
 """
 
 from virtctl.controller.store.objects import ObjectStore
+from virtctl.controller.store.protocol import Store
 from virtctl.controller.store.watch import Watch
 
-__all__ = ["ObjectStore", "Watch"]
+__all__ = ["ObjectStore", "Store", "Watch"]
