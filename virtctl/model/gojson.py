@@ -1,14 +1,38 @@
-"""Decode request bodies the way Go's encoding/json does where Python differs: a lone UTF-16
-surrogate (``"\\ud800"``) becomes U+FFFD instead of a string that cannot be encoded as UTF-8
-(and would fail later, when the object is stored or sent)."""
+"""Decode JSON the way Go's encoding/json (as the Kubernetes apiserver uses it) does, where Python differs:
+
+* a lone UTF-16 surrogate (``"\\ud800"``) becomes U+FFFD instead of a string that cannot be encoded
+  as UTF-8 (and would fail later, when the object is stored or sent);
+* ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (Python accepts them): a syntax error;
+* numbers become int64 when they fit, else float64; a number beyond float64's range is refused
+  (``json: cannot unmarshal number … into Go value of type float64``) instead of becoming ``inf``
+  or a 4,000-digit integer;
+* nesting is limited before anything is decoded (``MAX_DEPTH``), so a hostile body cannot exhaust
+  the interpreter's stack; Go refuses depth beyond 10000 with ``exceeded max depth``, and the
+  server needs a lower bound because every later pass over the value (validation, copies,
+  encoding) recurses (see docs/standalone.md, "Limits").
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from array import array
+from itertools import accumulate
 from typing import Any
 
+MAX_DEPTH = 100
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# after strings are cut out: brackets become +1 / -1 (as signed bytes), everything else disappears
+_BRACKETS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[{]}")
+
+
+class DecodeError(ValueError):
+    """The text is not JSON that Go would decode; the message is Go's."""
 
 
 def without_lone_surrogates(value: Any) -> Any:
@@ -21,10 +45,65 @@ def without_lone_surrogates(value: Any) -> Any:
     return value
 
 
-def loads(data: bytes | str) -> Any:
-    """``json.loads`` with Go's replacement of lone surrogates (the walk runs only when needed)."""
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    value = json.loads(text)
+def nesting_depth(data: bytes) -> tuple[int, int]:
+    """(deepest nesting of arrays/objects, byte offset where it is first reached) of a JSON text,
+    without decoding it; strings are skipped, so brackets inside them do not count."""
+    stripped = _STRING.sub(b"", data).translate(_BRACKETS, _NOT_BRACKETS)
+    if not stripped:
+        return 0, 0
+    levels = list(accumulate(array("b", stripped)))
+    deepest = max(levels)
+    return deepest, levels.index(deepest)
+
+
+def check_depth(data: bytes, limit: int = MAX_DEPTH) -> None:
+    deepest, _ = nesting_depth(data)
+    if deepest > limit:
+        opener = data.lstrip()[:1].decode("latin-1") or "["
+        raise DecodeError(f"invalid character '{opener}' exceeded max depth")
+
+
+def _number(text: str) -> int | float:
+    """A JSON number as Go decodes it into interface{} with integers preserved (int64, else float64)."""
+    if len(text) <= 20 and "." not in text and "e" not in text and "E" not in text:
+        value = int(text)
+        if INT64_MIN <= value <= INT64_MAX:
+            return value
+    try:
+        f = float(text)
+    except (ValueError, OverflowError):
+        f = math.inf
+    if math.isinf(f):
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise DecodeError(f"json: cannot unmarshal number {shown} into Go value of type float64")
+    return f
+
+
+def _constant(name: str) -> Any:
+    raise DecodeError(f"invalid character '{name[0] if name[0] != '-' else 'I'}' "
+                      + ("looking for beginning of value" if name[0] != "-" else "in numeric literal"))
+
+
+def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Decode like Go: refuses NaN/Infinity, out-of-range numbers and nesting beyond ``max_depth``
+    (``DecodeError``, a ``ValueError``); malformed JSON raises ``ValueError`` as ``json.loads`` does."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    check_depth(raw, max_depth)
+    text = raw.decode("utf-8", "replace")
+    value = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=_constant)
     if "\\u" in text and _LONE_SURROGATE.search(json.dumps(value, ensure_ascii=False, default=str)):
         value = without_lone_surrogates(value)
     return value
+
+
+def check_finite(value: Any) -> None:
+    """Go's encoder refuses NaN and ±Inf (``json: unsupported value: NaN``); so must anything stored."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            raise DecodeError(f"json: unsupported value: {'NaN' if math.isnan(v) else ('+Inf' if v > 0 else '-Inf')}")
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)

@@ -6,21 +6,27 @@ from __future__ import annotations
 
 import hmac
 import logging
-import socket
+import re
 import ssl
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from virtctl.controller.server import routes
-from virtctl.controller.server.messages import Request, Response, Streaming, error_response
+from virtctl.controller.server.messages import (
+    Request,
+    Response,
+    Streaming,
+    error_response,
+)
 from virtctl.controller.server.query import Query
 from virtctl.errors import APIError, BadRequest, InternalError, Unauthorized
 
 log = logging.getLogger("virtctl.controller.server")
 
 HANDSHAKE_TIMEOUT = 10.0
-DRAIN_MAX = 32 * 1024 * 1024      # an oversized body up to this is read and dropped, so the client sees the 413
+DRAIN_MAX = 64 * 1024 * 1024      # an oversized body up to this is read and dropped, so the client sees the 413
+_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,15}")
 
 
 class TooLarge(APIError):
@@ -51,7 +57,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             except OSError:
                 pass
 
-    def log_message(self, format: str, *args: Any) -> None:          # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
@@ -104,33 +110,58 @@ class ApiHandler(BaseHTTPRequestHandler):
             raise BadRequest("invalid Content-Length")
         if length > limit:
             self.close_connection = True
-            if length <= DRAIN_MAX:
-                while length > 0:
-                    got = self.rfile.read(min(length, 1 << 16))
-                    if not got:
-                        break
-                    length -= len(got)
+            self._discard(length)
             raise TooLarge(f"Request entity too large: limit is {limit}")
         return self.rfile.read(length)
 
+    def _discard(self, length: int) -> int:
+        """Read and drop up to ``length`` bytes of an unwanted body (at most DRAIN_MAX in all), so a
+        client that sends its whole body before reading gets the answer instead of a reset."""
+        budget = getattr(self, "_drained", 0)
+        length = min(length, DRAIN_MAX - budget)
+        dropped = 0
+        while dropped < length:
+            got = self.rfile.read(min(length - dropped, 1 << 16))
+            if not got:
+                break
+            dropped += len(got)
+        self._drained = budget + dropped
+        return dropped
+
+    def _chunk_size(self) -> int:
+        line = self.rfile.readline(1024)
+        size_text = line.split(b";")[0].strip()
+        if not _CHUNK_SIZE.fullmatch(size_text):
+            self.close_connection = True        # Go's net/http: the body cannot be framed
+            raise BadRequest("invalid byte in chunk length" if size_text else "unexpected EOF in chunked body")
+        return int(size_text, 16)
+
     def _read_chunked(self, limit: int) -> bytes:
-        data = b""
+        parts: list[bytes] = []
+        total = 0
+        too_large = False
         while True:
-            line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:
-                self.close_connection = True
-                raise BadRequest("invalid chunked request body") from None
+            size = self._chunk_size()
             if size == 0:
                 while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                     pass
-                return data
-            if len(data) + size > limit:
+                break
+            if too_large or total + size > limit:
+                too_large = True
                 self.close_connection = True
-                raise TooLarge(f"Request entity too large: limit is {limit}")
-            data += self.rfile.read(size)
+                if self._discard(size) < size:
+                    break                        # drained all we will: the connection closes
+            else:
+                chunk = self.rfile.read(size)
+                if len(chunk) < size:
+                    self.close_connection = True
+                    raise BadRequest("unexpected EOF in chunked body")
+                parts.append(chunk)
+            total += size
             self.rfile.readline(1024)
+        if too_large:
+            raise TooLarge(f"Request entity too large: limit is {limit}")
+        return b"".join(parts)
 
     def _handle(self, method: str) -> None:
         self.response_started = False
@@ -150,10 +181,14 @@ class ApiHandler(BaseHTTPRequestHandler):
                 self._send(result, head_only=method == "HEAD")
         except APIError as e:
             self._send_error(e)
-        except (BrokenPipeError, ConnectionResetError, socket.timeout, ssl.SSLError):
+        except (TimeoutError, BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
-        except Exception:
-            log.exception("unexpected error serving %s %s", method, self.path)
+        except Exception as e:
+            # one line in the log, the traceback only at debug level: a client must not be able to
+            # fill the log with tracebacks (the request is answered 500 either way)
+            log.error("unexpected error serving %s %s: %s: %s", method, urlsplit(self.path).path,
+                      type(e).__name__, str(e)[:200])
+            log.debug("traceback", exc_info=True)
             self._send_error(InternalError("an error on the server has prevented the request from succeeding"))
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:

@@ -7,13 +7,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import yaml
-
-from virtctl.controller.runtime import Runtime
 from virtctl.controller.server.query import Query
-from virtctl.controller.store.protocol import Store
-from virtctl.controller.subresource import SubresourceTable
-from virtctl.model import gojson
+from virtctl.model import gojson, yamljson
 from virtctl.errors import APIError, BadRequest, UnsupportedMediaType
 
 JSON_TYPES = ("application/json", "application/merge-patch+json", "application/json-patch+json",
@@ -25,15 +20,12 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 class ServerState:
     """What every request handler may use: shared by all connections of one server."""
 
-    runtime: Runtime
+    store: Any
+    settings: Any
     token: str
-    subresources: SubresourceTable
+    services: dict[str, Any] = field(default_factory=dict)
     max_body: int = 3 * 1024 * 1024
     stopping: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def store(self) -> Store:
-        return self.runtime.store
 
 
 @dataclass
@@ -56,9 +48,9 @@ class Request:
         ctype = self.content_type
         if ctype in YAML_TYPES:
             try:
-                return gojson.without_lone_surrogates(yaml.safe_load(self.body))
-            except yaml.YAMLError as e:
-                raise BadRequest(f"error decoding YAML: {str(e).splitlines()[0]}") from None
+                return gojson.without_lone_surrogates(yamljson.loads(self.body))
+            except ValueError as e:
+                raise BadRequest(f"error decoding YAML: {e}") from None
         if ctype not in JSON_TYPES:
             raise UnsupportedMediaType(f'the body of the request was in an unknown format - accepted media types '
                                        f'include: application/json, application/yaml')

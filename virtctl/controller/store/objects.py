@@ -14,15 +14,13 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from virtctl.controller import schema
 from virtctl.controller.store import metadata as meta
 from virtctl.controller.store import patches
 from virtctl.controller.store.selectors import Selector
 from virtctl.controller.store.sqlite import Database, Key
 from virtctl.controller.store.watch import Watch
-from virtctl.model import gojson
+from virtctl.model import gojson, yamljson
 from virtctl.errors import BadRequest, Conflict, Gone, NotFound, UnsupportedMediaType
 from virtctl.model import kinds
 from virtctl.model.kinds import Kind
@@ -362,7 +360,7 @@ def _parse_json(body: Any) -> Any:
 def _parse_yaml(body: Any) -> Any:
     if isinstance(body, (bytes, bytearray, str)):
         try:
-            return gojson.without_lone_surrogates(yaml.safe_load(body))
-        except yaml.YAMLError as e:
-            raise BadRequest(f"error decoding YAML: {str(e).splitlines()[0]}") from None
+            return gojson.without_lone_surrogates(yamljson.loads(body))
+        except ValueError as e:
+            raise BadRequest(f"error decoding YAML: {e}") from None
     return body
