@@ -22,7 +22,8 @@ bash scripts/setup-libvirt.sh
 sh scripts/start-second-libvirtd.sh /var/lib/virtctl-node2
 
 need=()
-for pkg in docker-registry skopeo genisoimage tigervnc-viewer tmux xvfb python3-venv; do
+# openssh-client: virtctl ssh/scp wrap it (tests); binutils: readelf for the guest build
+for pkg in docker-registry skopeo genisoimage tigervnc-viewer tmux xvfb python3-venv openssh-client binutils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
