@@ -7,7 +7,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from virtctl.controller.runtime import Runtime
 from virtctl.controller.server.query import Query
+from virtctl.controller.store.protocol import Store
+from virtctl.controller.subresource import SubresourceTable
 from virtctl.model import gojson, yamljson
 from virtctl.errors import APIError, BadRequest, UnsupportedMediaType
 
@@ -20,12 +23,15 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 class ServerState:
     """What every request handler may use: shared by all connections of one server."""
 
-    store: Any
-    settings: Any
+    runtime: Runtime
     token: str
-    services: dict[str, Any] = field(default_factory=dict)
+    subresources: SubresourceTable
     max_body: int = 3 * 1024 * 1024
     stopping: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
 
 
 @dataclass
