@@ -12,6 +12,10 @@ import socket
 
 MAX_LINE = 65536
 MAX_HEADERS = 200
+# client-go's transport (k8s.io/apimachinery utilnet.SetTransportDefaults): a 30 s dial and a 10 s
+# TLS handshake, both also cut short by the request time-out (--request-timeout)
+DIAL_TIMEOUT = 30.0
+TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
 class HTTPError(OSError):
@@ -22,10 +26,20 @@ class RemoteDisconnected(ConnectionResetError):
     """The server closed the connection before answering (an idle keep-alive connection, usually)."""
 
 
+class ConnectTimeout(TimeoutError):
+    """Setting up the connection took too long: ``phase`` is ``"dial"`` (TCP, and a proxy's CONNECT)
+    or ``"tls"``; ``by_request`` when the request's own time-out ran out first."""
+
+    def __init__(self, phase: str, by_request: bool):
+        super().__init__(f"{phase} timed out")
+        self.phase = phase
+        self.by_request = by_request
+
+
 class Response:
     """Status and headers at once; the body with :meth:`read` (whole) or :meth:`readline` (stream)."""
 
-    def __init__(self, conn: "Connection", status: int, reason: str, headers: list[tuple[str, str]],
+    def __init__(self, conn: Connection, status: int, reason: str, headers: list[tuple[str, str]],
                  method: str):
         self._conn = conn
         self.status = status
@@ -148,14 +162,32 @@ class Connection:
         self.answered = False
 
     def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self.timeout)
+        import time
+
+        start = time.monotonic()
+        dial = DIAL_TIMEOUT if self.timeout is None else min(DIAL_TIMEOUT, self.timeout)
+        try:
+            sock = socket.create_connection((self.host, self.port), dial)
+        except TimeoutError:
+            raise ConnectTimeout("dial", dial != DIAL_TIMEOUT) from None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.tunnel is not None:
-                self._open_tunnel(sock)
+                try:
+                    self._open_tunnel(sock)
+                except TimeoutError:
+                    raise ConnectTimeout("dial", dial != DIAL_TIMEOUT) from None
             if self.ssl_context is not None:
+                handshake = TLS_HANDSHAKE_TIMEOUT
+                if self.timeout is not None:
+                    handshake = min(handshake, max(self.timeout - (time.monotonic() - start), 0.001))
+                sock.settimeout(handshake)
                 name = self.server_hostname or (self.tunnel[0] if self.tunnel else self.host)
-                sock = self.ssl_context.wrap_socket(sock, server_hostname=name)
+                try:
+                    sock = self.ssl_context.wrap_socket(sock, server_hostname=name)
+                except TimeoutError:
+                    raise ConnectTimeout("tls", handshake != TLS_HANDSHAKE_TIMEOUT) from None
+            sock.settimeout(self.timeout)
         except BaseException:
             sock.close()
             raise

@@ -40,12 +40,13 @@ class WebSocketParams:
     """What a websocket client needs to dial the API server with the same credentials."""
 
     def __init__(self, url: str, ssl_context: ssl.SSLContext | None, headers: dict[str, str] | None = None,
-                 server_hostname: str | None = None, proxy_url: str = ""):
+                 server_hostname: str | None = None, proxy_url: str = "", timeout: float | None = None):
         self.url = url                            # wss://host:port/path?query
         self.ssl_context = ssl_context
         self.headers = dict(headers or {})
         self.server_hostname = server_hostname    # SNI / verification name (tls-server-name)
         self.proxy_url = proxy_url
+        self.timeout = timeout                    # --request-timeout: bounds the dial and handshake
 
 
 def split_url(url: str) -> tuple[str, str, int | None, str]:
@@ -285,8 +286,10 @@ class HTTPTransport:
             while True:
                 try:
                     line = resp.readline()
-                except OSError:
-                    return
+                except TimeoutError:
+                    return              # --request-timeout ran out: the watch ends, as kubectl's does
+                except OSError as e:    # reset, or cut in the middle of the stream: say so
+                    raise self._connection_error(e) from None
                 if not line:
                     return
                 if line.strip():
@@ -304,7 +307,8 @@ class HTTPTransport:
         headers.pop("User-Agent", None)
         if self.cfg.impersonate_groups:
             headers["Impersonate-Group"] = ",".join(self.cfg.impersonate_groups)
-        return WebSocketParams(url, self.ssl_context, headers, self.cfg.tls_server_name or None, self.proxy)
+        return WebSocketParams(url, self.ssl_context, headers, self.cfg.tls_server_name or None, self.proxy,
+                               self.cfg.timeout)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -328,6 +332,13 @@ class HTTPTransport:
             return ConnectionFailed(f"Unable to connect to the server: tls: {e.reason or e}")
         if isinstance(e, socket.gaierror):
             return ConnectionFailed(f"Unable to connect to the server: dial tcp: lookup {self.host}: no such host")
+        if isinstance(e, http11.ConnectTimeout):
+            if e.by_request:
+                return ConnectionFailed("Unable to connect to the server: net/http: request canceled while waiting "
+                                        "for connection (Client.Timeout exceeded while awaiting headers)")
+            if e.phase == "tls":
+                return ConnectionFailed("Unable to connect to the server: net/http: TLS handshake timeout")
+            return ConnectionFailed(f"Unable to connect to the server: dial tcp {where}: i/o timeout")
         if isinstance(e, (TimeoutError, socket.timeout)):
             return ConnectionFailed("Unable to connect to the server: net/http: request canceled "
                                     "(Client.Timeout exceeded while awaiting headers)")

@@ -6,11 +6,17 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from virtctl.errors import APIError, ConnectionFailed, Timeout, VirtctlError, api_error_from_status
+from virtctl.errors import (
+    APIError,
+    ConnectionFailed,
+    Timeout,
+    VirtctlError,
+    api_error_from_status,
+)
 from virtctl.streams import protocol
-
 
 # websockets logs its own races (e.g. data arriving while the socket closes under it) with a
 # traceback through logging's last-resort handler; the CLI reports failures once, through its
@@ -28,6 +34,11 @@ class DialParams(Protocol):
     headers: dict[str, str]
     server_hostname: str | None
     proxy_url: str
+    timeout: float | None                 # --request-timeout (None: OPEN_TIMEOUT)
+
+
+# the websocket's dial, TLS and upgrade together when --request-timeout does not bound them
+OPEN_TIMEOUT = 15.0
 
 
 def _connect_kwargs(connect: Callable[..., Any], params: DialParams) -> dict[str, Any]:
@@ -36,7 +47,7 @@ def _connect_kwargs(connect: Callable[..., Any], params: DialParams) -> dict[str
         "additional_headers": dict(params.headers or {}),
         "compression": None,              # neither gorilla nor virt-api negotiate deflate
         "max_size": None,
-        "open_timeout": 15,
+        "open_timeout": getattr(params, "timeout", None) or OPEN_TIMEOUT,
         "close_timeout": 2,
         "server_hostname": params.server_hostname or None,
         # keep-alive: idle consoles behind proxies are cut after ~20 s without it (kubevirt#6493)
@@ -65,7 +76,13 @@ def dial_once(params: DialParams) -> Any:
         raise api_error_from_status(e.response.status_code, e.response.body) from None
     except InvalidHandshake as e:
         raise ConnectionFailed(f"websocket handshake with the server failed: {e}") from None
-    except (OSError, TimeoutError) as e:
+    except TimeoutError:
+        if getattr(params, "timeout", None):
+            raise ConnectionFailed("Unable to connect to the server: net/http: request canceled while waiting for "
+                                   "connection (Client.Timeout exceeded while awaiting headers)") from None
+        raise ConnectionFailed(f"Unable to connect to the server: websocket handshake timed out after "
+                               f"{OPEN_TIMEOUT:g}s") from None
+    except OSError as e:
         raise ConnectionFailed(f"unable to connect to the server: {e}") from None
 
 

@@ -19,13 +19,15 @@ import ssl
 import threading
 import urllib.parse
 import warnings
-from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Union
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, Mapping, Union
 
 import urllib3
 from urllib3.exceptions import InsecureRequestWarning
-from urllib3.response import HTTPResponse
 
 from virtctl.errors import VirtctlError
+
+if TYPE_CHECKING:
+    from urllib3 import BaseHTTPResponse as Response     # urllib3 2.x; 1.26 returns the same shape
 
 USER_AGENT = "virtctl"
 TIMEOUT_S = 30.0
@@ -33,7 +35,6 @@ CHUNK = 1 << 20
 MAX_REDIRECTS = 10
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
-Response = HTTPResponse
 HostCheck = Callable[[str], bool]          # hostport → yes/no
 
 

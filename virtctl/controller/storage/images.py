@@ -304,7 +304,7 @@ def _decompressed(raw: _HashingReader, digest: str) -> Iterator[IO[bytes]]:
     """Layer bytes as tar: gzip and plain tar natively, zstd through the ``zstd`` program."""
     peek = _PeekReader(raw)
     if peek.head.startswith(GZIP_MAGIC):
-        with gzip.GzipFile(fileobj=peek, mode="rb") as gz:  # type: ignore[arg-type]
+        with gzip.GzipFile(fileobj=peek, mode="rb") as gz:  # type: ignore[call-overload]
             yield gz  # type: ignore[misc]
             while gz.read(1 << 20):     # to the end, so the whole blob is hashed and checked
                 pass

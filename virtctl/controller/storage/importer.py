@@ -103,11 +103,12 @@ def _plan_data_volume(template: object, base: str, settings: Settings, namespace
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise invalid(f"{src_path}.url", f'Invalid value: "{url}": must be an http or https URL')
         headers = src.get("extraHeaders") or []
+        http_url: str = url
 
         def from_http(tmp: Path, _cache: ImageCache, progress: Progress | None) -> None:
             download = tmp.with_name(tmp.name + ".download")
-            _download(url, download, headers, progress)
-            _import_image(download, tmp, size, f'data volume "{name}" ({url})')
+            _download(http_url, download, headers, progress)
+            _import_image(download, tmp, size, f'data volume "{name}" ({http_url})')
         return name, path, from_http
 
     if kind == "registry":

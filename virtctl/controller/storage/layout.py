@@ -68,9 +68,10 @@ def persistent_volume_path(settings: Settings, namespace: str, name: str) -> Pat
     return Path(settings.volumes_dir) / namespace / f"{name}{VOLUME_SUFFIX}"
 
 
-def ephemeral_dir(settings: Settings, namespace: str, vmi_name: str, vmi_uid: str) -> Path:
+def ephemeral_dir(settings: Settings, namespace: str, vmi_name: object, vmi_uid: object) -> Path:
+    """A VMI's run dir; its namespace, name and uid are checked first (422 if not valid)."""
     check_label(namespace, "metadata.namespace")
-    check_subdomain(vmi_name, "metadata.name")
+    vmi_name = check_subdomain(vmi_name, "metadata.name")
     if not isinstance(vmi_uid, str) or not _UID_RE.match(vmi_uid):
         raise invalid("metadata.uid", f'Invalid value: "{vmi_uid}": not a UID')
     # the uid makes it unique; the name (cut to fit a file name) is for people looking at the dir

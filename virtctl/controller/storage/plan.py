@@ -90,7 +90,7 @@ def prepare_volumes(vmi: dict, settings: Settings, *, namespace: str, progress: 
     spec = vmi.get("spec") or {}
     name, uid = meta.get("name"), meta.get("uid")
     run_dir = ephemeral_dir(settings, namespace, name, uid)
-    hostname = spec.get("hostname") or name
+    hostname = spec.get("hostname") or str(name)
     volumes = spec.get("volumes") or []
     if not isinstance(volumes, list):
         raise invalid("spec.volumes", "must be a list")
@@ -113,7 +113,7 @@ def prepare_volumes(vmi: dict, settings: Settings, *, namespace: str, progress: 
     kernel_step = _plan_kernel_boot(spec)
 
     # 2. make it real
-    ctx = _Context(settings, namespace, name, uid, hostname, run_dir, images or ImageCache(settings), progress)
+    ctx = _Context(settings, namespace, str(name), str(uid), hostname, run_dir, images or ImageCache(settings), progress)
     prepared = PreparedVolumes(ephemeral_dir=run_dir)
     try:
         for vol_name, step in steps:
@@ -242,7 +242,7 @@ def _plan_volume(volume: dict, vol_name: str, field_path: str, settings: Setting
     return cloud_init
 
 
-def _plan_kernel_boot(spec: dict) -> _Step | None:
+def _plan_kernel_boot(spec: dict) -> Callable[[_Context], KernelBootFiles] | None:
     kernel_boot = ((spec.get("domain") or {}).get("firmware") or {}).get("kernelBoot")
     if not kernel_boot:
         return None

@@ -1,0 +1,123 @@
+"""Time-outs like client-go's, against real servers on 127.0.0.1:0 that misbehave: one that accepts
+connections and never answers (TLS or plain HTTP), and one that cuts a watch stream."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+
+import pytest
+
+from tests.cli.conftest import run_cli
+from tests.client.proxies import SilentServer
+from virtctl.client import KubeVirtClient, Overrides, resolve
+from virtctl.client.transport import WebSocketParams
+from virtctl.errors import ConnectionFailed
+from virtctl.model import kinds
+from virtctl.streams.dial import dial_once
+
+WAITING_FOR_CONNECTION = ("Unable to connect to the server: net/http: request canceled while waiting for connection "
+                          "(Client.Timeout exceeded while awaiting headers)\n")
+AWAITING_HEADERS = "Unable to connect to the server: net/http: request canceled (Client.Timeout exceeded while awaiting headers)\n"
+
+
+@pytest.fixture
+def silent(tmp_path, monkeypatch):
+    server = SilentServer()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KUBECONFIG", str(server.kubeconfig(tmp_path / "silent.kubeconfig")))
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("command", [["get", "vm"], ["get", "vm", "x"], ["start", "x"], ["stop", "x"],
+                                     ["snapshot", "create", "x"], ["console", "x"],
+                                     ["vnc", "x", "--proxy-only"]])
+def test_a_silent_server_fails_every_command_within_the_request_timeout(silent, command):
+    res = run_cli(["--request-timeout=1s", *command])
+    # one line ending in client-go's words (a command may name what it was doing first, as Go's do)
+    assert res.code == 1 and res.err.endswith(WAITING_FOR_CONNECTION) and res.err.count("\n") == 1, res
+    assert silent.accepted                        # it did connect: the time-out cut the TLS handshake
+
+
+def test_request_timeout_in_seconds_bounds_waiting_for_the_answer(tmp_path, monkeypatch):
+    server = SilentServer()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KUBECONFIG", str(server.kubeconfig(tmp_path / "plain.kubeconfig", scheme="http")))
+    try:
+        res = run_cli(["--request-timeout", "1", "get", "vm"])   # plain HTTP: connected, then no answer
+    finally:
+        server.stop()
+    assert (res.code, res.err) == (1, AWAITING_HEADERS), res
+
+
+def test_without_request_timeout_the_tls_handshake_gives_up_like_client_go(silent):
+    res = run_cli(["get", "vm"])                  # client-go's 10 s TLS handshake time-out
+    assert (res.code, res.err) == (1, "Unable to connect to the server: net/http: TLS handshake timeout\n"), res
+
+
+def test_websocket_dial_honours_the_request_timeout(silent):
+    params = WebSocketParams(f"wss://127.0.0.1:{silent.port}/apis/x", None, {}, timeout=0.5)
+    with pytest.raises(ConnectionFailed) as e:
+        dial_once(params)
+    assert e.value.message == WAITING_FOR_CONNECTION.strip()
+
+
+# ---- a watch cut by a socket error says so; a watch the server ends cleanly ends quietly
+
+EVENT = b'{"type":"ADDED","object":{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachine","metadata":{"name":"a"}}}\n'
+
+
+def watch_server(end: bytes, reset: bool) -> tuple[socket.socket, int]:
+    """Answers one watch request with one event, then ``end`` and a close (an RST when ``reset``)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        f = conn.makefile("rb")
+        while f.readline() not in (b"\r\n", b""):
+            pass
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     + b"%x\r\n" % len(EVENT) + EVENT + b"\r\n" + end)
+        f.close()
+        if reset:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, listener.getsockname()[1]
+
+
+def watch_events(port: int) -> tuple[list[str], BaseException | None]:
+    kv = KubeVirtClient.from_config(resolve(Overrides(server=f"http://127.0.0.1:{port}")))
+    seen: list[str] = []
+    try:
+        for _, obj in kv.watch(kinds.VM):
+            seen.append(obj["metadata"]["name"])
+    except ConnectionFailed as e:
+        return seen, e
+    finally:
+        kv.close()
+    return seen, None
+
+
+def test_a_watch_cut_in_the_middle_reports_the_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    listener, port = watch_server(b"40\r\n{\"type\":", reset=True)
+    try:
+        seen, error = watch_events(port)
+    finally:
+        listener.close()
+    assert seen == ["a"]
+    assert isinstance(error, ConnectionFailed) and error.message.startswith("Unable to connect to the server:")
+
+
+def test_a_watch_the_server_ends_ends_quietly(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    listener, port = watch_server(b"0\r\n\r\n", reset=False)
+    try:
+        assert watch_events(port) == (["a"], None)
+    finally:
+        listener.close()
