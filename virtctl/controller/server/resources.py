@@ -49,6 +49,7 @@ def parse(parts: list[str]) -> ResourcePath | None:
 
 
 def handle(state: ServerState, req: Request, rp: ResourcePath) -> Response | Streaming:
+    req.query.check_write_options(req.method)
     if rp.name is None:
         return _collection(state, req, rp)
     return _object(state, req, rp)
@@ -69,7 +70,8 @@ def _render(req: Request, kind: Kind, obj: dict[str, Any], code: int = 200,
 def _collection(state: ServerState, req: Request, rp: ResourcePath) -> Response | Streaming:
     store, kind = state.store, rp.kind
     if req.method == "GET":
-        if req.query.bool("watch"):
+        options = req.query.list_options()
+        if options.watch:
             return _watch(state, req, rp)
         items, rv = store.list(kind, rp.namespace, req.query.get("labelSelector"), req.query.get("fieldSelector"))
         if tables.wants_table(req.headers.get("Accept")):
@@ -161,5 +163,6 @@ def _watch(state: ServerState, req: Request, rp: ResourcePath) -> Streaming:
         # the apiserver answers 200 and then one ERROR event carrying the 410 Status
         gone = e
         return Streaming(lambda h: watchstream.send_error(h, gone))
-    deadline = None if timeout is None or timeout <= 0 else time.monotonic() + timeout
+    # a time-out beyond a year is no time-out (and keeps the deadline arithmetic in range)
+    deadline = None if timeout is None or timeout <= 0 or timeout > 366 * 86400 else time.monotonic() + timeout
     return Streaming(lambda h: watchstream.stream(h, state, rp.kind, watch, deadline, as_table, include_object))
