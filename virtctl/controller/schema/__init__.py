@@ -1,9 +1,10 @@
 """Validation of stored objects and request bodies against KubeVirt's OpenAPI (v1.9.0).
 
 * ``validate(definition, obj) -> list[Problem]``: types, required fields and enums (jsonschema Draft 4).
-* ``unknown_fields(definition, obj) -> list[str]``: what ``fieldValidation=Strict`` rejects.
+* ``unknown_fields(definition, obj) -> list[str]``: what ``fieldValidation=Strict`` rejects;
+  ``prune(definition, obj)`` removes them in place (the apiserver's pruning of structural schemas).
 * ``admit(kind, obj, field_validation) -> warnings``: everything a write goes through, in the
-  apiserver's order (decode → schema → admission webhooks); raises ``errors.BadRequest`` /
+  apiserver's order (decode → prune → schema → admission webhooks); raises ``errors.BadRequest`` /
   ``errors.Invalid`` shaped as the apiserver shapes them, so kubectl prints the same lines.
 * ``invalid_error(kind, name, problems)``: the 422 for a list of problems.
 """
@@ -13,14 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from virtctl.controller.schema.admission import run_webhook
-from virtctl.controller.schema.strict import unknown_fields
+from virtctl.controller.schema.strict import prune, unknown_fields
 from virtctl.controller.schema.validation import Problem, validate
 from virtctl.errors import BadRequest, Invalid
 from virtctl.model.kinds import Kind
 
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 
-__all__ = ["Problem", "validate", "unknown_fields", "admit", "invalid_error", "definition_for",
+__all__ = ["Problem", "validate", "unknown_fields", "prune", "admit", "invalid_error", "definition_for",
            "check_field_validation", "FIELD_VALIDATION"]
 
 
@@ -49,17 +50,21 @@ def check_field_validation(value: str | None) -> str:
 
 
 def admit(kind: Kind, obj: dict[str, Any], field_validation: str = "Strict") -> list[str]:
-    """Check a whole object about to be stored; returns warnings, raises on rejection."""
+    """Check a whole object about to be stored; returns warnings, raises on rejection. Unknown fields
+    are pruned from ``obj`` in place (Warn: with a warning each; Ignore: silently; Strict: refused)."""
     field_validation = check_field_validation(field_validation)
     definition = definition_for(kind)
     warnings: list[str] = []
-    if field_validation != "Ignore":
+    if field_validation == "Strict":
         unknown = unknown_fields(definition, obj)
-        if unknown and field_validation == "Strict":
+        if unknown:
             listed = ", ".join(f'unknown field "{u}"' for u in unknown)
             raise BadRequest(f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
                              f"strict decoding error: {listed}")
-        warnings.extend(f'unknown field "{u}"' for u in unknown)
+    else:
+        unknown = prune(definition, obj)
+        if field_validation == "Warn":
+            warnings.extend(f'unknown field "{u}"' for u in unknown)
     name = str((obj.get("metadata") or {}).get("name") or "")
     problems = validate(definition, obj)
     if problems:
