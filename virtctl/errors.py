@@ -110,6 +110,10 @@ class Gone(APIError):
     code, reason = 410, "Expired"
 
 
+class RequestEntityTooLarge(APIError):
+    code, reason = 413, "RequestEntityTooLarge"
+
+
 class UnsupportedMediaType(APIError):
     code, reason = 415, "UnsupportedMediaType"
 

@@ -4,6 +4,9 @@ Adjustments, each mirroring what the Kubernetes apiserver does with a CRD's sche
 
 * ``IntOrString`` is declared ``type: string, format: int-or-string``; the apiserver accepts both
   an integer and a string there (``x-kubernetes-int-or-string``), so we declare both types.
+* KubeVirt's CRDs cap the device and volume lists at 256 items (``maxItems``, moved from virt-api's
+  webhook into the CRD in KubeVirt 1.2); the swagger document does not say so, so we add it, first
+  in the schema so the validator meets it before walking the items.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from typing import Any
 SPEC_PATH = Path(__file__).with_name("kubevirt-swagger.json")
 INT_OR_STRING = "k8s.io.apimachinery.pkg.util.intstr.IntOrString"
 OBJECT_META = "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+ARRAY_LEN_MAX = 256
+CAPPED_LISTS = {"v1.VirtualMachineInstanceSpec": ("volumes", "networks", "accessCredentials"),
+                "v1.Devices": ("disks", "interfaces")}
 
 
 @lru_cache(maxsize=1)
@@ -23,6 +29,10 @@ def definitions() -> dict[str, Any]:
     spec = json.loads(SPEC_PATH.read_text())
     defs: dict[str, Any] = spec["definitions"]
     defs[INT_OR_STRING] = {"type": ["string", "integer"], "format": "int-or-string"}
+    for name, fields in CAPPED_LISTS.items():
+        props = defs[name]["properties"]
+        for field in fields:
+            props[field] = {"maxItems": ARRAY_LEN_MAX, **props[field]}
     return defs
 
 

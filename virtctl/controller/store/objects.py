@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from virtctl.controller import schema
+from virtctl.controller.store import limits
 from virtctl.controller.store import metadata as meta
 from virtctl.controller.store import patches
 from virtctl.controller.store.selectors import Selector
@@ -113,6 +114,7 @@ class ObjectStore:
                field_validation: str | None = "Strict", warnings: list[str] | None = None) -> dict[str, Any]:
         """Store a new object. ``warnings`` (optional out-list) receives admission warnings."""
         k = _kind(kind)
+        limits.check_size(obj)
         new = meta.for_create(k, namespace, obj)
         found = schema.admit(k, new, field_validation)
         with self._lock:
@@ -136,6 +138,7 @@ class ObjectStore:
 
     def _update(self, k: Kind, name: str, old: dict[str, Any], body: Any, subresource: str | None,
                 dry_run: bool, field_validation: str | None, warnings: list[str] | None) -> dict[str, Any]:
+        limits.check_size(body)
         new = meta.for_update(k, name, old, body, subresource)
         want_rv = new["metadata"].get("resourceVersion")
         old_rv = old["metadata"].get("resourceVersion")

@@ -5,15 +5,18 @@ a malformed patch is 400 BadRequest, a patch that does not apply (or a failed ``
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
-from virtctl.errors import BadRequest, Invalid
+from virtctl.errors import BadRequest, Invalid, RequestEntityTooLarge
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 APPLY = "application/apply-patch+yaml"
 STRATEGIC = "application/strategic-merge-patch+json"
 ACCEPTED = (JSON_PATCH, MERGE, APPLY)
+MAX_OPERATIONS = 10_000                    # kube-apiserver's maxJSONPatchOperations
+MAX_COPY_BYTES = 3 * 1024 * 1024           # its JSONPatchMaxCopyBytes (the request body limit)
 UNKNOWN_FORMAT = ("the body of the request was in an unknown format - accepted media types include: "
                   + ", ".join(ACCEPTED))
 
@@ -133,7 +136,11 @@ def json_patch(target: Any, ops: Any) -> Any:
     for op in ops:
         if not isinstance(op, dict):
             raise BadRequest("json: cannot unmarshal into Go value of type jsonpatch.Operation")
+    if len(ops) > MAX_OPERATIONS:
+        raise RequestEntityTooLarge(f"The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, "
+                                    f"got {len(ops)}")
     doc = copy.deepcopy(target)
+    copied = 0
     try:
         for op in ops:
             kind = op.get("op")
@@ -154,7 +161,12 @@ def json_patch(target: Any, ops: Any) -> Any:
                 doc, _ = _remove(doc, src, "move")
                 doc = _add(doc, path, value, "move")
             elif kind == "copy":
-                value = copy.deepcopy(_get(doc, op.get("from"), "copy"))
+                source = _get(doc, op.get("from"), "copy")
+                copied += len(json.dumps(source, separators=(",", ":"), ensure_ascii=False))
+                if copied > MAX_COPY_BYTES:
+                    raise PatchFailed(f"Unable to complete the copy, the accumulated size increase of copy is "
+                                      f"{copied}, exceeding the limit {MAX_COPY_BYTES}")
+                value = copy.deepcopy(source)
                 doc = _add(doc, path, value, "copy")
             elif kind == "test":
                 try:
