@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from virtctl.controller.logfile import PrivateRotatingFileHandler
 from virtctl.controller.pki import _write_private, ensure_pki, ensure_private_dir, ensure_token
 from virtctl.controller.reconcile.manager import Manager
 from virtctl.controller.runtime import Runtime
@@ -37,9 +38,7 @@ log = logging.getLogger("virtctl.controller")
 
 def setup_logging(settings: Settings) -> logging.Handler:
     ensure_private_dir(settings.state_dir)
-    fd = os.open(settings.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
-    handler = logging.FileHandler(settings.log_path)
+    handler = PrivateRotatingFileHandler(settings.log_path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("virtctl")
     root.addHandler(handler)
