@@ -9,6 +9,8 @@ import time
 import libvirt
 
 from virtctl.controller.virt.console import TAKEN_OVER, RingBuffer, SerialConsole
+from virtctl.controller.virt.consoles import ARRIVED, FRESH, ConsoleRegistry, console_action
+from virtctl.controller.virt.hypervisor import DomainEvent, DomainState, DomainStatus
 
 
 class FakeStream:
@@ -110,3 +112,83 @@ def test_reopens_after_eof_while_the_domain_exists_and_keeps_the_ring():
     time.sleep(0.3)
     assert not console.connected and console.reopens == 1
     console.close()
+
+
+# ------------------------------------------------------------------ the registry
+
+class RecordingHost:
+    """A host whose consoles are FakeStream-backed SerialConsoles; records what was opened."""
+
+    def __init__(self, node_name: str):
+        self.node_name = node_name
+        self.opened: list[str] = []
+        self.callbacks: list = []
+        self.running: dict[str, DomainStatus] = {}
+
+    def on_event(self, cb) -> None:
+        self.callbacks.append(cb)
+
+    def emit(self, domain: str, event: str, detail: str) -> None:
+        for cb in self.callbacks:
+            cb(DomainEvent(domain, event, detail))
+
+    def list_domains(self) -> dict[str, DomainStatus]:
+        return dict(self.running)
+
+    def open_console(self, domain: str, force: bool = True) -> SerialConsole:
+        self.opened.append(domain)
+        return SerialConsole(FakeStream).start()
+
+
+def wait_until(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
+
+
+def test_console_action_of_each_event():
+    assert console_action(DomainEvent("ns_a", "started", "booted")) == FRESH
+    assert console_action(DomainEvent("ns_a", "started", "wakeup")) == FRESH
+    # the target of a migration reports started/migrated while the guest still runs on the source
+    assert console_action(DomainEvent("ns_a", "started", "migrated")) is None
+    assert console_action(DomainEvent("ns_a", "resumed", "migrated")) == ARRIVED
+    for event, detail in (("started", "from-snapshot"), ("started", "restored"), ("resumed", "unpaused"),
+                          ("stopped", "destroyed"), ("suspended", "paused"), ("reboot", "")):
+        assert console_action(DomainEvent("ns_a", event, detail)) is None
+
+
+def test_registry_opens_by_events_on_one_thread_and_follows_a_migration():
+    node1, node2 = RecordingHost("node01"), RecordingHost("node02")
+    node1.running["ns_up"] = DomainStatus(DomainState.RUNNING, "booted", "u0")
+    registry = ConsoleRegistry([node1, node2]).start()
+    try:
+        wait_until(lambda: registry.get("ns_up") is not None)      # running at start: opened
+        threads = threading.active_count()
+        for i in range(50):
+            node1.emit(f"ns_vm{i}", "started", "booted")
+        wait_until(lambda: all(registry.get(f"ns_vm{i}") is not None for i in range(50)))
+        assert threading.active_count() == threads                  # no thread per event
+        source = registry.get("ns_vm0")
+
+        node2.emit("ns_vm0", "started", "migrated")                 # incoming QEMU prepared on node02
+        node1.emit("ns_vm1", "started", "booted")                   # (a later event, to know it was seen)
+        wait_until(lambda: node1.opened.count("ns_vm1") == 2)
+        assert "ns_vm0" not in node2.opened and registry.get("ns_vm0") is source and not source.closed
+        assert registry.live(node1, "ns_vm0") is source             # a cancelled migration: still here
+
+        node2.emit("ns_vm0", "resumed", "migrated")                 # the migration finished
+        wait_until(lambda: "ns_vm0" in node2.opened)
+        wait_until(lambda: registry.get("ns_vm0") is not source)
+        assert source.closed
+        moved = registry.get("ns_vm0")
+        assert registry.live(node2, "ns_vm0") is moved
+        back = registry.live(node1, "ns_vm0")                       # asked for on another host: reopened there
+        assert back is not moved and moved.closed and node1.opened.count("ns_vm0") == 2
+    finally:
+        registry.close()
+    assert not any(t.name == "console-opener" and t.is_alive() for t in threading.enumerate())
+    assert registry.get("ns_vm0") is None
+    node1.emit("ns_late", "started", "booted")                       # closed: events are inert
+    time.sleep(0.05)
+    assert "ns_late" not in node1.opened
