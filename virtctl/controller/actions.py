@@ -42,6 +42,7 @@ def forbidden(resource: str, name: str, message: str) -> Forbidden:
 
 
 def internal(message: str) -> InternalError:
+    # virt-api's cause here carries a message only (no reason, no field)
     return InternalError(f"Internal error occurred: {message}", details={"causes": [{"message": message}]})
 
 

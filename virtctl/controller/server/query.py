@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from virtctl.errors import BadRequest, Invalid
+from virtctl.errors import BadRequest, Invalid, status_cause
 
 INT64_MAX = (1 << 63) - 1
 UINT64_MAX = (1 << 64) - 1
@@ -200,4 +200,4 @@ def _invalid_options(kind: str, causes: list[tuple[str, str, str]]) -> Invalid:
     summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
     return Invalid(f'{kind}.meta.k8s.io "" is invalid: {summary}',
                    details={"group": "meta.k8s.io", "kind": kind,
-                            "causes": [{"reason": r, "message": m, "field": f} for r, f, m in causes]})
+                            "causes": [status_cause(r, m, f) for r, f, m in causes]})

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from virtctl.controller.storage.images import PULL_ALWAYS, PULL_IF_NOT_PRESENT, PULL_NEVER, default_pull_policy
 from virtctl.controller.storage.registry import InvalidReference, parse_reference
-from virtctl.errors import Invalid
+from virtctl.errors import field_invalid
 from virtctl.model.quantity import to_int
-
-
-def invalid(field_path: str, reason: str, cause: str = "FieldValueInvalid") -> Invalid:
-    message = f"{field_path}: {reason}"
-    return Invalid(message, details={"causes": [{"type": cause, "field": field_path, "message": message}]})
 
 
 def parse_size(value: object, field_path: str) -> int:
@@ -19,19 +14,19 @@ def parse_size(value: object, field_path: str) -> int:
     try:
         size = to_int(text)
     except ValueError as e:
-        raise invalid(field_path, f'Invalid value: "{value}": {e}') from None
+        raise field_invalid(field_path, f'Invalid value: "{value}": {e}') from None
     if size <= 0:
-        raise invalid(field_path, f'Invalid value: "{value}": must be greater than zero')
+        raise field_invalid(field_path, f'Invalid value: "{value}": must be greater than zero')
     return size
 
 
 def check_image(value: object, field_path: str) -> str:
     if not isinstance(value, str) or not value:
-        raise invalid(field_path, "Required value", "FieldValueRequired")
+        raise field_invalid(field_path, "Required value", "FieldValueRequired")
     try:
         parse_reference(value)
     except InvalidReference as e:
-        raise invalid(field_path, str(e)) from None
+        raise field_invalid(field_path, str(e)) from None
     return value
 
 
@@ -39,14 +34,14 @@ def check_pull_policy(value: object, image: str, field_path: str) -> str:
     if value is None or value == "":
         return default_pull_policy(image)
     if value not in (PULL_ALWAYS, PULL_IF_NOT_PRESENT, PULL_NEVER):
-        raise invalid(field_path, f'Unsupported value: "{value}": supported values: "Always", "IfNotPresent", '
+        raise field_invalid(field_path, f'Unsupported value: "{value}": supported values: "Always", "IfNotPresent", '
                                   f'"Never"', "FieldValueNotSupported")
     return str(value)
 
 
 def reject_pull_secret(src: dict, src_path: str) -> None:
     if src.get("imagePullSecret"):
-        raise invalid(f"{src_path}.imagePullSecret", "image pull secrets are not supported in standalone mode "
+        raise field_invalid(f"{src_path}.imagePullSecret", "image pull secrets are not supported in standalone mode "
                       "(there are no Kubernetes Secrets); put registry credentials in ~/.docker/config.json",
                       "FieldValueNotSupported")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pycdlib
 
-from virtctl.errors import Invalid
+from virtctl.errors import field_invalid
 
 NOCLOUD_LABEL = "cidata"
 CONFIG_DRIVE_LABEL = "config-2"
@@ -36,10 +36,10 @@ def read_cloud_init_source(source: dict, field: str) -> CloudInitData:
     Secret references need Kubernetes Secrets, which standalone mode does not have: refused.
     """
     if not isinstance(source, dict):
-        raise _invalid(f"{field}", "must be an object")
+        raise field_invalid(f"{field}", "must be an object")
     for key in ("secretRef", "userDataSecretRef", "networkDataSecretRef"):
         if source.get(key):
-            raise _invalid(f"{field}.{key}", "secret references are not supported in standalone mode "
+            raise field_invalid(f"{field}.{key}", "secret references are not supported in standalone mode "
                                              "(there are no Kubernetes Secrets); put the data in "
                                              "userData/userDataBase64 or networkData/networkDataBase64")
     return CloudInitData(_one_of(source, "userData", field), _one_of(source, "networkData", field))
@@ -48,10 +48,10 @@ def read_cloud_init_source(source: dict, field: str) -> CloudInitData:
 def _one_of(source: dict, key: str, field: str) -> bytes | None:
     plain, b64 = source.get(key), source.get(f"{key}Base64")
     if plain is not None and b64 is not None:
-        raise _invalid(f"{field}", f"{key} and {key}Base64 are mutually exclusive")
+        raise field_invalid(f"{field}", f"{key} and {key}Base64 are mutually exclusive")
     if plain is not None:
         if not isinstance(plain, str):
-            raise _invalid(f"{field}.{key}", "must be a string")
+            raise field_invalid(f"{field}.{key}", "must be a string")
         return plain.encode()
     if b64 is not None:
         try:
@@ -59,13 +59,8 @@ def _one_of(source: dict, key: str, field: str) -> bytes | None:
                 raise ValueError
             return base64.b64decode(b64, validate=True)
         except (ValueError, binascii.Error):
-            raise _invalid(f"{field}.{key}Base64", "is not valid base64") from None
+            raise field_invalid(f"{field}.{key}Base64", "is not valid base64") from None
     return None
-
-
-def _invalid(field: str, reason: str) -> Invalid:
-    message = f"{field}: {reason}"
-    return Invalid(message, details={"causes": [{"type": "FieldValueInvalid", "field": field, "message": message}]})
 
 
 def nocloud_meta_data(instance_id: str, hostname: str) -> bytes:

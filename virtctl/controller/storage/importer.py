@@ -18,11 +18,12 @@ from typing import Callable, Iterator
 
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import http, qemu_img
-from virtctl.controller.storage.checks import check_image, invalid, parse_size
+from virtctl.controller.storage.checks import check_image, parse_size
 from virtctl.controller.storage.images import ImageCache, ImageContentError, default_pull_policy
 from virtctl.controller.storage.layout import NAME_MAX, VOLUME_SUFFIX, VolumeError, VolumeNotFound, \
     check_label, check_subdomain, persistent_volume_path
 from virtctl.controller.storage.registry import Progress
+from virtctl.errors import field_invalid
 
 UNSUPPORTED_DV_SOURCES = ("s3", "gcs", "imageio", "vddk", "snapshot", "upload")
 
@@ -36,7 +37,7 @@ def ensure_data_volumes(vm: dict, settings: Settings, namespace: str, progress: 
     """
     templates = (vm.get("spec") or {}).get("dataVolumeTemplates") or []
     if not isinstance(templates, list):
-        raise invalid("spec.dataVolumeTemplates", "must be a list")
+        raise field_invalid("spec.dataVolumeTemplates", "must be a list")
     check_label(namespace, "metadata.namespace")
     plans = [_plan_data_volume(t, f"spec.dataVolumeTemplates[{i}]", settings, namespace)
              for i, t in enumerate(templates)]
@@ -62,13 +63,13 @@ _Create = Callable[[Path, ImageCache, "Progress | None"], None]
 
 def _plan_data_volume(template: object, base: str, settings: Settings, namespace: str) -> tuple[str, Path, _Create]:
     if not isinstance(template, dict):
-        raise invalid(base, "must be an object")
+        raise field_invalid(base, "must be an object")
     name = check_subdomain((template.get("metadata") or {}).get("name"), f"{base}.metadata.name",
                            max_len=NAME_MAX - len(VOLUME_SUFFIX))
     spec = template.get("spec") or {}
     path = persistent_volume_path(settings, namespace, name)
     if spec.get("sourceRef"):
-        raise invalid(f"{base}.spec.sourceRef", "DataSource references are not supported in standalone mode",
+        raise field_invalid(f"{base}.spec.sourceRef", "DataSource references are not supported in standalone mode",
                       "FieldValueNotSupported")
     size_field, size_value = None, None
     for key in ("storage", "pvc"):
@@ -79,29 +80,29 @@ def _plan_data_volume(template: object, base: str, settings: Settings, namespace
     size = parse_size(size_value, size_field) if size_field else None
     source = spec.get("source")
     if not isinstance(source, dict) or len(source) != 1:
-        raise invalid(f"{base}.spec.source", "must have exactly one source", "FieldValueRequired")
+        raise field_invalid(f"{base}.spec.source", "must have exactly one source", "FieldValueRequired")
     kind, src = next(iter(source.items()))
     src_path = f"{base}.spec.source.{kind}"
     if kind in UNSUPPORTED_DV_SOURCES:
-        raise invalid(src_path, f"{kind} data volume sources are not supported in standalone mode "
+        raise field_invalid(src_path, f"{kind} data volume sources are not supported in standalone mode "
                                 f"(supported: blank, http, registry, pvc)", "FieldValueNotSupported")
     if not isinstance(src, dict):
-        raise invalid(src_path, "must be an object")
+        raise field_invalid(src_path, "must be an object")
     for unsupported in ("secretRef", "certConfigMap", "secretExtraHeaders", "imageStream"):
         if src.get(unsupported):
-            raise invalid(f"{src_path}.{unsupported}", "needs Kubernetes objects, which standalone mode "
+            raise field_invalid(f"{src_path}.{unsupported}", "needs Kubernetes objects, which standalone mode "
                                                        "does not have", "FieldValueNotSupported")
 
     if kind == "blank":
         if size is None:
-            raise invalid(f"{base}.spec.storage.resources.requests.storage", "Required value: a blank volume "
+            raise field_invalid(f"{base}.spec.storage.resources.requests.storage", "Required value: a blank volume "
                                                                              "needs a size", "FieldValueRequired")
         return name, path, lambda tmp, _cache, _progress: qemu_img.create(tmp, size, fmt="qcow2")
 
     if kind == "http":
         url = src.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise invalid(f"{src_path}.url", f'Invalid value: "{url}": must be an http or https URL')
+            raise field_invalid(f"{src_path}.url", f'Invalid value: "{url}": must be an http or https URL')
         headers = src.get("extraHeaders") or []
         http_url: str = url
 
@@ -114,7 +115,7 @@ def _plan_data_volume(template: object, base: str, settings: Settings, namespace
     if kind == "registry":
         url = src.get("url")
         if not isinstance(url, str) or not url.startswith("docker://"):
-            raise invalid(f"{src_path}.url", f'Invalid value: "{url}": must be docker://<image reference>')
+            raise field_invalid(f"{src_path}.url", f'Invalid value: "{url}": must be docker://<image reference>')
         image = check_image(url[len("docker://"):], f"{src_path}.url")
 
         def from_registry(tmp: Path, cache: ImageCache, progress: Progress | None) -> None:
@@ -135,7 +136,7 @@ def _plan_data_volume(template: object, base: str, settings: Settings, namespace
             _import_image(src_volume, tmp, size, f'data volume "{name}" (clone of {src_ns}/{src_name})')
         return name, path, from_pvc
 
-    raise invalid(src_path, f"unknown data volume source {kind!r}", "FieldValueNotSupported")
+    raise field_invalid(src_path, f"unknown data volume source {kind!r}", "FieldValueNotSupported")
 
 
 def _import_image(src: Path, dst: Path, size: int | None, what: str, *, src_format: str | None = None) -> None:

@@ -14,8 +14,7 @@ import re
 from pathlib import Path
 
 from virtctl.controller.settings import Settings
-from virtctl.controller.storage.checks import invalid
-from virtctl.errors import VirtctlError
+from virtctl.errors import VirtctlError, field_invalid
 from virtctl.model.names import label_errors, subdomain_errors
 
 VOLUME_SUFFIX = ".qcow2"
@@ -42,21 +41,21 @@ class VolumeNotFound(VolumeError):
 
 def check_label(value: object, field_path: str) -> str:
     if not isinstance(value, str) or not value:
-        raise invalid(field_path, "Required value", "FieldValueRequired")
+        raise field_invalid(field_path, "Required value", "FieldValueRequired")
     errs = label_errors(value)
     if errs:
-        raise invalid(field_path, f'Invalid value: "{value}": {errs[0]}')
+        raise field_invalid(field_path, f'Invalid value: "{value}": {errs[0]}')
     return value
 
 
 def check_subdomain(value: object, field_path: str, *, max_len: int = NAME_MAX) -> str:
     if not isinstance(value, str) or not value:
-        raise invalid(field_path, "Required value", "FieldValueRequired")
+        raise field_invalid(field_path, "Required value", "FieldValueRequired")
     errs = subdomain_errors(value)
     if errs:
-        raise invalid(field_path, f'Invalid value: "{value}": {errs[0]}')
+        raise field_invalid(field_path, f'Invalid value: "{value}": {errs[0]}')
     if len(value) > max_len:
-        raise invalid(field_path, f'Invalid value: "{value}": must be no more than {max_len} characters '
+        raise field_invalid(field_path, f'Invalid value: "{value}": must be no more than {max_len} characters '
                                   f'to name a local volume file')
     return value
 
@@ -73,7 +72,7 @@ def ephemeral_dir(settings: Settings, namespace: str, vmi_name: object, vmi_uid:
     check_label(namespace, "metadata.namespace")
     vmi_name = check_subdomain(vmi_name, "metadata.name")
     if not isinstance(vmi_uid, str) or not _UID_RE.match(vmi_uid):
-        raise invalid("metadata.uid", f'Invalid value: "{vmi_uid}": not a UID')
+        raise field_invalid("metadata.uid", f'Invalid value: "{vmi_uid}": not a UID')
     # the uid makes it unique; the name (cut to fit a file name) is for people looking at the dir
     return Path(settings.run_dir) / namespace / f"{vmi_name[:NAME_MAX - 1 - len(vmi_uid)]}-{vmi_uid}"
 

@@ -18,13 +18,14 @@ from typing import Callable
 
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import cloudinit, qemu_img
-from virtctl.controller.storage.checks import check_image, check_pull_policy, invalid, parse_size, \
+from virtctl.controller.storage.checks import check_image, check_pull_policy, parse_size, \
     reject_pull_secret
 from virtctl.controller.storage.images import ImageCache
 from virtctl.controller.storage.layout import NAME_MAX, VOLUME_SUFFIX, VolumeError, VolumeNotFound, \
     check_label, check_subdomain, ephemeral_dir, persistent_volume_path
 from virtctl.controller.storage.registry import Progress
 from virtctl.controller.storage.sources import DiskSource, KernelBootFiles
+from virtctl.errors import field_invalid
 
 
 # volume types standalone mode cannot give a meaning to, and why
@@ -93,7 +94,7 @@ def prepare_volumes(vmi: dict, settings: Settings, *, namespace: str, progress: 
     hostname = spec.get("hostname") or str(name)
     volumes = spec.get("volumes") or []
     if not isinstance(volumes, list):
-        raise invalid("spec.volumes", "must be a list")
+        raise field_invalid("spec.volumes", "must be a list")
     disk_specs = {d.get("name"): d for d in ((spec.get("domain") or {}).get("devices") or {}).get("disks") or []
                   if isinstance(d, dict)}
 
@@ -103,10 +104,10 @@ def prepare_volumes(vmi: dict, settings: Settings, *, namespace: str, progress: 
     for i, volume in enumerate(volumes):
         field_path = f"spec.volumes[{i}]"
         if not isinstance(volume, dict):
-            raise invalid(field_path, "must be an object")
+            raise field_invalid(field_path, "must be an object")
         vol_name = check_label(volume.get("name"), f"{field_path}.name")
         if vol_name in seen:
-            raise invalid(f"{field_path}.name", f'Duplicate value: "{vol_name}"', "FieldValueDuplicate")
+            raise field_invalid(f"{field_path}.name", f'Duplicate value: "{vol_name}"', "FieldValueDuplicate")
         seen.add(vol_name)
         steps.append((vol_name, _plan_volume(volume, vol_name, field_path, settings, namespace,
                                              disk_specs.get(vol_name) or {})))
@@ -143,18 +144,18 @@ def _plan_volume(volume: dict, vol_name: str, field_path: str, settings: Setting
                  disk_spec: dict) -> _Step:
     kinds = [k for k in volume if k != "name"]
     if not kinds:
-        raise invalid(field_path, "must have exactly one volume source (none given)", "FieldValueRequired")
+        raise field_invalid(field_path, "must have exactly one volume source (none given)", "FieldValueRequired")
     if len(kinds) > 1:
-        raise invalid(field_path, f"must have exactly one volume source (got {', '.join(kinds)})")
+        raise field_invalid(field_path, f"must have exactly one volume source (got {', '.join(kinds)})")
     kind = kinds[0]
     src = volume[kind]
     src_path = f"{field_path}.{kind}"
     if kind in UNSUPPORTED_VOLUME_TYPES:
-        raise invalid(src_path, UNSUPPORTED_VOLUME_TYPES[kind], "FieldValueNotSupported")
+        raise field_invalid(src_path, UNSUPPORTED_VOLUME_TYPES[kind], "FieldValueNotSupported")
     if kind not in SUPPORTED_VOLUME_TYPES:
-        raise invalid(src_path, f"unknown volume type {kind!r}", "FieldValueNotSupported")
+        raise field_invalid(src_path, f"unknown volume type {kind!r}", "FieldValueNotSupported")
     if not isinstance(src, dict):
-        raise invalid(src_path, "must be an object")
+        raise field_invalid(src_path, "must be an object")
     cdrom = "cdrom" in disk_spec
     media = "cdrom" if cdrom else "disk"
     disk_readonly = cdrom or bool((disk_spec.get("disk") or disk_spec.get("lun") or {}).get("readonly"))
@@ -165,7 +166,7 @@ def _plan_volume(volume: dict, vol_name: str, field_path: str, settings: Setting
         reject_pull_secret(src, src_path)
         disk_path = src.get("path")
         if disk_path is not None and (not isinstance(disk_path, str) or not disk_path.startswith("/")):
-            raise invalid(f"{src_path}.path", "must be an absolute path inside the image")
+            raise field_invalid(f"{src_path}.path", "must be an absolute path inside the image")
 
         def container_disk(ctx: _Context) -> DiskSource:
             overlay = _existing_overlay(ctx, f"{vol_name}.qcow2")
@@ -179,7 +180,7 @@ def _plan_volume(volume: dict, vol_name: str, field_path: str, settings: Setting
         if kind == "ephemeral":
             pvc = src.get("persistentVolumeClaim")
             if not isinstance(pvc, dict):
-                raise invalid(f"{src_path}.persistentVolumeClaim", "Required value", "FieldValueRequired")
+                raise field_invalid(f"{src_path}.persistentVolumeClaim", "Required value", "FieldValueRequired")
             claim_field, claim, ref_kind = (f"{src_path}.persistentVolumeClaim.claimName", pvc.get("claimName"),
                                             "persistentVolumeClaim")
             readonly = bool(pvc.get("readOnly"))
@@ -249,18 +250,18 @@ def _plan_kernel_boot(spec: dict) -> Callable[[_Context], KernelBootFiles] | Non
     base = "spec.domain.firmware.kernelBoot"
     container = kernel_boot.get("container")
     if not isinstance(container, dict):
-        raise invalid(f"{base}.container", "Required value: a kernel boot container is needed in standalone mode",
+        raise field_invalid(f"{base}.container", "Required value: a kernel boot container is needed in standalone mode",
                       "FieldValueRequired")
     image = check_image(container.get("image"), f"{base}.container.image")
     policy = check_pull_policy(container.get("imagePullPolicy"), image, f"{base}.container.imagePullPolicy")
     reject_pull_secret(container, f"{base}.container")
     kernel_path, initrd_path = container.get("kernelPath"), container.get("initrdPath")
     if not kernel_path and not initrd_path:
-        raise invalid(f"{base}.container", "must contain at least one of kernelPath or initrdPath",
+        raise field_invalid(f"{base}.container", "must contain at least one of kernelPath or initrdPath",
                       "FieldValueRequired")
     for key, value in (("kernelPath", kernel_path), ("initrdPath", initrd_path)):
         if value and (not isinstance(value, str) or not value.startswith("/")):
-            raise invalid(f"{base}.container.{key}", "must be an absolute path inside the image")
+            raise field_invalid(f"{base}.container.{key}", "must be an absolute path inside the image")
     cmdline = kernel_boot.get("kernelArgs") or ""
 
     def kernel(ctx: _Context) -> KernelBootFiles:
@@ -272,23 +273,23 @@ def _plan_kernel_boot(spec: dict) -> Callable[[_Context], KernelBootFiles] | Non
 def _check_host_disk(src: dict, src_path: str, settings: Settings) -> tuple[Path, int | None]:
     raw_path = src.get("path")
     if not isinstance(raw_path, str) or not raw_path:
-        raise invalid(f"{src_path}.path", "Required value", "FieldValueRequired")
+        raise field_invalid(f"{src_path}.path", "Required value", "FieldValueRequired")
     if not raw_path.startswith("/") or "\0" in raw_path:
-        raise invalid(f"{src_path}.path", f'Invalid value: "{raw_path}": must be an absolute path')
+        raise field_invalid(f"{src_path}.path", f'Invalid value: "{raw_path}": must be an absolute path')
     disk_type = src.get("type")
     if disk_type not in ("Disk", "DiskOrCreate"):
-        raise invalid(f"{src_path}.type", f'Unsupported value: "{disk_type}": supported values: "Disk", '
+        raise field_invalid(f"{src_path}.type", f'Unsupported value: "{disk_type}": supported values: "Disk", '
                                           f'"DiskOrCreate"', "FieldValueNotSupported")
     # symlinks resolved on both sides: a link inside an allowed dir cannot point out of it
     resolved = Path(os.path.realpath(raw_path))
     allowed = [Path(os.path.realpath(d)) for d in settings.host_disk_dirs]
     if not any(resolved != d and resolved.is_relative_to(d) for d in allowed):
         where = ", ".join(str(d) for d in allowed) if allowed else "none configured"
-        raise invalid(f"{src_path}.path", f'Forbidden: "{raw_path}" is not under an allowed host disk '
+        raise field_invalid(f"{src_path}.path", f'Forbidden: "{raw_path}" is not under an allowed host disk '
                                           f"directory (hostDiskDirs: {where})", "FieldValueForbidden")
     if disk_type == "DiskOrCreate":
         if src.get("capacity") is None:
-            raise invalid(f"{src_path}.capacity", "Required value: needed for type DiskOrCreate",
+            raise field_invalid(f"{src_path}.capacity", "Required value: needed for type DiskOrCreate",
                           "FieldValueRequired")
         return resolved, parse_size(src["capacity"], f"{src_path}.capacity")
     return resolved, None

@@ -20,7 +20,7 @@ from virtctl.controller.virt.domain import (
 from virtctl.controller.virt.host import HostInfo, valid_machine_name
 from virtctl.controller.virt.hypervisor import domain_name
 from virtctl.controller.storage.sources import DiskSource, KernelBootFiles
-from virtctl.errors import Invalid
+from virtctl.errors import Invalid, field_invalid
 from virtctl.model import quantity
 from virtctl.model.names import is_label, is_subdomain
 
@@ -35,22 +35,16 @@ def parse_quantity(value: Any, field_path: str) -> int:
     try:
         size = quantity.to_int(text)
     except ValueError:
-        raise _invalid(field_path, f"{quantity.QUANTITY_ERROR} (got {value!r})") from None
+        raise field_invalid(field_path, f"{quantity.QUANTITY_ERROR} (got {value!r})") from None
     if size < 0:
-        raise _invalid(field_path, f"must be greater than or equal to 0 (got {value!r})")
+        raise field_invalid(field_path, f"must be greater than or equal to 0 (got {value!r})")
     return size
 
 
 # --- errors ---
 
-def _invalid(field_path: str, message: str) -> Invalid:
-    return Invalid(f"{field_path}: {message}",
-                   details={"causes": [{"reason": "FieldValueInvalid", "field": field_path,
-                                        "message": f"{field_path}: {message}"}]})
-
-
 def _unsupported(field_path: str, what: str) -> Invalid:
-    return _invalid(field_path, f"{what} is not supported in standalone mode")
+    return field_invalid(field_path, f"{what} is not supported in standalone mode")
 
 
 # --- the conversion ---
@@ -71,13 +65,13 @@ def vmi_to_domain(vmi: dict, *, host: HostInfo, disks: dict[str, DiskSource],
     meta = vmi.get("metadata") or {}
     spec = vmi.get("spec")
     if not isinstance(spec, dict) or not isinstance(spec.get("domain"), dict):
-        raise _invalid("spec.domain", "Required value")
+        raise field_invalid("spec.domain", "Required value")
     namespace = meta.get("namespace") or "default"
     name = meta.get("name") or ""
     if not is_label(namespace):
-        raise _invalid("metadata.namespace", f"invalid namespace {namespace!r}")
+        raise field_invalid("metadata.namespace", f"invalid namespace {namespace!r}")
     if not is_subdomain(name):
-        raise _invalid("metadata.name", f"invalid name {name!r}")
+        raise field_invalid("metadata.name", f"invalid name {name!r}")
     ctx = _Ctx(vmi, spec, host, disks, kernel_boot)
     _reject_unsupported(ctx)
     dom_spec = spec["domain"]
@@ -149,11 +143,11 @@ _DEVICES_ACCEPTED.update(_DEVICES_UNSUPPORTED)
 def _reject_unsupported(ctx: _Ctx) -> None:
     spec, meta = ctx.spec, ctx.vmi.get("metadata") or {}
     if HOOK_SIDECARS_ANNOTATION in (meta.get("annotations") or {}):
-        raise _invalid(f"metadata.annotations[{HOOK_SIDECARS_ANNOTATION}]",
+        raise field_invalid(f"metadata.annotations[{HOOK_SIDECARS_ANNOTATION}]",
                        "hook sidecars are not supported in standalone mode")
     arch = spec.get("architecture")
     if arch not in (None, "", "amd64"):
-        raise _invalid("spec.architecture", f"architecture {arch!r} is not supported in standalone mode "
+        raise field_invalid("spec.architecture", f"architecture {arch!r} is not supported in standalone mode "
                                             f"(this host runs amd64 guests only)")
     for key, what in _SPEC_UNSUPPORTED.items():
         if spec.get(key):
@@ -175,7 +169,7 @@ def _reject_unsupported(ctx: _Ctx) -> None:
     if isinstance(tpm, dict) and tpm.get("enabled", True) is not False:
         reason = "swtpm, which is not installed on this host" if not ctx.host.swtpm else \
             "swtpm state management, which standalone mode does not do yet"
-        raise _invalid("spec.domain.devices.tpm", f"an emulated TPM needs {reason}")
+        raise field_invalid("spec.domain.devices.tpm", f"an emulated TPM needs {reason}")
     cpu = dom_spec.get("cpu") or {}
     for key, what in (("dedicatedCpuPlacement", "dedicated CPU placement"),
                       ("isolateEmulatorThread", "emulator thread isolation"),
@@ -194,7 +188,7 @@ def _reject_unsupported(ctx: _Ctx) -> None:
         if "multus" in net:
             raise _unsupported(f"spec.networks[{i}].multus", "a Multus network")
         if "pod" not in net:
-            raise _invalid(f"spec.networks[{i}]", "only the pod network is supported in standalone mode")
+            raise field_invalid(f"spec.networks[{i}]", "only the pod network is supported in standalone mode")
 
 
 # --- identity ---
@@ -205,7 +199,7 @@ def _domain_uuid(firmware: dict, meta: dict, namespace: str, name: str) -> str:
         try:
             return str(uuidlib.UUID(str(fw_uuid)))
         except ValueError:
-            raise _invalid("spec.domain.firmware.uuid", f"invalid UUID {fw_uuid!r}") from None
+            raise field_invalid("spec.domain.firmware.uuid", f"invalid UUID {fw_uuid!r}") from None
     return str(uuidlib.uuid5(_UUID_NS, f"{namespace}/{name}"))
 
 
@@ -228,10 +222,10 @@ def _memory_kib(dom_spec: dict) -> int:
         if value is not None:
             size = parse_quantity(value, path)
             if size < 2 ** 20:
-                raise _invalid(path, f"memory {value} is less than the minimum of 1Mi")
+                raise field_invalid(path, f"memory {value} is less than the minimum of 1Mi")
             mib = -(-size // 2 ** 20)        # QEMU sizes guest RAM in whole MiB: round up
             return mib * 1024
-    raise _invalid("spec.domain.memory.guest",
+    raise field_invalid("spec.domain.memory.guest",
                    "no memory requested, at least one of 'spec.domain.memory.guest', "
                    "'spec.domain.resources.requests.memory' or 'spec.domain.resources.limits.memory' must be set")
 
@@ -240,7 +234,7 @@ def _positive_int(value: Any, field_path: str) -> int:
     if value is None:
         return 1
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _invalid(field_path, f"must be a positive integer (got {value!r})")
+        raise field_invalid(field_path, f"must be a positive integer (got {value!r})")
     return value
 
 
@@ -249,22 +243,22 @@ def _cpu(cpu: dict, host: HostInfo) -> CPU:
               cores=_positive_int(cpu.get("cores"), "spec.domain.cpu.cores"),
               threads=_positive_int(cpu.get("threads"), "spec.domain.cpu.threads"))
     if out.vcpus > 255:
-        raise _invalid("spec.domain.cpu", f"{out.vcpus} vCPUs exceed the maximum of 255")
+        raise field_invalid("spec.domain.cpu", f"{out.vcpus} vCPUs exceed the maximum of 255")
     model = cpu.get("model") or ""
     if cpu.get("features"):
         raise _unsupported("spec.domain.cpu.features", "CPU feature policies")
     if model == "host-passthrough":
         if host.domain_type != "kvm":
-            raise _invalid("spec.domain.cpu.model", "host-passthrough needs hardware virtualization (KVM), "
+            raise field_invalid("spec.domain.cpu.model", "host-passthrough needs hardware virtualization (KVM), "
                                                     "which this host does not have")
         out.mode = model
     elif model == "host-model":
         out.mode = "" if host.domain_type == "test" else model
     elif model:
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", model):
-            raise _invalid("spec.domain.cpu.model", f"invalid CPU model {model!r}")
+            raise field_invalid("spec.domain.cpu.model", f"invalid CPU model {model!r}")
         if host.cpu_models and model not in host.cpu_models:
-            raise _invalid("spec.domain.cpu.model", f"CPU model {model!r} is not usable on this host")
+            raise field_invalid("spec.domain.cpu.model", f"CPU model {model!r} is not usable on this host")
         out.mode, out.model = "custom", model
     elif host.domain_type == "kvm":
         out.mode = "host-model"      # KubeVirt's default; under TCG QEMU's default model is faster
@@ -279,27 +273,27 @@ def _os(ctx: _Ctx, firmware: dict, machine: dict) -> OS:
     mtype = machine.get("type") or ""
     if mtype:
         if not valid_machine_name(mtype) or not host.supports_machine(mtype):
-            raise _invalid("spec.domain.machine.type",
+            raise field_invalid("spec.domain.machine.type",
                            f"machine type {mtype!r} is not supported by this host's QEMU "
                            f"(supported: {', '.join(sorted(host.machines)[:12])}…)")
         out.machine = mtype
     bootloader = firmware.get("bootloader") or {}
     if "bios" in bootloader and "efi" in bootloader:
-        raise _invalid("spec.domain.firmware.bootloader", "bios and efi are mutually exclusive")
+        raise field_invalid("spec.domain.firmware.bootloader", "bios and efi are mutually exclusive")
     efi = bootloader.get("efi")
     if isinstance(efi, dict):
         secure = efi.get("secureBoot", True) is not False   # KubeVirt: secureBoot defaults to true
         if efi.get("persistent"):
             raise _unsupported("spec.domain.firmware.bootloader.efi.persistent", "persistent EFI variables")
         if host.efi is None:
-            raise _invalid("spec.domain.firmware.bootloader.efi",
+            raise field_invalid("spec.domain.firmware.bootloader.efi",
                            "EFI firmware (OVMF) is not installed on this host")
         if secure:
             if not host.efi.secure_code:
-                raise _invalid("spec.domain.firmware.bootloader.efi.secureBoot",
+                raise field_invalid("spec.domain.firmware.bootloader.efi.secureBoot",
                                "no Secure Boot build of OVMF is installed on this host")
             if not out.machine.startswith(("q35", "pc-q35")):
-                raise _invalid("spec.domain.firmware.bootloader.efi.secureBoot",
+                raise field_invalid("spec.domain.firmware.bootloader.efi.secureBoot",
                                "Secure Boot needs the q35 machine type")
             out.loader, out.nvram_template, out.loader_secure = \
                 host.efi.secure_code, host.efi.secure_vars_template, True
@@ -311,11 +305,11 @@ def _os(ctx: _Ctx, firmware: dict, machine: dict) -> OS:
     if isinstance(kboot, dict):
         files = ctx.kernel_boot
         if files is None or not (files.kernel or files.initrd):
-            raise _invalid("spec.domain.firmware.kernelBoot", "the kernel boot files were not prepared")
+            raise field_invalid("spec.domain.firmware.kernelBoot", "the kernel boot files were not prepared")
         out.kernel, out.initrd = files.kernel or "", files.initrd or ""
         out.cmdline = str(kboot.get("kernelArgs") or files.cmdline or "")
         if out.cmdline and not out.kernel:
-            raise _invalid("spec.domain.firmware.kernelBoot.kernelArgs", "kernel arguments need a kernel")
+            raise field_invalid("spec.domain.firmware.kernelBoot.kernelArgs", "kernel arguments need a kernel")
     return out
 
 
@@ -352,14 +346,14 @@ def _features(features: dict) -> Features:
             if state:
                 retries = (value or {}).get("spinlocks", 4096)
                 if not isinstance(retries, int) or retries < 4095:
-                    raise _invalid("spec.domain.features.hyperv.spinlocks.spinlocks",
+                    raise field_invalid("spec.domain.features.hyperv.spinlocks.spinlocks",
                                    "must be an integer of at least 4095")
                 out.hyperv["spinlocks"] = str(retries)
         elif key == "vendorid":
             if state:
                 vid = str((value or {}).get("vendorid", ""))
                 if not re.match(r"^[A-Za-z0-9]{1,12}$", vid):
-                    raise _invalid("spec.domain.features.hyperv.vendorid.vendorid",
+                    raise field_invalid("spec.domain.features.hyperv.vendorid.vendorid",
                                    "must be 1-12 letters or digits")
                 out.hyperv["vendor_id"] = vid
         elif key in _HYPERV_FLAGS:
@@ -377,7 +371,7 @@ def _clock(clock: dict) -> Clock:
     if "timezone" in clock:
         tz = str(clock["timezone"])
         if not re.match(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$", tz):
-            raise _invalid("spec.domain.clock.timezone", f"invalid timezone {tz!r}")
+            raise field_invalid("spec.domain.clock.timezone", f"invalid timezone {tz!r}")
         out.offset, out.timezone = "timezone", tz
     elif isinstance(clock.get("utc"), dict) and clock["utc"].get("offsetSeconds"):
         out.offset, out.adjustment = "variable", int(clock["utc"]["offsetSeconds"])
@@ -388,7 +382,7 @@ def _clock(clock: dict) -> Clock:
         value = value or {}
         policy = value.get("tickPolicy", "")
         if policy and policy not in _TICK_POLICIES:
-            raise _invalid(f"spec.domain.clock.timer.{key}.tickPolicy", f"unsupported tick policy {policy!r}")
+            raise field_invalid(f"spec.domain.clock.timer.{key}.tickPolicy", f"unsupported tick policy {policy!r}")
         present = value.get("present")
         out.timers.append(Timer(name, None if present is None else bool(present), policy))
     return out
@@ -424,22 +418,22 @@ def _disks(ctx: _Ctx, devices: dict) -> list[Disk]:
         path = f"spec.domain.devices.disks[{i}]"
         vname = d.get("name") or ""
         if vname not in volumes:
-            raise _invalid(f"{path}.name", f"{vname!r} not found in spec.volumes")
+            raise field_invalid(f"{path}.name", f"{vname!r} not found in spec.volumes")
         kinds = [k for k in ("disk", "cdrom", "lun") if k in d]
         if len(kinds) > 1:
-            raise _invalid(path, "only one of disk, cdrom or lun may be set")
+            raise field_invalid(path, "only one of disk, cdrom or lun may be set")
         kind = kinds[0] if kinds else "disk"
         if kind == "lun":
             raise _unsupported(f"{path}.lun", "LUN passthrough")
         target_spec = d.get(kind) or {}
         bus = target_spec.get("bus") or ("sata" if kind == "cdrom" else "virtio")
         if bus not in _BUS_PREFIX:
-            raise _invalid(f"{path}.{kind}.bus", f"unsupported bus {bus!r} (supported: virtio, sata, scsi, usb)")
+            raise field_invalid(f"{path}.{kind}.bus", f"unsupported bus {bus!r} (supported: virtio, sata, scsi, usb)")
         if kind == "cdrom" and bus in ("virtio", "usb"):
-            raise _invalid(f"{path}.cdrom.bus", f"a cdrom cannot use the {bus} bus")
+            raise field_invalid(f"{path}.cdrom.bus", f"a cdrom cannot use the {bus} bus")
         source = ctx.disks.get(vname)
         if source is None:
-            raise _invalid(f"spec.volumes[{list(volumes).index(vname)}]",
+            raise field_invalid(f"spec.volumes[{list(volumes).index(vname)}]",
                            f"volume {vname!r} was not prepared on this host")
         prefix = _BUS_PREFIX[bus]
         index = ctx.targets.get(prefix, 0)
@@ -450,20 +444,20 @@ def _disks(ctx: _Ctx, devices: dict) -> list[Disk]:
                              or (kind == "cdrom" and target_spec.get("readonly", True) is not False))
         cache = d.get("cache") or ""
         if cache and cache not in _CACHE_MODES:
-            raise _invalid(f"{path}.cache", f"unsupported cache mode {cache!r} (supported: none, writethrough, "
+            raise field_invalid(f"{path}.cache", f"unsupported cache mode {cache!r} (supported: none, writethrough, "
                                             f"writeback)")
         disk.cache = cache
         io = d.get("io") or ""
         if io and io not in ("native", "threads"):
-            raise _invalid(f"{path}.io", f"unsupported io mode {io!r} (supported: native, threads)")
+            raise field_invalid(f"{path}.io", f"unsupported io mode {io!r} (supported: native, threads)")
         if io == "native" and cache not in ("none", ""):
-            raise _invalid(f"{path}.io", "io 'native' needs cache 'none'")
+            raise field_invalid(f"{path}.io", "io 'native' needs cache 'none'")
         disk.io = io
         if io == "native" and not cache:
             disk.cache = "none"
         serial = d.get("serial") or ""
         if serial and not re.match(r"^[A-Za-z0-9_.+\-]{1,20}$", str(serial)):
-            raise _invalid(f"{path}.serial", "must be 1-20 letters, digits, '_', '.', '+' or '-'")
+            raise field_invalid(f"{path}.serial", "must be 1-20 letters, digits, '_', '.', '+' or '-'")
         disk.serial = str(serial)
         disk.shareable = bool(d.get("shareable"))
         disk.boot_order = _boot_order(d.get("bootOrder"), f"{path}.bootOrder", boot_orders)
@@ -475,9 +469,9 @@ def _boot_order(value: Any, field_path: str, seen: set[int]) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _invalid(field_path, "must be a positive integer")
+        raise field_invalid(field_path, "must be a positive integer")
     if value in seen:
-        raise _invalid(field_path, f"boot order {value} is used by another device")
+        raise field_invalid(field_path, f"boot order {value} is used by another device")
     seen.add(value)
     return value
 
@@ -503,25 +497,25 @@ def _interfaces(ctx: _Ctx, devices: dict) -> list[Interface]:
         path = f"spec.domain.devices.interfaces[{i}]"
         iname = iface.get("name") or ""
         if iname not in net_names:
-            raise _invalid(f"{path}.name", f"{iname!r} not found in spec.networks")
+            raise field_invalid(f"{path}.name", f"{iname!r} not found in spec.networks")
         if not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", iname):
-            raise _invalid(f"{path}.name", f"invalid interface name {iname!r}")
+            raise field_invalid(f"{path}.name", f"invalid interface name {iname!r}")
         model = iface.get("model") or "virtio"
         if model not in _NIC_MODELS:
-            raise _invalid(f"{path}.model", f"unsupported model {model!r} "
+            raise field_invalid(f"{path}.model", f"unsupported model {model!r} "
                                             f"(supported: {', '.join(_NIC_MODELS)})")
         nic = Interface(model=_NIC_MODELS[model], alias=f"ua-{iname}")
         mac = iface.get("macAddress") or ""
         if mac:
             if not _MAC_RE.match(mac):
-                raise _invalid(f"{path}.macAddress", f"invalid MAC address {mac!r}")
+                raise field_invalid(f"{path}.macAddress", f"invalid MAC address {mac!r}")
             nic.mac = mac.replace("-", ":").lower()
         if "passt" in iface:
             nic.backend = "passt"
         ports = iface.get("ports") or []
         if ports:
             if not ctx.host.passt:
-                raise _invalid(f"{path}.ports", "forwarding ports needs the passt backend of user-mode "
+                raise field_invalid(f"{path}.ports", "forwarding ports needs the passt backend of user-mode "
                                                 "networking (libvirt newer than 9.0 and passt), which this host "
                                                 "does not have")
             nic.backend = "passt"
@@ -539,13 +533,13 @@ def _port_forwards(ports: list, path: str) -> list[PortForward]:
     for j, p in enumerate(ports):
         port = p.get("port")
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            raise _invalid(f"{path}[{j}].port", "must be between 1 and 65535, inclusive")
+            raise field_invalid(f"{path}[{j}].port", "must be between 1 and 65535, inclusive")
         proto = str(p.get("protocol") or "TCP").upper()
         if proto not in ("TCP", "UDP"):
-            raise _invalid(f"{path}[{j}].protocol", f"unsupported protocol {proto!r} (supported: TCP, UDP)")
+            raise field_invalid(f"{path}[{j}].protocol", f"unsupported protocol {proto!r} (supported: TCP, UDP)")
         key = (proto.lower(), port)
         if key in seen:
-            raise _invalid(f"{path}[{j}].port", f"port {port}/{proto} is listed twice")
+            raise field_invalid(f"{path}[{j}].port", f"port {port}/{proto} is listed twice")
         seen.add(key)
         # the guest port on 127.0.0.1 of the host, as a pod's port would be on its own IP
         out.append(PortForward(protocol=proto.lower(), port=port, host_port=port))
@@ -559,10 +553,10 @@ def _tablet(devices: dict) -> str:
     bus = ""
     for i, inp in enumerate(inputs):
         if inp.get("type", "tablet") != "tablet":
-            raise _invalid(f"spec.domain.devices.inputs[{i}].type", "only 'tablet' is supported")
+            raise field_invalid(f"spec.domain.devices.inputs[{i}].type", "only 'tablet' is supported")
         bus = inp.get("bus") or "usb"
         if bus not in ("usb", "virtio"):
-            raise _invalid(f"spec.domain.devices.inputs[{i}].bus", "must be 'usb' or 'virtio'")
+            raise field_invalid(f"spec.domain.devices.inputs[{i}].bus", "must be 'usb' or 'virtio'")
     if not bus and devices.get("autoattachInputDevice"):
         bus = "usb"
     return bus
@@ -576,6 +570,6 @@ def _watchdog(spec: Any) -> Watchdog | None:
         raise _unsupported("spec.domain.devices.watchdog", "a watchdog other than i6300esb")
     action = (model or {}).get("action") or "reset"
     if action not in ("poweroff", "reset", "shutdown"):
-        raise _invalid("spec.domain.devices.watchdog.i6300esb.action",
+        raise field_invalid("spec.domain.devices.watchdog.i6300esb.action",
                        f"unsupported action {action!r} (supported: poweroff, reset, shutdown)")
     return Watchdog("i6300esb", action)
