@@ -49,3 +49,41 @@ def test_help_does_not_even_import_typer(tmp_path) -> None:
                        text=True, env=env, timeout=60)
     modules = json.loads(r.stdout.strip().splitlines()[-1])["modules"]
     assert "typer" not in modules
+
+
+FAST_PATH_HEAVY = ("typer", "click", "rich", "yaml", "kubernetes", "libvirt", "websockets")
+
+# one command line per command of the fast path (virtctl.cli.fast); some end in a server error, which
+# must stay as light as success
+FAST_COMMAND_LINES = [
+    ["start", "vm1", "--dry-run"], ["stop", "vm1", "--dry-run"], ["restart", "vm1", "--dry-run"],
+    ["migrate", "vm1", "--dry-run"], ["migrate-cancel", "vm1"], ["pause", "vm", "vm1", "--dry-run"],
+    ["unpause", "vmi", "vm1"], ["soft-reboot", "vm1"], ["reset", "vm1"], ["create", "vm", "--name", "x"],
+    ["create", "instancetype", "--cpu", "1", "--memory", "1Gi"], ["create", "preference", "--namespaced"],
+    ["delete", "vm", "vm1", "--dry-run"], ["snapshot", "create", "vm1"], ["snapshot", "list"],
+    ["snapshot", "restore", "s1"], ["snapshot", "delete", "s1"], ["get", "vm", "vm1"], ["get", "vm", "-o", "json"],
+    ["version"], ["version", "--client"], ["strat", "vm1"],
+]
+
+
+def test_every_fast_command_is_declared_here() -> None:
+    from virtctl.cli import fast
+
+    covered = {fast.lookup(argv)[0][:2] for argv in FAST_COMMAND_LINES if fast.lookup(argv)}  # type: ignore[index]
+    assert covered == {spec[:2] for spec in fast.COMMANDS.values()}
+
+
+@pytest.mark.parametrize("argv", FAST_COMMAND_LINES, ids=" ".join)
+def test_fast_path_of_each_command_stays_light(argv: list[str], api_server, tmp_path) -> None:
+    from virtctl.model import kinds
+
+    vm = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "vm1"},
+          "spec": {"runStrategy": "Halted", "template": {"spec": {"domain": {"devices": {}}}}}}
+    api_server.store.create(kinds.VM, "default", vm)
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "KUBECONFIG": str(api_server.kubeconfig_path)}
+    r = subprocess.run([sys.executable, "-c", PROBE.format(argv=["virtctl", *argv])], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    loaded = {m.split(".")[0] for m in result["modules"]}
+    assert not loaded & set(FAST_PATH_HEAVY), sorted(loaded & set(FAST_PATH_HEAVY))

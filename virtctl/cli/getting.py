@@ -25,6 +25,12 @@ def _with_type(kind: kinds.Kind, obj: dict) -> dict:
     return obj
 
 
+def get(args: list[str], output: str, watch: bool, selector: str, all_namespaces: bool,
+        changed: frozenset[str]) -> None:
+    """The ``get`` command's entry (keyword arguments as :func:`virtctl.cli.args.call_params` makes them)."""
+    run(args, output, watch, selector, all_namespaces)
+
+
 def run(words: list[str], output: str = "", watch: bool = False, selector: str = "",
         all_namespaces: bool = False) -> None:
     if not words:

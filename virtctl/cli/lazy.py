@@ -169,7 +169,7 @@ class CobraGroup(_CobraHelp, TyperGroup):
         if self.get_command(ctx, name) is None and not name.startswith("-"):
             from virtctl.errors import UsageError
 
-            raise UsageError(f'unknown command "{name}" for "{_path(ctx)}"')
+            raise UsageError(registry.unknown_command(name, _path(ctx)))
         return super().resolve_command(ctx, args)
 
 

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import sys
 
-from virtctl.errors import ExitStatus, VirtctlError
+from virtctl.errors import ExitStatus, UsageError, VirtctlError
 
 _ROOT_HELP_ARGS = ([], ["-h"], ["--help"], ["help"])
+# commands Go virtctl does not have (kubectl's get/apply/delete, our own local and snapshot): no version
+# check when they fail, as kubectl has none
+_NO_SKEW_CHECK = ("get", "apply", "delete", "local", "snapshot", "__complete", "__completeNoDesc")
+_ROOT_WORDS = ("help", "__complete", "__completeNoDesc")
 
 
 def _cobra_usage_message(e: BaseException) -> str:
@@ -41,6 +45,19 @@ def _cobra_usage_message(e: BaseException) -> str:
     return str(e)
 
 
+def _version_skew(inv: object, rest: list[str], error: str) -> None:
+    """Go virtctl's check after a failed command (virtctl.cli.skew), printed before the error (once:
+    not when the check failed with the very error the command reports)."""
+    if inv is None or (rest and rest[0] in _NO_SKEW_CHECK):
+        return
+    from virtctl.cli import skew
+
+    text = skew.check(inv)  # type: ignore[arg-type]
+    if text is not None and text != error:
+        sys.stdout.flush()
+        sys.stderr.write(text + "\n")
+
+
 def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
     """Run one command; return its exit code. Never raises (except SystemExit from deep inside)."""
     from virtctl.cli.globals import split_globals
@@ -50,6 +67,7 @@ def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
     prog = program_name(sys.argv[0] if argv0 is None else argv0)
     debug = "--debug" in args
     inv = None
+    rest: list[str] = []
     try:
         options, rest = split_globals(args)
         debug = options.debug
@@ -64,8 +82,10 @@ def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
             from virtctl.cli.complete import complete
 
             return complete(rest[1:], describe=rest[0] == "__complete")
-        from virtctl.cli import fast
+        from virtctl.cli import fast, registry
 
+        if rest and not rest[0].startswith("-") and rest[0] not in registry.COMMANDS and rest[0] not in _ROOT_WORDS:
+            raise UsageError(registry.unknown_command(rest[0], prog))
         code = fast.run(rest)
         if code is not None:
             return code
@@ -83,10 +103,13 @@ def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
             sys.stderr.write("\n")
             return ExitStatus.ERROR
         except cx.ClickException as e:
-            sys.stderr.write(_cobra_usage_message(e) + "\n")
+            message = _cobra_usage_message(e)
+            _version_skew(inv, rest, message)
+            sys.stderr.write(message + "\n")
             return ExitStatus.USAGE
         return rv if isinstance(rv, int) else ExitStatus.SUCCESS
     except VirtctlError as e:
+        _version_skew(inv, rest, e.message)
         sys.stdout.flush()
         if e.message:                       # "" = already reported
             sys.stderr.write(e.message + "\n")
@@ -99,6 +122,7 @@ def main(argv: list[str] | None = None, argv0: str | None = None) -> int:
     except BrokenPipeError:
         return ExitStatus.ERROR
     except Exception as e:  # the funnel: one line, no traceback unless asked for
+        _version_skew(inv, rest, "")
         if debug:
             import traceback
 

@@ -82,3 +82,36 @@ def root_help(prog: str) -> str:
     lines += ["", f'Use "{prog} <command> --help" for more information about a given command.',
               f'Use "{prog} options" for a list of global command-line options (applies to all commands).', ""]
     return "\n".join(lines)
+
+
+# the order Go virtctl adds its commands in (cobra suggests in that order); ours that Go lacks follow
+GO_ORDER = ("permitted-devices", "console", "usbredir", "vnc", "config", "scp", "ssh", "port-forward", "start",
+            "stop", "restart", "migrate", "migrate-cancel", "guestosinfo", "userlist", "fslist", "addvolume",
+            "removevolume", "expand", "evacuate-cancel", "memory-dump", "pause", "unpause", "soft-reboot", "reset",
+            "expose", "version", "image-upload", "guestfs", "vmexport", "create", "credentials", "adm", "objectgraph",
+            "template", "completion")
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance, case-insensitive (cobra's ``ld(s, t, true)``)."""
+    a, b = a.lower(), b.lower()
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[len(b)]
+
+
+def suggestions(typed: str) -> list[str]:
+    """cobra's SuggestionsFor: visible commands within distance 2 of ``typed``, or starting with it."""
+    names = [n for n, e in COMMANDS.items() if not e.hidden]
+    names.sort(key=lambda n: (GO_ORDER.index(n) if n in GO_ORDER else len(GO_ORDER), n))
+    return [n for n in names if _distance(typed, n) <= 2 or n.lower().startswith(typed.lower())]
+
+
+def unknown_command(typed: str, path: str) -> str:
+    """cobra's error for an unknown sub-command, with its "Did you mean this?" list."""
+    found = suggestions(typed) if " " not in path else []
+    hint = "\n\nDid you mean this?\n" + "".join(f"\t{s}\n" for s in found) if found else ""
+    return f'unknown command "{typed}" for "{path}"{hint}'

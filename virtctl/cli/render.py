@@ -17,7 +17,16 @@ from virtctl.model.kinds import Kind
 
 
 def to_yaml(obj: Any) -> str:
-    """sigs.k8s.io/yaml style: keys sorted, block style, multi-line strings as literal blocks."""
+    """sigs.k8s.io/yaml style: keys sorted, block style, multi-line strings as literal blocks. Written
+    without PyYAML when :mod:`virtctl.cli.yaml_emit` is sure of the text, which is the usual case."""
+    from virtctl.cli import yaml_emit
+
+    text = yaml_emit.dump(obj)
+    return text if text is not None else pyyaml_dump(obj)
+
+
+def pyyaml_dump(obj: Any) -> str:
+    """:func:`to_yaml` through PyYAML's SafeDumper."""
     import yaml
 
     base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

@@ -32,6 +32,11 @@ def go_info(info: dict) -> str:
     return "version.Info{" + ", ".join(f'{go}:"{info.get(js, "")}"' for go, js in _FIELDS) + "}"
 
 
+def version(args: list[str], client: bool, changed: frozenset[str]) -> None:
+    """The ``version`` command's entry (keyword arguments as :func:`virtctl.cli.args.call_params` makes them)."""
+    run(client)
+
+
 def run(client: bool) -> None:
     sys.stdout.write(f"Client Version: {go_info(client_info())}\n")
     if client:

@@ -146,8 +146,8 @@ def _scalar(text: str):
         return _double_quoted(text)
     if text in ("{}", "[]"):
         return {} if text == "{}" else []
-    if first in _NOT_PLAIN_START:
-        raise _StepAside
+    if first in _NOT_PLAIN_START and not (first == "-" and text[1:2] not in ("", " ")):
+        raise _StepAside                          # "-x" is plain (1 token in 64 starts with "-")
     value = text.split(" #", 1)[0].rstrip(" ")
     if ": " in value or value.endswith(":"):
         raise _StepAside

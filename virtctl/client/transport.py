@@ -229,6 +229,13 @@ class HTTPTransport:
             full = f"http://{self.host}:{self.port}{full}"
         return full
 
+    def full_url(self, target: str) -> str:
+        """The absolute URL of a request target from :meth:`url_path`."""
+        if "://" in target:
+            return target
+        netloc = self.cfg.server.partition("://")[2].partition("/")[0] or f"{self.host}:{self.port}"
+        return f"{self.scheme}://{netloc}{target}"
+
     def _send(self, conn: http11.Connection, method: str, path: str, body: bytes | None,
               headers: dict[str, str]) -> http11.Response:
         pairs = list(headers.items()) + [("Impersonate-Group", g) for g in self.cfg.impersonate_groups]
@@ -262,7 +269,10 @@ class HTTPTransport:
                 if attempt == 0 and may_retry(method, headers, e, reused=reused, sent=conn.sent,
                                               answered=conn.answered):
                     continue
-                raise self._connection_error(e) from None
+                failure = self._connection_error(e)
+                # what Go's url.Error names (virtctl's messages quote it: Put "https://…/start": dial tcp …)
+                failure.method, failure.url = method, self.full_url(target)  # type: ignore[attr-defined]
+                raise failure from None
             if resp.will_close:
                 self.close()
             return Response(resp.status, {k.lower(): v for k, v in resp.headers}, data)

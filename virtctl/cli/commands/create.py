@@ -1,17 +1,15 @@
-"""``create vm|instancetype|preference``: print a manifest (REFERENCE §6). No API call."""
+"""``create vm|instancetype|preference``: print a manifest (docs/compatibility.md). No API call. Flags and help;
+what the commands do is in :mod:`virtctl.cli.ops.create`."""
 
 from __future__ import annotations
 
-import sys
 from typing import Optional
 
 import typer
 
-from virtctl.cli.args import bool_value, changed, no_args, string_slice
+from virtctl.cli.args import call_params
 from virtctl.cli.lazy import CobraCommand, CobraGroup, new_app
-from virtctl.cli.render import to_yaml
-from virtctl.cli.state import current
-from virtctl.errors import UsageError
+from virtctl.cli.ops import create as ops
 from virtctl.model import vm_builder as vb
 
 app = new_app(cls=CobraGroup, help="Create a manifest for the specified Kind.",
@@ -70,25 +68,6 @@ VM_EXAMPLES = """  # Create a manifest for a VirtualMachine with a random name:
 
 _IMPORT_HELP = ("Specify the source for DataVolume. Can be provided multiple times.\nSupported parameters:\n"
                 + "\n".join(f"  type {t} - {vb.supported(p)}" for t, p in vb.P_IMPORT.items()))
-
-
-def _explicit_namespace() -> str:
-    return current().namespace_flag
-
-
-def _int_flag(flag: str, value: str, bits: int = 64, unsigned: bool = False) -> int:
-    try:
-        n = int(value, 10)
-    except ValueError:
-        fn = "ParseUint" if unsigned else "ParseInt"
-        raise UsageError(f'invalid argument "{value}" for "--{flag}" flag: strconv.{fn}: parsing "{value}": '
-                         "invalid syntax") from None
-    low, high = (0, 2 ** bits - 1) if unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-    if not low <= n <= high:
-        fn = "ParseUint" if unsigned else "ParseInt"
-        why = "invalid syntax" if unsigned and n < 0 else "value out of range"
-        raise UsageError(f'invalid argument "{value}" for "--{flag}" flag: strconv.{fn}: parsing "{value}": {why}')
-    return n
 
 
 @create_app.command("vm", cls=CobraCommand, short_help="Create a VirtualMachine manifest.",
@@ -164,32 +143,7 @@ def create_vm(
                                            "name:string,size:resource.Quantity\nDEPRECATED: Use --volume-import "
                                            "with type:blank and same params instead."),
 ) -> None:
-    no_args(args, f"{current().prog} create vm")
-    flags = ["name", "run_strategy", "termination_grace_period", "memory", "instancetype", "infer_instancetype",
-             "infer_instancetype_from", "preference", "infer_preference", "infer_preference_from",
-             "volume_containerdisk", "volume_pvc", "volume_import", "volume_sysprep", "user", "password_file",
-             "ssh_key", "ga_manage_ssh", "access_cred", "cloud_init", "cloud_init_user_data",
-             "cloud_init_network_data", "volume_datasource", "volume_clone_pvc", "volume_blank"]
-    given = {f.replace("_", "-") for f in flags if changed(ctx, f)}
-    options = vb.VMOptions(
-        name=name, run_strategy=run_strategy,
-        termination_grace_period=_int_flag("termination-grace-period", termination_grace_period),
-        memory=memory, instancetype=instancetype,
-        infer_instancetype=bool_value(ctx, "infer_instancetype", True),
-        infer_instancetype_from=infer_instancetype_from, preference=preference,
-        infer_preference=bool_value(ctx, "infer_preference", True), infer_preference_from=infer_preference_from,
-        containerdisk_volumes=list(volume_containerdisk), pvc_volumes=list(volume_pvc),
-        volume_import=list(volume_import), sysprep_volume=volume_sysprep, user=user, password_file=password_file,
-        ssh_keys=string_slice(ssh_key), ga_manage_ssh=bool_value(ctx, "ga_manage_ssh", ga_manage_ssh),
-        access_creds=list(access_cred), cloud_init=cloud_init, cloud_init_user_data=cloud_init_user_data,
-        cloud_init_network_data=cloud_init_network_data, datasource_volumes=list(volume_datasource),
-        clone_pvc_volumes=list(volume_clone_pvc), blank_volumes=list(volume_blank),
-        namespace=_explicit_namespace(), changed=given)
-    vm, messages = vb.build_vm(options)
-    for m in messages:
-        sys.stderr.write(m)
-    sys.stderr.flush()
-    sys.stdout.write(to_yaml(vm))
+    ops.vm(**call_params(ctx))
 
 
 @create_app.command("instancetype", cls=CobraCommand,
@@ -215,15 +169,7 @@ def create_instancetype(
     namespaced: bool = typer.Option(False, "--namespaced", help="Specify if VirtualMachineInstancetype should be "
                                     "created. By default VirtualMachineClusterInstancetype is created."),
 ) -> None:
-    no_args(args, f"{current().prog} create instancetype")
-    missing = [f'"{f}"' for f in ("cpu", "memory") if not changed(ctx, f)]
-    if missing:
-        raise UsageError(f"required flag(s) {', '.join(missing)} not set")
-    obj = vb.build_instancetype(cpu=_int_flag("cpu", cpu, 32, unsigned=True), memory=memory, name=name,
-                                namespaced=bool_value(ctx, "namespaced", namespaced),
-                                namespace=_explicit_namespace(), gpus=list(gpu), hostdevices=list(hostdevice),
-                                iothreads_policy=iothreadspolicy)
-    sys.stdout.write(to_yaml(obj))
+    ops.instancetype(**call_params(ctx))
 
 
 @create_app.command("preference", cls=CobraCommand,
@@ -245,8 +191,4 @@ def create_preference(
     namespaced: bool = typer.Option(False, "--namespaced", help="Specify if VirtualMachinePreference should be "
                                     "created. By default VirtualMachineClusterPreference is created."),
 ) -> None:
-    no_args(args, f"{current().prog} create preference")
-    obj = vb.build_preference(name=name, namespaced=bool_value(ctx, "namespaced", namespaced),
-                              namespace=_explicit_namespace(), volume_storage_class=volume_storage_class,
-                              machine_type=machine_type, cpu_topology=cpu_topology)
-    sys.stdout.write(to_yaml(obj))
+    ops.preference(**call_params(ctx))

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from virtctl.cli import getting
+from virtctl.cli.args import call_params
 from virtctl.cli.lazy import CobraCommand, new_app
 
 app = new_app()
@@ -18,6 +19,7 @@ app = new_app()
                     "  # Show one VM as YAML\n  {{ProgramName}} get vm my-vm -o yaml\n\n"
                     "  # Watch virtual machine instances in all namespaces\n  {{ProgramName}} get vmi -A -w")
 def get(
+    ctx: typer.Context,
     args: Optional[list[str]] = typer.Argument(None, metavar="KIND [NAME...]"),
     output: str = typer.Option("", "--output", "-o", help="Output format. One of: json|yaml|name|wide."),
     watch: bool = typer.Option(False, "--watch", "-w", help="After listing/getting the requested object, watch "
@@ -27,4 +29,4 @@ def get(
     all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A", help="If present, list the requested "
                                         "object(s) across all namespaces."),
 ) -> None:
-    getting.run(list(args or []), output, watch, selector, all_namespaces)
+    getting.get(**call_params(ctx))

@@ -1,19 +1,17 @@
-"""VM lifecycle: ``start``, ``stop``, ``restart``, ``migrate``, ``migrate-cancel`` (REFERENCE §2.1–2.5),
-plus ``--wait``/``--timeout`` (beyond Go virtctl)."""
+"""VM lifecycle: ``start``, ``stop``, ``restart``, ``migrate``, ``migrate-cancel`` (docs/compatibility.md),
+plus ``--wait``/``--timeout`` (beyond Go virtctl). The flags and help live here; what each command
+does is in :mod:`virtctl.cli.ops.lifecycle`."""
 
 from __future__ import annotations
 
-import sys
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
-from virtctl.cli.args import changed, exact_args, string_to_string
+from virtctl.cli.args import call_params
 from virtctl.cli.lazy import CobraCommand, new_app
-from virtctl.cli.state import current
-from virtctl.cli.wait import DEFAULT_TIMEOUT, parse_timeout, wait_until
-from virtctl.errors import APIError, NotFound, UsageError, VirtctlError
-from virtctl.model import kinds
+from virtctl.cli.ops import lifecycle as ops
+from virtctl.cli.wait import DEFAULT_TIMEOUT
 
 app = new_app()
 
@@ -28,39 +26,6 @@ GRACE_HELP = ("--grace-period=-1: Period of time in seconds given to the VMI to 
               "set to 0 when --force is true (force deletion). Currently only setting 0 is supported.")
 
 
-def dry_run_body(body: dict, dry_run: bool) -> dict:
-    if dry_run:
-        body["dryRun"] = ["All"]
-        sys.stdout.write("Dry Run execution\n")
-        sys.stdout.flush()
-    return body
-
-
-def _timeout(ctx: Any, wait: bool, timeout: str) -> float | None:
-    if changed(ctx, "timeout") and not wait:
-        wait = True                      # --timeout alone implies waiting
-    return parse_timeout(timeout) if wait else None
-
-
-def vm_status(kv: Any, name: str) -> str:
-    try:
-        return (kv.get(kinds.VM, name).get("status") or {}).get("printableStatus", "")
-    except NotFound:
-        return "NotFound"
-
-
-def vmi_state(kv: Any, name: str) -> dict | None:
-    try:
-        return kv.get(kinds.VMI, name)
-    except NotFound:
-        return None
-
-
-def _check_force(ctx: Any, force: bool) -> None:
-    if changed(ctx, "grace_period") != force:
-        raise UsageError("Must both use --force=true and set --grace-period.")
-
-
 @app.command("start", cls=CobraCommand, short_help="Start a virtual machine.", help="Start a virtual machine.",
              epilog="  # Start a virtual machine called 'myvm':\n  {{ProgramName}} start myvm")
 def start(ctx: typer.Context,
@@ -70,20 +35,7 @@ def start(ctx: typer.Context,
           dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
           wait: bool = typer.Option(False, "--wait", help=WAIT_HELP),
           timeout: str = typer.Option(DEFAULT_TIMEOUT, "--timeout", help=TIMEOUT_HELP)) -> None:
-    (name,) = exact_args(args, 1)
-    limit = _timeout(ctx, wait, timeout)
-    kv = current().client()
-    body: dict = {"paused": True} if paused else {}
-    try:
-        kv.put_subresource(kinds.VM, None, name, "start", dry_run_body(body, dry_run))
-    except APIError as e:
-        raise VirtctlError(f"Error starting VirtualMachine {e.message}") from None
-    sys.stdout.write(f"VM {name} was scheduled to start\n")
-    sys.stdout.flush()
-    if limit and not dry_run:
-        target = "Paused" if paused else "Running"
-        wait_until(lambda: ((s := vm_status(kv, name)) == target, s), what=f"VM {name}", target=target,
-                   timeout=limit)
+    ops.start(**call_params(ctx))
 
 
 @app.command("stop", cls=CobraCommand, short_help="Stop a virtual machine.", help="Stop a virtual machine.",
@@ -97,22 +49,7 @@ def stop(ctx: typer.Context,
          dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
          wait: bool = typer.Option(False, "--wait", help=WAIT_HELP),
          timeout: str = typer.Option(DEFAULT_TIMEOUT, "--timeout", help=TIMEOUT_HELP)) -> None:
-    (name,) = exact_args(args, 1)
-    _check_force(ctx, force)
-    limit = _timeout(ctx, wait, timeout)
-    kv = current().client()
-    body: dict = {"gracePeriod": grace_period} if force else {}
-    try:
-        kv.put_subresource(kinds.VM, None, name, "stop", dry_run_body(body, dry_run))
-    except APIError as e:
-        if force:
-            raise VirtctlError(f"error force stopping VirtualMachine: {e.message}") from None
-        raise VirtctlError(f"error stopping VirtualMachine {e.message}") from None
-    sys.stdout.write(f"VM {name} was scheduled to stop\n")
-    sys.stdout.flush()
-    if limit and not dry_run:
-        wait_until(lambda: ((s := vm_status(kv, name)) == "Stopped", s), what=f"VM {name}", target="Stopped",
-                   timeout=limit)
+    ops.stop(**call_params(ctx))
 
 
 @app.command("restart", cls=CobraCommand, short_help="Restart a virtual machine.", help="Restart a virtual machine.",
@@ -124,31 +61,7 @@ def restart(ctx: typer.Context,
             dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
             wait: bool = typer.Option(False, "--wait", help=WAIT_HELP),
             timeout: str = typer.Option(DEFAULT_TIMEOUT, "--timeout", help=TIMEOUT_HELP)) -> None:
-    (name,) = exact_args(args, 1)
-    _check_force(ctx, force)
-    limit = _timeout(ctx, wait, timeout)
-    kv = current().client()
-    old = vmi_state(kv, name) if limit and not dry_run else None
-    old_uid = (old or {}).get("metadata", {}).get("uid")
-    body: dict = {"gracePeriodSeconds": grace_period} if force else {}
-    try:
-        kv.put_subresource(kinds.VM, None, name, "restart", dry_run_body(body, dry_run))
-    except APIError as e:
-        if force:
-            raise VirtctlError(f"error force restarting VirtualMachine: {e.message}") from None
-        raise VirtctlError(f"error restarting VirtualMachine: {e.message}") from None
-    sys.stdout.write(f"VM {name} was scheduled to restart\n")
-    sys.stdout.flush()
-    if limit and not dry_run:
-        def check() -> tuple[bool, str]:
-            vmi = vmi_state(kv, name)
-            if vmi is None:
-                return False, "no VMI"
-            phase = (vmi.get("status") or {}).get("phase", "")
-            fresh = vmi.get("metadata", {}).get("uid") != old_uid
-            return fresh and phase == "Running", phase if fresh else f"{phase} (old VMI)"
-
-        wait_until(check, what=f"VM {name}", target="Running again", timeout=limit)
+    ops.restart(**call_params(ctx))
 
 
 @app.command("migrate", cls=CobraCommand, short_help="Migrate a virtual machine.", help="Migrate a virtual machine.",
@@ -163,46 +76,7 @@ def migrate(ctx: typer.Context,
             wait: bool = typer.Option(False, "--wait", help="Wait until the migration has succeeded (beyond Go "
                                       "virtctl)."),
             timeout: str = typer.Option(DEFAULT_TIMEOUT, "--timeout", help=TIMEOUT_HELP)) -> None:
-    (name,) = exact_args(args, 1)
-    selector = string_to_string(added_node_selector, "addedNodeSelector")
-    limit = _timeout(ctx, wait, timeout)
-    kv = current().client()
-    before = {m["metadata"]["name"] for m in _migrations(kv, name)} if limit and not dry_run else set()
-    body: dict = {"addedNodeSelector": selector} if selector else {}
-    try:
-        kv.put_subresource(kinds.VM, None, name, "migrate", dry_run_body(body, dry_run))
-    except APIError as e:
-        raise VirtctlError(f"Error migrating VirtualMachine {e.message}") from None
-    sys.stdout.write(f"VM {name} was scheduled to migrate\n")
-    sys.stdout.flush()
-    if limit and not dry_run:
-        seen = ""
-
-        def check() -> tuple[bool, str]:
-            nonlocal seen
-            new = [m for m in _migrations(kv, name) if m["metadata"]["name"] not in before]
-            if not new:
-                if seen:                         # deleted before it finished: migrate-cancel
-                    raise VirtctlError(f"migration {seen} of VM {name} was canceled")
-                return False, "no migration yet"
-            seen = new[-1]["metadata"]["name"]
-            status = new[-1].get("status") or {}
-            phase = status.get("phase", "") or "Pending"
-            if phase == "Failed":
-                if (status.get("migrationState") or {}).get("abortRequested"):
-                    raise VirtctlError(f"migration {seen} of VM {name} was canceled")
-                why = (status.get("migrationState") or {}).get("failureReason")
-                raise VirtctlError(f"migration {new[-1]['metadata']['name']} of VM {name} failed"
-                                   + (f": {why}" if why else ""))
-            return phase == "Succeeded", phase
-
-        wait_until(check, what=f"the migration of VM {name}", target="Succeeded", timeout=limit)
-
-
-def _migrations(kv: Any, vmi_name: str) -> list[dict]:
-    items = kv.list(kinds.VMIM, label_selector=f"kubevirt.io/vmi-name=={vmi_name}").get("items", [])
-    return sorted(items, key=lambda m: (m.get("metadata", {}).get("creationTimestamp") or "",
-                                        m.get("metadata", {}).get("name", "")))
+    ops.migrate(**call_params(ctx))
 
 
 @app.command("migrate-cancel", cls=CobraCommand, short_help="Cancel migration of a virtual machine.",
@@ -214,31 +88,4 @@ def migrate_cancel(ctx: typer.Context,
                    wait: bool = typer.Option(False, "--wait", help="Wait until the migration object is gone "
                                              "(beyond Go virtctl)."),
                    timeout: str = typer.Option(DEFAULT_TIMEOUT, "--timeout", help=TIMEOUT_HELP)) -> None:
-    (name,) = exact_args(args, 1)
-    limit = _timeout(ctx, wait, timeout)
-    kv = current().client()
-    try:
-        items = kv.list(kinds.VMIM, label_selector=f"kubevirt.io/vmi-name=={name}").get("items", [])
-    except APIError as e:
-        raise VirtctlError(f"Error fetching virtual machine instance migration list  {e.message}") from None
-    active = next((m for m in items if (m.get("status") or {}).get("phase") not in ("Succeeded", "Failed")), None)
-    if active is None:
-        raise VirtctlError(f"Found no migration to cancel for {name}")
-    mig = active["metadata"]["name"]
-    if dry_run:
-        sys.stdout.write("Dry Run execution\n")
-    try:
-        kv.delete(kinds.VMIM, mig, dry_run=dry_run)
-    except APIError as e:
-        raise VirtctlError(f"Error canceling migration {mig} of a VirtualMachine {name}: {e.message}") from None
-    sys.stdout.write(f"VM {name} was scheduled to migrate-cancel\n")
-    sys.stdout.flush()
-    if limit and not dry_run:
-        def gone() -> tuple[bool, str]:
-            try:
-                m = kv.get(kinds.VMIM, mig)
-            except NotFound:
-                return True, "deleted"
-            return False, (m.get("status") or {}).get("phase", "") or "present"
-
-        wait_until(gone, what=f"migration {mig}", target="deleted", timeout=limit)
+    ops.migrate_cancel(**call_params(ctx))

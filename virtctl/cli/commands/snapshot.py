@@ -1,21 +1,16 @@
-"""``snapshot create|list|restore|delete`` (beyond Go virtctl, DESIGN §6): VirtualMachineSnapshot and
+"""``snapshot create|list|restore|delete`` (beyond Go virtctl, docs/compatibility.md): VirtualMachineSnapshot and
 VirtualMachineRestore objects (snapshot.kubevirt.io/v1beta1), with ``--wait``/``--timeout``."""
 
 from __future__ import annotations
 
-import sys
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
-from virtctl.cli.args import changed, exact_args
-from virtctl.cli.getting import server_error
+from virtctl.cli.args import call_params
 from virtctl.cli.lazy import CobraCommand, CobraGroup, new_app
-from virtctl.cli.state import current
-from virtctl.cli.wait import DEFAULT_TIMEOUT, parse_timeout, wait_until
-from virtctl.errors import APIError, UsageError, VirtctlError
-from virtctl.model import kinds
-from virtctl.model.status import get_condition
+from virtctl.cli.ops import snapshot as ops
+from virtctl.cli.wait import DEFAULT_TIMEOUT
 
 app = new_app(cls=CobraGroup)
 snapshot_app = new_app(cls=CobraGroup, help="Create, list, restore and delete snapshots of virtual machines "
@@ -27,29 +22,6 @@ NAME_HELP = "Name of the new object (default: generated from the {what} name)."
 TIMEOUT_HELP = f"How long --wait waits, e.g. 90s, 5m (default {DEFAULT_TIMEOUT})."
 
 
-def _limit(ctx: Any, wait: bool, timeout: str) -> float | None:
-    return parse_timeout(timeout) if wait or changed(ctx, "timeout") else None
-
-
-def _get(kv: Any, kind: kinds.Kind, name: str) -> dict:
-    try:
-        return kv.get(kind, name)
-    except APIError as e:
-        raise server_error(e) from None
-
-
-def _create(kv: Any, kind: kinds.Kind, name: str, generate: str, spec: dict) -> dict:
-    meta = {"name": name} if name else {"generateName": generate}
-    try:
-        return kv.create(kind, {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": meta, "spec": spec})
-    except APIError as e:
-        raise server_error(e) from None
-
-
-def _condition(obj: dict, ctype: str) -> dict:
-    return get_condition(obj, ctype) or {}
-
-
 @snapshot_app.command("create", cls=CobraCommand, short_help="Create a snapshot of a virtual machine.",
                       help="Create a VirtualMachineSnapshot of a virtual machine. In standalone mode the VM "
                            "must be stopped.",
@@ -59,44 +31,14 @@ def create(ctx: typer.Context,
            name: str = typer.Option("", "--name", help=NAME_HELP.format(what="VM")),
            wait: bool = typer.Option(False, "--wait", help="Wait until the snapshot is ready to use."),
            timeout: str = typer.Option(DEFAULT_TIMEOUT, "--timeout", help=TIMEOUT_HELP)) -> None:
-    (vm,) = exact_args(args, 1)
-    limit = _limit(ctx, wait, timeout)
-    kv = current().client()
-    _get(kv, kinds.VM, vm)                     # a clear "not found" now rather than a snapshot that waits
-    snap = _create(kv, kinds.VMSNAPSHOT, name, f"{vm}-snapshot-",
-                   {"source": {"apiGroup": kinds.KUBEVIRT, "kind": kinds.VM.kind, "name": vm}})
-    snap_name = snap["metadata"]["name"]
-    sys.stdout.write(f"VirtualMachineSnapshot {snap_name} of VM {vm} was created\n")
-    sys.stdout.flush()
-    if limit:
-        def check() -> tuple[bool, str]:
-            s = _get(kv, kinds.VMSNAPSHOT, snap_name).get("status") or {}
-            if s.get("phase") == "Failed":
-                raise VirtctlError(f"snapshot {snap_name} failed: {(s.get('error') or {}).get('message', '')}")
-            return s.get("phase") == "Succeeded" and bool(s.get("readyToUse")), s.get("phase") or ""
-        wait_until(check, what=f"snapshot {snap_name}", target="Succeeded", timeout=limit)
+    ops.create(**call_params(ctx))
 
 
 @snapshot_app.command("list", cls=CobraCommand, short_help="List snapshots, of one virtual machine or all.",
                       help="List the VirtualMachineSnapshots of the namespace, or only those of one VM.",
                       epilog="  {{ProgramName}} snapshot list my-vm")
-def list_(args: Optional[list[str]] = typer.Argument(None, metavar="[VM]")) -> None:
-    from virtctl.cli.render import format_table, table_header, table_rows
-
-    words = list(args or [])
-    if len(words) > 1:
-        raise UsageError(f"accepts at most 1 arg(s), received {len(words)}")
-    inv = current()
-    try:
-        items = inv.client().list(kinds.VMSNAPSHOT).get("items") or []
-    except APIError as e:
-        raise server_error(e) from None
-    if words:
-        items = [s for s in items if ((s.get("spec") or {}).get("source") or {}).get("name") == words[0]]
-    if not items:
-        sys.stderr.write(f"No resources found in {inv.namespace} namespace.\n")
-        return
-    sys.stdout.write(format_table(table_header(kinds.VMSNAPSHOT), table_rows(kinds.VMSNAPSHOT, items)))
+def list_(ctx: typer.Context, args: Optional[list[str]] = typer.Argument(None, metavar="[VM]")) -> None:
+    ops.list_(**call_params(ctx))
 
 
 @snapshot_app.command("restore", cls=CobraCommand, short_help="Restore a virtual machine from a snapshot.",
@@ -108,36 +50,12 @@ def restore(ctx: typer.Context,
             name: str = typer.Option("", "--name", help=NAME_HELP.format(what="snapshot")),
             wait: bool = typer.Option(False, "--wait", help="Wait until the restore is complete."),
             timeout: str = typer.Option(DEFAULT_TIMEOUT, "--timeout", help=TIMEOUT_HELP)) -> None:
-    (snap_name,) = exact_args(args, 1)
-    limit = _limit(ctx, wait, timeout)
-    kv = current().client()
-    snap = _get(kv, kinds.VMSNAPSHOT, snap_name)
-    vm = ((snap.get("spec") or {}).get("source") or {}).get("name") or ""
-    restore_obj = _create(kv, kinds.VMRESTORE, name, f"{snap_name}-restore-",
-                          {"target": {"apiGroup": kinds.KUBEVIRT, "kind": kinds.VM.kind, "name": vm},
-                           "virtualMachineSnapshotName": snap_name})
-    restore_name = restore_obj["metadata"]["name"]
-    sys.stdout.write(f"VirtualMachineRestore {restore_name} of VM {vm} from snapshot {snap_name} was created\n")
-    sys.stdout.flush()
-    if limit:
-        def check() -> tuple[bool, str]:
-            r = _get(kv, kinds.VMRESTORE, restore_name)
-            failure = _condition(r, "Failure")
-            if failure.get("status") == "True":
-                raise VirtctlError(f"restore {restore_name} failed: {failure.get('reason', '')}")
-            return bool((r.get("status") or {}).get("complete")), _condition(r, "Ready").get("reason", "")
-        wait_until(check, what=f"restore {restore_name}", target="complete", timeout=limit)
+    ops.restore(**call_params(ctx))
 
 
 @snapshot_app.command("delete", cls=CobraCommand, short_help="Delete a snapshot.",
                       help="Delete a VirtualMachineSnapshot, with its content and volume copies unless its "
                            "deletionPolicy is Retain.",
                       epilog="  {{ProgramName}} snapshot delete my-snap")
-def delete(args: Optional[list[str]] = typer.Argument(None, metavar="(SNAPSHOT)")) -> None:
-    (snap_name,) = exact_args(args, 1)
-    try:
-        current().client().delete(kinds.VMSNAPSHOT, snap_name)
-    except APIError as e:
-        raise server_error(e) from None
-    k = kinds.VMSNAPSHOT
-    sys.stdout.write(f'{k.singular}.{k.group} "{snap_name}" deleted\n')
+def delete(ctx: typer.Context, args: Optional[list[str]] = typer.Argument(None, metavar="(SNAPSHOT)")) -> None:
+    ops.delete(**call_params(ctx))

@@ -1,0 +1,30 @@
+"""Errors worded as Go virtctl words them: inside ``fmt.Errorf("Error starting VirtualMachine %v", err)``
+the error of a request that got no answer is Go's ``url.Error`` — ``Put "https://…/start": dial tcp
+127.0.0.1:1: connect: connection refused`` — and that of an answered one is the Status message."""
+
+from __future__ import annotations
+
+from virtctl.errors import ConnectionFailed, VirtctlError
+
+_KUBECTL_PREFIX = "Unable to connect to the server: "
+_REFUSED = ("The connection to the server ", " was refused - did you specify the right host or port?")
+
+
+def url_error(e: ConnectionFailed) -> str | None:
+    """``<Method> "<url>": <cause>`` for a request that failed before an answer, or None if unknown."""
+    method, url = getattr(e, "method", ""), getattr(e, "url", "")
+    if not method or not url:
+        return None
+    text = e.message
+    if text.startswith(_REFUSED[0]) and text.endswith(_REFUSED[1]):
+        cause = f"dial tcp {text[len(_REFUSED[0]):-len(_REFUSED[1])]}: connect: connection refused"
+    else:
+        cause = text.removeprefix(_KUBECTL_PREFIX)
+    return f'{method[:1].upper()}{method[1:].lower()} "{url}": {cause}'
+
+
+def go_error(e: VirtctlError) -> str:
+    """The ``%v`` of a client error in Go virtctl's messages."""
+    if isinstance(e, ConnectionFailed):
+        return url_error(e) or e.message
+    return e.message
