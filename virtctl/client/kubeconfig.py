@@ -142,14 +142,13 @@ def _load_file(path: str) -> dict:
     data = load_plain(text)          # what kubeconfig writers emit, without importing PyYAML
     if data is not None:
         return data
-    import yaml
+    from virtctl.model import yamljson
 
     try:
-        # libyaml's loader when present: parsing is most of the kubeconfig's cost on every command
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    except yaml.YAMLError as e:
-        first = str(e).splitlines()[0] if str(e) else "invalid YAML"
-        raise ConfigError(f"error loading config file \"{path}\": {first}") from None
+        # client-go reads it through sigs.k8s.io/yaml: JSON values only, no Python types
+        data = yamljson.loads(text) or {}
+    except yamljson.YAMLDecodeError as e:
+        raise ConfigError(f"error loading config file \"{path}\": {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"error loading config file \"{path}\": not a kubeconfig mapping")
     return data

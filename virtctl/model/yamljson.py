@@ -316,9 +316,18 @@ def _copy(value: Any) -> Any:
 
 
 def _message(err: yaml.YAMLError) -> str:
-    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    """go-yaml's wording, as kubectl prints it: a scanner error's line counts from 1, a parser
+    error's is its 0-based mark (go-yaml's quirk), no line when that is 0; bad bytes name none."""
+    if isinstance(err, yaml.reader.ReaderError):
+        return f"yaml: {err.reason}"
     problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-    return f"yaml: line {mark.line + 1}: {problem}" if mark is not None else f"yaml: {problem}"
+    problem_mark, context_mark = getattr(err, "problem_mark", None), getattr(err, "context_mark", None)
+    line = 0
+    if problem_mark is not None and problem_mark.line:
+        line = problem_mark.line + (1 if isinstance(err, yaml.scanner.ScannerError) else 0)
+    elif context_mark is not None:
+        line = context_mark.line
+    return f"yaml: line {line}: {problem}" if line else f"yaml: {problem}"
 
 
 def _documents(data: bytes | str, max_depth: int) -> Iterator[Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import typer
 
@@ -36,24 +35,11 @@ class Document:
 
 
 def read_documents(path: str) -> tuple[str, list[dict]]:
-    """The YAML/JSON documents of one ``-f`` argument (``-`` = stdin), empty ones skipped."""
-    import yaml
+    """The YAML/JSON documents of one ``-f`` argument (``-`` = stdin), empty ones skipped, a
+    ``List`` unpacked; read and decoded as kubectl does (:mod:`virtctl.cli.manifests`)."""
+    from virtctl.cli.manifests import load_file
 
-    if path == "-":
-        text, source = sys.stdin.read(), "STDIN"
-    else:
-        try:
-            text, source = Path(path).read_text(), path
-        except OSError as e:
-            raise UsageError(f'error: the path "{path}" does not exist' if isinstance(e, FileNotFoundError)
-                             else f"error: cannot read {path}: {e.strerror}") from None
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise UsageError(f"error: error parsing {source}: error converting YAML to JSON: yaml: {where}{problem}") from None
+    source, docs = load_file(path)
     out: list[dict] = []
     for d in docs:
         if isinstance(d, dict) and d.get("kind") == "List" and isinstance(d.get("items"), list):
@@ -65,8 +51,10 @@ def read_documents(path: str) -> tuple[str, list[dict]]:
 
 def check(source: str, doc: object, flag_ns: str, default_ns: str) -> Document:
     if not isinstance(doc, dict):
-        raise UsageError(f"error: error validating {source}: the document is not an object (got "
-                         f"{type(doc).__name__})")
+        go_type = ("array" if isinstance(doc, list) else "string" if isinstance(doc, str) else
+                   "bool" if isinstance(doc, bool) else "number")
+        raise UsageError(f'error: unable to decode "{source}": json: cannot unmarshal {go_type} into Go value of '
+                         "type unstructured.detector")
     api_version, kind_name = doc.get("apiVersion"), doc.get("kind")
     if not api_version or not kind_name:
         missing = "apiVersion" if not api_version else "kind"
