@@ -9,7 +9,7 @@ kin in ``controller/actions.py`` or ``controller/streams.py`` and add its line h
 
 from __future__ import annotations
 
-from virtctl.controller import actions, streams
+from virtctl.controller import actions, guest_access, streams
 from virtctl.controller.subresource import SubresourceTable
 from virtctl.model import kinds
 from virtctl.streams import protocol
@@ -31,9 +31,14 @@ SUBRESOURCES = SubresourceTable(
         # read-only (GET)
         (VMI, "vnc/screenshot"): streams.screenshot,
         (VMI, protocol.CONSOLE_LOG_SUBRESOURCE): streams.console_log,
+        (VMI, "guestosinfo"): guest_access.guestosinfo,
+        (VMI, "userlist"): guest_access.userlist,
+        (VMI, "filesystemlist"): guest_access.filesystemlist,
     },
     streams={
         (VMI, "console"): streams.ConsoleStream(),
         (VMI, "vnc"): streams.VNCStream(),
+        (VMI, "portforward"): guest_access.PortForwardStream(VMI),
+        (VM, "portforward"): guest_access.PortForwardStream(VM),
     },
 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 METADATA_NS = "http://kubevirt.io/virtctl-python/1"
 METADATA_PREFIX = "virtctl"
+GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
 ET.register_namespace(METADATA_PREFIX, METADATA_NS)
 
 _DOMAIN_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?_[a-z0-9]([-a-z0-9.]*[a-z0-9])?$|^[a-z0-9][-a-z0-9]*$")
@@ -147,6 +148,7 @@ class Domain:
     tablet_bus: str = ""         # "" (none) | usb | virtio
     watchdog: Watchdog | None = None
     scsi_controller: bool = False
+    guest_agent: bool = True     # the org.qemu.guest_agent.0 virtio-serial channel (KubeVirt always adds it)
 
     def validate(self) -> None:
         """Reject values that must never reach XML (names and paths are checked, not escaped)."""
@@ -321,6 +323,9 @@ class Domain:
             ET.SubElement(video, "model", type=self.video_model)
         if self.watchdog is not None:
             ET.SubElement(dev, "watchdog", model=self.watchdog.model, action=self.watchdog.action)
+        if self.guest_agent:
+            channel = ET.SubElement(dev, "channel", type="unix")
+            ET.SubElement(channel, "target", type="virtio", name=GUEST_AGENT_CHANNEL)
         if self.rng:
             rng = ET.SubElement(dev, "rng", model="virtio")
             ET.SubElement(rng, "backend", model="random").text = "/dev/urandom"
@@ -351,6 +356,7 @@ class LiveDomain:
     macs: tuple[str, ...]
     serial_pty: str              # /dev/pts/N while running, else ""
     vnc_socket: str              # VNC unix socket path while running, else ""
+    nics: tuple[tuple[str, str], ...] = ()   # (alias, MAC) of each user-mode NIC, in order
 
 
 def parse_owner(root: ET.Element) -> Owner | None:
@@ -405,4 +411,7 @@ def parse_live(xml: str) -> LiveDomain:
         macs=macs,
         serial_pty=serial_src.get("path", "") if serial_src is not None else "",
         vnc_socket=vnc_listen.get("socket", "") if vnc_listen is not None else "",
+        nics=tuple((i.find("alias").get("name", "") if i.find("alias") is not None else "",
+                    i.find("mac").get("address", "") if i.find("mac") is not None else "")
+                   for i in root.findall("devices/interface[@type='user']")),
     )

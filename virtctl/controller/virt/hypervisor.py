@@ -83,4 +83,6 @@ class Hypervisor(Protocol):
     def open_console(self, domain: str, force: bool = True): ...   # -> a libvirt stream wrapper (see console module)
     def open_graphics_fd(self, domain: str) -> int: ...    # a connected VNC socket fd
     def screenshot(self, domain: str) -> bytes: ...        # PNG
+    def monitor_command(self, domain: str, command: str) -> str: ...   # QEMU HMP (host forwards)
+    def agent_command(self, domain: str, command: str, timeout: int = 5) -> str: ...  # guest agent JSON
     def close(self) -> None: ...

@@ -497,6 +497,29 @@ class LibvirtHost:
             raise _fail("abort migration of", domain, e) from None
         return True
 
+    # --- guest access: QEMU monitor (host forwards) and guest agent ---
+    def monitor_command(self, domain: str, command: str) -> str:
+        """One HMP command on the domain's QEMU monitor (``hostfwd_add``, ``info usernet``…)."""
+        import libvirt_qemu
+
+        return self._call("monitor command on", domain, lambda d: libvirt_qemu.qemuMonitorCommand(
+            d, command, libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP))
+
+    def agent_command(self, domain: str, command: str, timeout: int = 5) -> str:
+        """One guest-agent command (JSON text in, JSON text out); :class:`AgentUnavailable` when no
+        agent answers."""
+        import libvirt_qemu
+
+        from virtctl.controller.virt.guest_agent import AgentUnavailable
+
+        dom = self._lookup(domain)
+        try:
+            return str(libvirt_qemu.qemuAgentCommand(dom, command, timeout, 0))
+        except libvirt.libvirtError as e:
+            if e.get_error_code() in _GONE:
+                raise _fail("guest agent of", domain, e) from None
+            raise AgentUnavailable(e.get_error_message() or str(e)) from None
+
     # --- streams ---
     def open_console(self, domain: str, force: bool = True, *, ring_bytes: int = 1 << 20) -> SerialConsole:
         """A started :class:`SerialConsole` (ring of all output + one client); reopens after QEMU restarts."""

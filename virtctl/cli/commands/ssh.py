@@ -1,0 +1,137 @@
+"""``ssh (VM|VMI)`` and ``scp SRC DST``: the local OpenSSH client with ``port-forward --stdio`` as its
+ProxyCommand, as Go virtctl does since v1.7 (docs/compatibility.md, ssh and scp). The exit status is
+ssh's (scp's)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import typer
+
+from virtctl.cli.args import bool_value, exact_args
+from virtctl.cli.lazy import CobraCommand, new_app
+from virtctl.cli.state import current
+from virtctl.errors import VirtctlError
+
+app = new_app()
+
+SSH_SHORT = "Open a SSH connection to a virtual machine instance."
+SCP_SHORT = "SCP files from/to a virtual machine instance."
+SSH_EXAMPLES = """  # Connect to 'testvmi':
+  {{ProgramName}} ssh jdoe@vmi/testvmi [--identity-file=<path>]
+
+  # Connect to 'testvm' in 'mynamespace' namespace
+  {{ProgramName}} ssh jdoe@vm/testvm/mynamespace [--identity-file=<path>]
+
+  # Specify a username and namespace:
+  {{ProgramName}} ssh --namespace=mynamespace --username=jdoe vmi/testvmi
+
+  # Run a command, with extra options for the local ssh client
+  {{ProgramName}} ssh root@vm/testvm -t '-o StrictHostKeyChecking=no' -c 'uname -a'"""
+SCP_EXAMPLES = """  # Copy a file to the remote home folder of user jdoe
+  {{ProgramName}} scp myfile.bin jdoe@vmi/testvmi:myfile.bin
+
+  # Copy a directory to the remote home folder of user jdoe
+  {{ProgramName}} scp --recursive ~/mydir/ jdoe@vmi/testvmi:./mydir
+
+  # Copy a file from the remote location to a local folder
+  {{ProgramName}} scp jdoe@vmi/testvmi:myfile.bin ~/myfile.bin"""
+
+
+def program() -> list[str]:
+    """How to run this program again (the ProxyCommand's first words)."""
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "virtctl"
+    if argv0.endswith("__main__.py") or argv0 == "-m":
+        return [sys.executable, "-m", "virtctl"]
+    return [os.path.abspath(argv0) if os.sep in argv0 else argv0]
+
+
+def _ident(ctx: typer.Context, name: str) -> bool:
+    src = ctx.get_parameter_source(name)
+    return src is not None and src.name == "COMMANDLINE"
+
+
+def _run(argv: list[str]) -> None:
+    inv = current()
+    if inv.options.verbosity >= 3:
+        sys.stderr.write(" ".join(argv) + "\n")
+    try:
+        rc = subprocess.call(argv)
+    except FileNotFoundError:
+        raise VirtctlError(f'exec: "{argv[0]}": executable file not found in $PATH') from None
+    if rc != 0:
+        raise VirtctlError(f"exit status {rc}", exit_code=rc if 0 < rc < 256 else 1)
+
+
+@app.command("ssh", cls=CobraCommand, short_help=SSH_SHORT, help=SSH_SHORT, epilog=SSH_EXAMPLES)
+def ssh(
+    ctx: typer.Context,
+    args: list[str] = typer.Argument(None, metavar="(VM|VMI)", show_default=False),
+    username: str = typer.Option("", "--username", "-l",
+                                 help="--username=: Set this to the user you want to open the SSH connection as; "
+                                      "If unassigned, this will be empty or the SSH default will apply"),
+    identity_file: str = typer.Option("", "--identity-file", "-i",
+                                      help="--identity-file=: Set the path to a private key used for "
+                                           "authenticating to the server; If not provided, the client will try "
+                                           "to use default identities"),
+    known_hosts: str = typer.Option("", "--known-hosts",
+                                    help="--known-hosts=: Set the path to the known_hosts file (no effect since "
+                                         "the local ssh client is always used)"),
+    port: int = typer.Option(22, "--port", "-p", help="--port=22: Specify a port on the VM to send SSH traffic to"),
+    local_ssh_opts: list[str] = typer.Option([], "--local-ssh-opts", "-t",
+                                             help="--local-ssh-opts=[]: additional options to pass to the local "
+                                                  "ssh client, e.g. -t '-o StrictHostKeyChecking=no'"),
+    command: str = typer.Option("", "--command", "-c",
+                                help="--command=: Specify a command to execute in the VM"),
+    local_ssh: bool = typer.Option(True, "--local-ssh", hidden=True,
+                                   help="--local-ssh=true: always true: the local ssh client is used"),
+) -> None:
+    from virtctl.cli.ssh_args import build_ssh_argv, parse_ssh_target
+
+    target = exact_args(args, 1)[0]
+    inv = current()
+    user, t = parse_ssh_target(target, username)
+    argv = build_ssh_argv(program(), t.kind, t.name, t.namespace or inv.namespace, user, port,
+                          list(local_ssh_opts or []), identity_file if _ident(ctx, "identity_file") else "",
+                          command)
+    bool_value(ctx, "local_ssh", local_ssh)
+    _run(argv)
+
+
+@app.command("scp", cls=CobraCommand, short_help=SCP_SHORT, help=SCP_SHORT, epilog=SCP_EXAMPLES)
+def scp(
+    ctx: typer.Context,
+    args: list[str] = typer.Argument(None, metavar="SRC DST", show_default=False),
+    username: str = typer.Option("", "--username", "-l",
+                                 help="--username=: Set this to the user you want to open the SSH connection as; "
+                                      "If unassigned, this will be empty or the SSH default will apply"),
+    identity_file: str = typer.Option("", "--identity-file", "-i",
+                                      help="--identity-file=: Set the path to a private key used for "
+                                           "authenticating to the server; If not provided, the client will try "
+                                           "to use default identities"),
+    known_hosts: str = typer.Option("", "--known-hosts",
+                                    help="--known-hosts=: Set the path to the known_hosts file (no effect since "
+                                         "the local ssh client is always used)"),
+    port: int = typer.Option(22, "--port", "-p", help="--port=22: Specify a port on the VM to send SSH traffic to"),
+    local_ssh_opts: list[str] = typer.Option([], "--local-ssh-opts", "-t",
+                                             help="--local-ssh-opts=[]: additional options to pass to the local "
+                                                  "ssh client, e.g. -t '-o StrictHostKeyChecking=no'"),
+    recursive: bool = typer.Option(False, "--recursive", "-r",
+                                   help="--recursive=false: Recursively copy entire directories"),
+    preserve: bool = typer.Option(False, "--preserve",
+                                  help="--preserve=false: Preserves modification times, access times, and modes "
+                                       "from the original file"),
+    local_ssh: bool = typer.Option(True, "--local-ssh", hidden=True,
+                                   help="--local-ssh=true: always true: the local ssh client is used"),
+) -> None:
+    from virtctl.cli.ssh_args import build_scp_argv, parse_scp_locations
+
+    src, dst = exact_args(args, 2)
+    inv = current()
+    remote, local, to_remote = parse_scp_locations(src, dst, username)
+    argv = build_scp_argv(program(), remote, inv.namespace, local, to_remote, port, list(local_ssh_opts or []),
+                          identity_file if _ident(ctx, "identity_file") else "",
+                          bool_value(ctx, "recursive", recursive), bool_value(ctx, "preserve", preserve))
+    _run(argv)

@@ -1,0 +1,261 @@
+"""Client side of ``port-forward`` (docs/compatibility.md, port-forward).
+
+The websocket ``…/{virtualmachineinstances|virtualmachines}/{name}/portforward/{port}/{protocol}``
+(``plain.kubevirt.io``) carries, in binary frames, the byte stream of one TCP connection, or UDP
+datagrams as they are. TCP: one local listener per port, every accepted connection opens its own
+websocket. UDP: one local socket per port, one websocket per distinct client address.
+``--stdio``: one websocket bridged to stdin/stdout (an ssh ProxyCommand).
+
+Argument parsing is plain functions with Go virtctl's messages; the bridges take a ``dial(port,
+protocol) -> websocket`` callable so the same code serves both modes.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from virtctl.errors import VirtctlError
+
+CHUNK = 256 * 1024
+
+_KINDS = {"vm": "vm", "vms": "vm", "virtualmachine": "vm", "virtualmachines": "vm",
+          "vmi": "vmi", "vmis": "vmi", "virtualmachineinstance": "vmi", "virtualmachineinstances": "vmi"}
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str                 # vm | vmi
+    name: str
+    namespace: str            # "" = the current one
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    protocol: str             # tcp | udp
+    local: int
+    remote: int
+
+
+def parse_target(arg: str) -> Target:
+    """``type/name[/namespace]`` with Go virtctl's errors."""
+    if not arg:
+        raise VirtctlError("target cannot be empty")
+    parts = arg.split("/")
+    if len(parts) < 2:
+        raise VirtctlError("target must contain type and name separated by '/'")
+    if len(parts) > 3:
+        raise VirtctlError("target is not valid with more than two '/'")
+    namespace = ""
+    if len(parts) == 3:
+        namespace = parts[2]
+        if not namespace:
+            raise VirtctlError("namespace cannot be empty")
+    kind_word, name = parts[0], parts[1]
+    if not name:
+        raise VirtctlError("name cannot be empty")
+    kind = _KINDS.get(kind_word.lower())
+    if kind is None:
+        raise VirtctlError(f"unsupported resource type '{kind_word}'")
+    return Target(kind, name, namespace)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not text:
+        raise VirtctlError(f'strconv.Atoi: parsing "{text}": invalid syntax')
+    value = int(text)
+    if value > 65535:
+        raise VirtctlError(f"port {value} out of range")
+    return value
+
+
+def parse_port(arg: str) -> PortSpec:
+    """``[protocol/]localPort[:targetPort]``: protocol defaults to tcp, the target port to the local one."""
+    protocol = "tcp"
+    spec = arg
+    if "/" in arg:
+        protocol, spec = arg.split("/", 1)
+        protocol = protocol.lower()
+        if protocol not in ("tcp", "udp"):
+            raise VirtctlError(f"unsupported protocol '{protocol}'")
+    local_text, _, remote_text = spec.partition(":")
+    local = _port(local_text)
+    remote = _port(remote_text) if remote_text else local
+    return PortSpec(protocol, local, remote)
+
+
+def subresource(port: int, protocol: str) -> str:
+    return f"portforward/{port}/{protocol}"
+
+
+Dial = Callable[[int, str], Any]         # (remote port, protocol) -> open websocket
+
+
+# ---------------------------------------------------------------- byte pumps
+
+def _close(ws: Any) -> None:
+    try:
+        ws.close()
+    except Exception:
+        pass
+
+
+def ws_to_writer(ws: Any, write: Callable[[bytes], Any]) -> None:
+    """Received binary frames → ``write`` until the websocket closes."""
+    try:
+        while True:
+            msg = ws.recv()
+            if isinstance(msg, bytes):
+                write(msg)
+    except Exception:
+        pass
+
+
+def bridge_socket(ws: Any, conn: socket.socket) -> None:
+    """One local TCP connection ↔ one websocket; both end when either side ends."""
+    def pump() -> None:
+        ws_to_writer(ws, conn.sendall)
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=pump, name="portforward-in", daemon=True)
+    t.start()
+    try:
+        while True:
+            data = conn.recv(CHUNK)
+            if not data:
+                break
+            ws.send(data)
+    except Exception:
+        pass
+    _close(ws)
+    t.join(timeout=5)
+    conn.close()
+
+
+def bridge_stdio(ws: Any, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+    """stdin → websocket, websocket → stdout, until either ends (``--stdio``)."""
+    src = stdin or sys.stdin.buffer
+    dst = stdout or sys.stdout.buffer
+    done = threading.Event()
+
+    def write(data: bytes) -> None:
+        dst.write(data)
+        dst.flush()
+
+    def pump() -> None:
+        ws_to_writer(ws, write)
+        done.set()
+
+    t = threading.Thread(target=pump, name="portforward-stdout", daemon=True)
+    t.start()
+    fd = src.fileno()
+    try:
+        while not done.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if not ready:
+                continue
+            data = os.read(fd, CHUNK)
+            if not data:
+                break
+            ws.send(data)
+    except Exception:
+        pass
+    _close(ws)
+    t.join(timeout=5)
+
+
+# ---------------------------------------------------------------- listeners
+
+def listen_tcp(address: str, spec: PortSpec) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(address, spec.local, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise VirtctlError(f"can't resolve the address: {e}") from None
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+        sock.listen(64)
+    except OSError as e:
+        sock.close()
+        raise VirtctlError(f"listen tcp {address}:{spec.local}: bind: {(e.strerror or str(e)).lower()}") from None
+    return sock
+
+
+def serve_tcp(listener: socket.socket, spec: PortSpec, dial: Dial, log: Callable[[str], None]) -> None:
+    """Accept forever; each connection gets its own websocket."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def handle(c: socket.socket = conn) -> None:
+            try:
+                ws = dial(spec.remote, spec.protocol)
+            except VirtctlError as e:
+                log(f"error opening the tunnel: {e}")
+                c.close()
+                return
+            bridge_socket(ws, c)
+
+        threading.Thread(target=handle, name=f"portforward-{spec.local}", daemon=True).start()
+
+
+def listen_udp(address: str, spec: PortSpec) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(address, spec.local, type=socket.SOCK_DGRAM)
+    except socket.gaierror as e:
+        raise VirtctlError(f"can't resolve the address: {e}") from None
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind(addr)
+    except OSError as e:
+        sock.close()
+        raise VirtctlError(f"listen udp {address}:{spec.local}: bind: {(e.strerror or str(e)).lower()}") from None
+    return sock
+
+
+def serve_udp(sock: socket.socket, spec: PortSpec, dial: Dial, log: Callable[[str], None]) -> None:
+    """One websocket per client address; datagrams go through as they are."""
+    peers: dict[Any, Any] = {}
+    lock = threading.Lock()
+    while True:
+        try:
+            data, peer = sock.recvfrom(65536)
+        except OSError:
+            return
+        with lock:
+            ws = peers.get(peer)
+        if ws is None:
+            try:
+                ws = dial(spec.remote, spec.protocol)
+            except VirtctlError as e:
+                log(f"error opening the tunnel: {e}")
+                continue
+            with lock:
+                peers[peer] = ws
+
+            def back(w: Any = ws, p: Any = peer) -> None:
+                ws_to_writer(w, lambda d: sock.sendto(d, p))
+                with lock:
+                    peers.pop(p, None)
+
+            threading.Thread(target=back, name=f"portforward-udp-{spec.local}", daemon=True).start()
+        try:
+            ws.send(data)
+        except Exception:
+            with lock:
+                peers.pop(peer, None)
