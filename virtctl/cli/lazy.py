@@ -17,6 +17,7 @@ from virtctl.cli import registry
 from virtctl.cli.globals import options_text
 from virtctl.cli.state import current
 
+MIN_NAME_PADDING = 11                   # cobra pads command names in "Available Commands" to at least this
 OPTIONS_HINT = 'Use "{prog} options" for a list of global command-line options (applies to all commands).'
 
 
@@ -35,7 +36,7 @@ def _path(ctx: click.Context) -> str:
 
 def flag_usages(ctx: click.Context) -> str:
     """cobra's FlagUsages layout: ``  -c, --client   help`` with type words and defaults."""
-    rows: list[tuple[str, str]] = []
+    rows: list[tuple[str, str, str]] = []
     for p in ctx.command.get_params(ctx):
         if not isinstance(p, TyperOption) or p.hidden:
             continue
@@ -47,12 +48,12 @@ def flag_usages(ctx: click.Context) -> str:
         kind = ""
         if p.is_flag:
             kind = ""
+        elif p.metavar:                 # pflag's type word where it is not the obvious one (uint32, strings …)
+            kind = p.metavar
         elif p.multiple:
             kind = "stringArray"
         elif isinstance(p.type, IntParamType):
             kind = "int"
-        elif p.metavar:
-            kind = p.metavar
         else:
             kind = "string"
         if kind:
@@ -64,12 +65,13 @@ def flag_usages(ctx: click.Context) -> str:
             text += f' (default "{p.default}")' if isinstance(p.default, str) else f" (default {p.default})"
         elif p.is_flag and p.default is True:
             text += " (default true)"
-        rows.append((left, text))
+        rows.append((longs[0][2:], left, text))
     if not rows:
         return ""
-    width = max(len(left) for left, _ in rows)
+    rows.sort()                         # pflag lists a command's flags sorted by name, --help among them
+    width = max(len(left) for _, left, _ in rows)
     out = []
-    for left, text in rows:
+    for _, left, text in rows:
         lines = text.split("\n")
         out.append(f"{left.ljust(width)}   {lines[0]}")
         out.extend(f"{' ' * (width + 3)}{more}" for more in lines[1:])
@@ -105,7 +107,7 @@ class _CobraHelp:
         if isinstance(self, TyperGroup):
             rows = [(n, (self.get_command(ctx, n).get_short_help_str(200)))  # type: ignore[union-attr]
                     for n in self.list_commands(ctx)]
-            width = max((len(n) for n, _ in rows), default=0)
+            width = max([len(n) for n, _ in rows] + [MIN_NAME_PADDING])
             parts.append("Available Commands:\n" + "\n".join(f"  {n.ljust(width)} {h}" for n, h in rows) + "\n")
         flags = flag_usages(ctx)
         if flags:

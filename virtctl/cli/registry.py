@@ -74,14 +74,15 @@ SUBCOMMANDS: dict[str, dict[str, str]] = {
     "vnc": {"screenshot": "Create a screenshot of the VNC display of a virtual machine instance."},
     "completion": {"bash": "Generate the autocompletion script for bash",
                    "zsh": "Generate the autocompletion script for zsh",
-                   "fish": "Generate the autocompletion script for fish"},
+                   "fish": "Generate the autocompletion script for fish",
+                   "powershell": "Generate the autocompletion script for powershell"},
 }
 
 
 def root_help(prog: str) -> str:
     """Root help as cobra prints it (docs/compatibility.md#help-and-program-name)."""
     rows = visible()
-    width = max(len(n) for n, _ in rows)
+    width = max([len(n) for n, _ in rows] + [11])          # cobra's minimum name padding
     lines = [f"{prog} controls virtual machine related operations on your kubernetes cluster.", "",
              "Available Commands:"]
     lines += [f"  {n.ljust(width)} {h}" for n, h in rows]
