@@ -205,6 +205,69 @@ def parse_timeout(value: str) -> float | None:
     return seconds if seconds > 0 else None
 
 
+# ---------------------------------------------------------------- in-cluster (client-go rest.InClusterConfig)
+
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def service_account_dir() -> str:
+    """Where a pod's service account is mounted (``VIRTCTL_SERVICE_ACCOUNT_DIR`` moves it, for tests)."""
+    return os.environ.get("VIRTCTL_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR
+
+
+def in_cluster_possible() -> bool:
+    """client-go's ``inClusterClientConfig.Possible``: the service's host and port in the
+    environment and a service-account token file."""
+    return (bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and bool(os.environ.get("KUBERNETES_SERVICE_PORT"))
+            and os.path.isfile(os.path.join(service_account_dir(), "token")))
+
+
+def in_cluster(o: Overrides) -> ClientConfig:
+    """The pod's own connection: ``https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT``, the
+    token file (read again for every request: kubelet rotates it), the service-account CA, and the
+    namespace from -n, ``POD_NAMESPACE`` or the namespace file; the global flags override them as
+    they override a kubeconfig's."""
+    sa = service_account_dir()
+    host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"]
+    server = o.server or (f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}")
+    if "://" not in server:
+        server = "https://" + server
+    cfg = ClientConfig(server=server.rstrip("/"), context="")
+    if o.namespace:
+        cfg.namespace, cfg.namespace_explicit = o.namespace, True
+    else:
+        cfg.namespace = os.environ.get("POD_NAMESPACE") or _first_line(os.path.join(sa, "namespace")) or "default"
+    ca = os.path.join(sa, "ca.crt")
+    if o.certificate_authority:
+        cfg.ca_file = o.certificate_authority
+    elif os.path.isfile(ca):
+        cfg.ca_file = ca
+    cfg.insecure = o.insecure_skip_tls_verify
+    if cfg.insecure:
+        cfg.ca_file = ""
+    cfg.tls_server_name = o.tls_server_name
+    cfg.proxy_url = o.proxy_url
+    if o.token:
+        cfg.token = o.token
+    else:
+        cfg.token_file = os.path.join(sa, "token")
+    if o.client_certificate:
+        cfg.cert_file, cfg.key_file = o.client_certificate, o.client_key
+    cfg.username, cfg.password = o.username, o.password
+    cfg.impersonate, cfg.impersonate_uid = o.impersonate, o.impersonate_uid
+    cfg.impersonate_groups = list(o.impersonate_groups)
+    cfg.timeout = parse_timeout(o.request_timeout)
+    return cfg
+
+
+def _first_line(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def resolve(o: Overrides) -> ClientConfig:
     """The connection settings for these flags, or :class:`NoKubeconfig` when there is nothing
     to connect to (the caller then falls back to the local controller)."""
@@ -229,10 +292,14 @@ def resolve(o: Overrides) -> ClientConfig:
     server = o.server or cluster.get("server", "")
     if not server:
         if not merged["files"] or not context_name:
+            if in_cluster_possible():
+                return in_cluster(o)
             raise NoKubeconfig("no kubeconfig found")
         if explicit or o.context:
             raise ConfigError("invalid configuration: no configuration has been provided, "
                               "try setting KUBERNETES_MASTER environment variable")
+        if in_cluster_possible():
+            return in_cluster(o)
         raise NoKubeconfig("kubeconfig has no server")
     if "://" not in server:
         server = "https://" + server
