@@ -15,8 +15,13 @@ import copy
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from virtctl.controller.reconcile.snapshot import OPERATION_COMPLETE, claim_of, set_conditions, set_vm_flag, \
-    vm_is_online
+from virtctl.controller.reconcile.snapshot import (
+    OPERATION_COMPLETE,
+    claim_of,
+    set_conditions,
+    set_vm_flag,
+    vm_is_online,
+)
 from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.settings import Settings
 from virtctl.controller.store.protocol import Store

@@ -243,8 +243,9 @@ class VMIController:
             prepared = self._prepare(vmi, self.settings, namespace=ns)
         except volumes.VolumeNotFound as e:
             # KubeVirt waits for a missing PVC to appear (ErrorPvcNotFound on the VM)
+            missing = str(e)
             self._write_status(vmi, lambda s: st.set_condition(s, "Synchronized", "False",
-                                                                st.FAILED_PVC_NOT_FOUND, str(e)))
+                                                                st.FAILED_PVC_NOT_FOUND, missing))
             raise Requeue(VOLUME_RETRY_SECONDS) from None
         except (VirtctlError, OSError) as e:
             self._fail(vmi, "VolumesNotReady", f"failed to prepare volumes: {e}")
@@ -307,7 +308,8 @@ class VMIController:
             st.remove_condition(s, "Synchronized")
             if paused:
                 if ds.reason == "ioerror":
-                    st.set_condition(s, "Paused", "True", "PausedIOError", "VMI was paused, low-level IO error detected")
+                    st.set_condition(s, "Paused", "True", "PausedIOError",
+                                     "VMI was paused, low-level IO error detected")
                 else:
                     st.set_condition(s, "Paused", "True", st.PAUSED_BY_USER, st.PAUSED_BY_USER_MESSAGE)
                 # KubeVirt's launcher pod is not Ready while paused (its readiness gate)

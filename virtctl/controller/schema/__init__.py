@@ -17,7 +17,8 @@ from virtctl.controller.schema.admission import run_webhook
 from virtctl.controller.schema.strict import prune, unknown_fields
 from virtctl.controller.schema.validation import Problem, validate
 from virtctl.errors import BadRequest, Invalid
-from virtctl.model.kinds import Kind
+from virtctl.model import kinds
+from virtctl.model.kinds import Kind, is_core
 
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 
@@ -49,10 +50,13 @@ def check_field_validation(value: str | None) -> str:
     return value
 
 
-def admit(kind: Kind, obj: dict[str, Any], field_validation: str = "Strict") -> list[str]:
+def admit(kind: Kind, obj: dict[str, Any], field_validation: str | None = "Strict") -> list[str]:
     """Check a whole object about to be stored; returns warnings, raises on rejection. Unknown fields
     are pruned from ``obj`` in place (Warn: with a warning each; Ignore: silently; Strict: refused)."""
     field_validation = check_field_validation(field_validation)
+    if is_core(kind):
+        from virtctl.controller.schema import core
+        return core.admit(kinds.EVENT if kind is kinds.EVENT_V1 else kind, obj, field_validation)
     definition = definition_for(kind)
     warnings: list[str] = []
     if field_validation == "Strict":

@@ -106,7 +106,7 @@ def _resolve(param: dict[str, Any]) -> dict[str, Any]:
 
 def _parameter(param: dict[str, Any]) -> dict[str, Any]:
     param = _resolve(param)
-    out = {k: param[k] for k in ("name", "in", "description", "required") if k in param}
+    out: dict[str, Any] = {k: param[k] for k in ("name", "in", "description", "required") if k in param}
     out["schema"] = {k: copy.deepcopy(param[k]) for k in PARAMETER_SCHEMA_KEYS if k in param}
     return out
 
@@ -116,7 +116,8 @@ def _content(types: list[str], node: dict[str, Any]) -> dict[str, Any]:
 
 
 def operation(op: dict[str, Any]) -> dict[str, Any]:
-    out = {k: copy.deepcopy(op[k]) for k in ("tags", "summary", "description", "operationId") if k in op}
+    out: dict[str, Any] = {k: copy.deepcopy(op[k]) for k in ("tags", "summary", "description", "operationId")
+                           if k in op}
     params = [_resolve(p) for p in op.get("parameters", [])]
     body = next((p for p in params if p.get("in") == "body"), None)
     others = [_parameter(p) for p in params if p.get("in") != "body"]

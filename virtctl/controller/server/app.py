@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from virtctl.controller.pki import PKI
 from virtctl.controller.runtime import Runtime
+from virtctl.controller.server.connections import ConnectionServer
 from virtctl.controller.server.handler import ApiHandler
 from virtctl.controller.server.messages import ServerState
 from virtctl.controller.server.subresource_routes import SUBRESOURCES
@@ -37,21 +37,14 @@ def tls_context(pki: PKI) -> ssl.SSLContext:
     return ctx
 
 
-class ApiHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
+class ApiHTTPServer(ConnectionServer):
+    """The connection server with what the request handlers share: the state and the open websockets."""
 
     def __init__(self, address: tuple[str, int], state: ServerState, tls: ssl.SSLContext | None):
         self.state = state
-        self.tls = tls
         self._open: set[Any] = set()
         self._open_lock = threading.Lock()
-        super().__init__(address, ApiHandler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # failed TLS handshakes, clients vanishing mid-request: not the server's problem
-        log.debug("connection from %s failed", client_address, exc_info=True)
+        super().__init__(address, tls, ApiHandler)
 
     def track(self, conn: Any) -> None:
         with self._open_lock:
@@ -98,7 +91,7 @@ class ApiServer:
     def ca_path(self) -> Path | None:
         return self.pki.ca_cert if self.pki else None
 
-    def start(self) -> "ApiServer":
+    def start(self) -> ApiServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="api-server", daemon=True)
         self._thread.start()

@@ -11,8 +11,8 @@ from virtctl.controller.runtime import Runtime
 from virtctl.controller.server.query import Query
 from virtctl.controller.store.protocol import Store
 from virtctl.controller.subresource import SubresourceTable
-from virtctl.model import gojson, yamljson
 from virtctl.errors import APIError, BadRequest, UnsupportedMediaType
+from virtctl.model import gojson, yamljson
 
 JSON_TYPES = ("application/json", "application/merge-patch+json", "application/json-patch+json",
               "application/strategic-merge-patch+json", "application/apply-patch+yaml", "*/*", "")
@@ -58,8 +58,8 @@ class Request:
             except ValueError as e:
                 raise BadRequest(f"error decoding YAML: {e}") from None
         if ctype not in JSON_TYPES:
-            raise UnsupportedMediaType(f'the body of the request was in an unknown format - accepted media types '
-                                       f'include: application/json, application/yaml')
+            raise UnsupportedMediaType('the body of the request was in an unknown format - accepted media types '
+                                       'include: application/json, application/yaml')
         try:
             return gojson.loads(self.body)
         except (ValueError, UnicodeDecodeError) as e:

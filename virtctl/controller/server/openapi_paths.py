@@ -61,7 +61,7 @@ def _tag(item: dict[str, Any], rp: resources.ResourcePath) -> None:
 
 def _status(item: dict[str, Any], kind: kinds.Kind) -> dict[str, Any]:
     """``…/{name}/status``, which the swagger document leaves out: the object's get, put and patch."""
-    out = {m: copy.deepcopy(item[m]) for m in ("get", "put", "patch", "parameters") if m in item}
+    out: dict[str, Any] = {m: copy.deepcopy(item[m]) for m in ("get", "put", "patch", "parameters") if m in item}
     for method in ("get", "put", "patch"):
         if method in out:
             out[method]["operationId"] = out[method].get("operationId", method) + "Status"

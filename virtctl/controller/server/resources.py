@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from virtctl.controller.server import tables, watchstream
-from virtctl.controller.server.messages import (Request, Response, ServerState, Streaming, json_response)
+from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, json_response
 from virtctl.controller.store import patches
 from virtctl.errors import BadRequest, Gone, MethodNotAllowed, NotFound, UnsupportedMediaType
 from virtctl.model import kinds
@@ -138,16 +138,17 @@ def _patch(state: ServerState, req: Request, rp: ResourcePath) -> Response:
     if ctype not in patches.ACCEPTED:
         raise UnsupportedMediaType(patches.UNKNOWN_FORMAT)
     warnings: list[str] = []
-    common = dict(subresource=rp.subresource, dry_run=req.query.dry_run(),
-                  field_validation=_field_validation(req), warnings=warnings)
+    sub, dry_run, validation = rp.subresource, req.query.dry_run(), _field_validation(req)
+    manager = req.query.get("fieldManager")
     if ctype == patches.APPLY:
-        obj, created = state.store.apply(kind, rp.namespace, name, req.body, field_manager=req.query.get("fieldManager"),
-                                         force=req.query.bool("force"), **common)
+        obj, created = state.store.apply(kind, rp.namespace, name, req.body, subresource=sub, dry_run=dry_run,
+                                         field_manager=manager, force=req.query.bool("force"),
+                                         field_validation=validation, warnings=warnings)
         return json_response(201 if created else 200, obj, warnings)
     if not req.body.strip():
         raise BadRequest("the request body is empty: a patch document is required")
-    obj = state.store.patch(kind, rp.namespace, name, ctype, req.body,
-                            field_manager=req.query.get("fieldManager"), **common)
+    obj = state.store.patch(kind, rp.namespace, name, ctype, req.body, subresource=sub, dry_run=dry_run,
+                            field_manager=manager, field_validation=validation, warnings=warnings)
     return json_response(200, obj, warnings)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import select
-import socket
 import ssl
 import time
 from typing import Any
@@ -52,7 +51,7 @@ def client_gone(handler: Any) -> bool:
         sock.settimeout(0.05)
         try:
             return sock.recv(1) == b""
-        except (socket.timeout, ssl.SSLWantReadError):
+        except (TimeoutError, ssl.SSLWantReadError):
             return False
         finally:
             sock.settimeout(previous)
@@ -92,7 +91,7 @@ def stream(handler: Any, state: Any, kind: Kind, watch: Watch, deadline: float |
                 first = False
             _chunk(handler, encode({"type": etype, "object": obj}) + b"\n")
         _end(handler)
-    except (OSError, socket.timeout):
+    except (TimeoutError, OSError):
         pass
     finally:
         watch.stop()

@@ -7,7 +7,6 @@ same lock (a single connection; reads are sub-millisecond)."""
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import queue
 import threading
@@ -15,22 +14,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 from virtctl.controller import schema
-from virtctl.controller.store import limits
+from virtctl.controller.schema import core as core_schema
+from virtctl.controller.store import corekinds, limits, patches
 from virtctl.controller.store import metadata as meta
-from virtctl.controller.store import patches
+from virtctl.controller.store.protocol import Subscriber, Warnings
 from virtctl.controller.store.selectors import Selector
 from virtctl.controller.store.sqlite import Database, Key
 from virtctl.controller.store.watch import Watch
-from virtctl.model import gojson, yamljson
 from virtctl.errors import BadRequest, Conflict, Gone, NotFound, UnsupportedMediaType
-from virtctl.model import kinds
+from virtctl.model import gojson, kinds, yamljson
 from virtctl.model.kinds import Kind
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY = 10_000
 PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
-Subscriber = Callable[[str, Kind, dict[str, Any]], None]
 
 
 def _kind(kind: Kind | str) -> Kind:
@@ -111,9 +109,10 @@ class ObjectStore:
         return obj
 
     def create(self, kind: Kind | str, namespace: str | None, obj: Any, *, dry_run: bool = False,
-               field_validation: str | None = "Strict", warnings: list[str] | None = None) -> dict[str, Any]:
+               field_validation: str | None = "Strict", warnings: Warnings | None = None) -> dict[str, Any]:
         """Store a new object. ``warnings`` (optional out-list) receives admission warnings."""
         k = _kind(kind)
+        core_schema.precheck(k, obj)
         limits.check_size(obj)
         new = meta.for_create(k, namespace, obj)
         found = schema.admit(k, new, field_validation)
@@ -121,6 +120,8 @@ class ObjectStore:
             existing = self._db.get((k.group, k.plural, _ns(k, namespace), new["metadata"]["name"]))
             if existing is not None:
                 raise meta.already_exists(k, new["metadata"]["name"])
+            if kinds.is_core(k):
+                corekinds.before_create(self, k, new)
             if warnings is not None:
                 warnings.extend(found)
             if dry_run:
@@ -129,7 +130,7 @@ class ObjectStore:
 
     def replace(self, kind: Kind | str, namespace: str | None, name: str, obj: Any, *,
                 subresource: str | None = None, dry_run: bool = False, field_validation: str | None = "Strict",
-                warnings: list[str] | None = None) -> dict[str, Any]:
+                warnings: Warnings | None = None) -> dict[str, Any]:
         """PUT. A ``metadata.resourceVersion`` that is not the stored one → Conflict."""
         k = _kind(kind)
         with self._lock:
@@ -137,7 +138,8 @@ class ObjectStore:
             return self._update(k, name, old, obj, subresource, dry_run, field_validation, warnings)
 
     def _update(self, k: Kind, name: str, old: dict[str, Any], body: Any, subresource: str | None,
-                dry_run: bool, field_validation: str | None, warnings: list[str] | None) -> dict[str, Any]:
+                dry_run: bool, field_validation: str | None, warnings: Warnings | None) -> dict[str, Any]:
+        core_schema.precheck(k, body)
         limits.check_size(body)
         new = meta.for_update(k, name, old, body, subresource)
         want_rv = new["metadata"].get("resourceVersion")
@@ -146,6 +148,8 @@ class ObjectStore:
             raise meta.conflict(k, name)
         new["metadata"]["resourceVersion"] = old_rv
         found = schema.admit(k, new, field_validation)
+        if kinds.is_core(k):
+            corekinds.before_update(self, k, old, new)
         if warnings is not None:
             warnings.extend(found)
         if new == old:
@@ -165,7 +169,7 @@ class ObjectStore:
     def patch(self, kind: Kind | str, namespace: str | None, name: str, content_type: str, body: Any, *,
               subresource: str | None = None, dry_run: bool = False, field_manager: str | None = None,
               force: bool = False, field_validation: str | None = "Strict",
-              warnings: list[str] | None = None) -> dict[str, Any]:
+              warnings: Warnings | None = None) -> dict[str, Any]:
         """Apply a patch document (``body``: parsed JSON, or bytes/str to be parsed)."""
         k = _kind(kind)
         ctype = (content_type or "").split(";")[0].strip().lower()
@@ -187,7 +191,7 @@ class ObjectStore:
     def apply(self, kind: Kind | str, namespace: str | None, name: str, body: Any, *,
               subresource: str | None = None, dry_run: bool = False, field_manager: str | None = None,
               force: bool = False, field_validation: str | None = "Strict",
-              warnings: list[str] | None = None) -> tuple[dict[str, Any], bool]:
+              warnings: Warnings | None = None) -> tuple[dict[str, Any], bool]:
         """Server-side apply, simplified: create when absent, else merge the applied configuration.
         Returns ``(object, created)``."""
         k = _kind(kind)
@@ -196,7 +200,7 @@ class ObjectStore:
         doc = _parse_yaml(body)
         if not isinstance(doc, dict):
             raise BadRequest("error decoding YAML: the applied configuration must be an object")
-        doc_meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        doc_meta: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
         if doc_meta.get("name") not in (None, name):
             raise BadRequest(f"the name of the object ({doc_meta.get('name')}) does not match the name on the "
                              f"URL ({name})")
@@ -233,6 +237,10 @@ class ObjectStore:
                 if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != \
                         m.get("resourceVersion"):
                     raise meta.conflict(k, name)
+            if k is kinds.NAMESPACE:
+                marked = corekinds.mark_terminating(k, old, meta.now())
+                if marked is not None:
+                    return marked if dry_run or marked == old else self._commit(k, "MODIFIED", old, marked)
             if m.get("finalizers"):
                 if m.get("deletionTimestamp"):
                     return old
@@ -251,7 +259,9 @@ class ObjectStore:
         """The garbage collector's job, done inline: delete objects owned by a deleted one."""
         if not uid:
             return
-        for k in kinds.ALL_KINDS:
+        for k in kinds.SERVED_KINDS:
+            if k is kinds.EVENT_V1:
+                continue                         # a view of the core Events
             items, _ = self.list(k)
             for obj in items:
                 owners = obj["metadata"].get("ownerReferences") or []
@@ -354,7 +364,7 @@ def _parse_rv(value: str | None) -> int | None:
 def _parse_json(body: Any) -> Any:
     if isinstance(body, (bytes, bytearray, str)):
         try:
-            return gojson.loads(body)
+            return gojson.loads(bytes(body) if isinstance(body, bytearray) else body)
         except (ValueError, UnicodeDecodeError) as e:
             raise BadRequest(f"error decoding patch: {e}") from None
     return body
@@ -363,7 +373,7 @@ def _parse_json(body: Any) -> Any:
 def _parse_yaml(body: Any) -> Any:
     if isinstance(body, (bytes, bytearray, str)):
         try:
-            return gojson.without_lone_surrogates(yamljson.loads(body))
+            return gojson.without_lone_surrogates(yamljson.loads(bytes(body) if isinstance(body, bytearray) else body))
         except ValueError as e:
             raise BadRequest(f"error decoding YAML: {e}") from None
     return body

@@ -49,7 +49,7 @@ def json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
     return a == b
 
 
@@ -117,7 +117,7 @@ def _add(doc: Any, path: str, value: Any, op: str = "add") -> Any:
 def _remove(doc: Any, path: str, op: str = "remove") -> tuple[Any, Any]:
     parts = _pointer(path)
     if not parts:
-        raise PatchFailed(f"Unable to remove nonexistent key: : missing value")
+        raise PatchFailed("Unable to remove nonexistent key: : missing value")
     parent = _parent(doc, parts, op, path)
     key = parts[-1]
     if isinstance(parent, dict):

@@ -15,8 +15,11 @@ from virtctl.controller.store.watch import Watch
 from virtctl.model.kinds import Kind
 
 Object = dict[str, Any]
+Objects = list[Object]
 KindRef = Kind | str                      # a Kind, or any word ``kinds.lookup`` accepts ("vm")
 Subscriber = Callable[[str, Kind, Object], None]
+Warnings = list[str]           # an out-list the store appends admission warnings to
+# (named here: inside the class body `list` is the method below)
 
 
 class Store(Protocol):
@@ -27,25 +30,25 @@ class Store(Protocol):
     def get(self, kind: KindRef, namespace: str | None, name: str) -> Object: ...
 
     def list(self, kind: KindRef, namespace: str | None = None, label_selector: str | None = None,
-             field_selector: str | None = None) -> tuple[list[Object], str]: ...
+             field_selector: str | None = None) -> tuple[Objects, str]: ...
 
     # --- writes
     def create(self, kind: KindRef, namespace: str | None, obj: Any, *, dry_run: bool = False,
-               field_validation: str | None = "Strict", warnings: list[str] | None = None) -> Object: ...
+               field_validation: str | None = "Strict", warnings: Warnings | None = None) -> Object: ...
 
     def replace(self, kind: KindRef, namespace: str | None, name: str, obj: Any, *,
                 subresource: str | None = None, dry_run: bool = False, field_validation: str | None = "Strict",
-                warnings: list[str] | None = None) -> Object: ...
+                warnings: Warnings | None = None) -> Object: ...
 
     def patch(self, kind: KindRef, namespace: str | None, name: str, content_type: str, body: Any, *,
               subresource: str | None = None, dry_run: bool = False, field_manager: str | None = None,
               force: bool = False, field_validation: str | None = "Strict",
-              warnings: list[str] | None = None) -> Object: ...
+              warnings: Warnings | None = None) -> Object: ...
 
     def apply(self, kind: KindRef, namespace: str | None, name: str, body: Any, *,
               subresource: str | None = None, dry_run: bool = False, field_manager: str | None = None,
               force: bool = False, field_validation: str | None = "Strict",
-              warnings: list[str] | None = None) -> tuple[Object, bool]: ...
+              warnings: Warnings | None = None) -> tuple[Object, bool]: ...
 
     def delete(self, kind: KindRef, namespace: str | None, name: str, *, propagation_policy: str | None = None,
                dry_run: bool = False, preconditions: dict[str, Any] | None = None) -> Object: ...

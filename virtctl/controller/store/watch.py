@@ -21,7 +21,7 @@ class Watch:
     """Iterate for ``(event_type, obj)``; ``get(timeout)`` for a bounded wait; ``stop()`` ends it."""
 
     def __init__(self, kind: Kind, namespace: str | None, selector: Selector, bookmarks: bool,
-                 current_rv: Callable[[], str] | None = None, on_stop: Callable[["Watch"], None] | None = None):
+                 current_rv: Callable[[], str] | None = None, on_stop: Callable[[Watch], None] | None = None):
         self.kind = kind
         self.namespace = namespace
         self.selector = selector
