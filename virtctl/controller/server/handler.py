@@ -1,6 +1,7 @@
-"""The HTTP/1.1 connection handler: TLS handshake per connection (off the accept loop), bearer-token
-authentication on every route, bounded request bodies, one ``sendall`` per response (TCP_NODELAY
-too: KUBE-API-COMPAT §4.10), and every failure answered as a ``Status``."""
+"""The HTTP/1.1 request handler: bearer-token authentication on every route (a connection that fails
+it is closed), bounded request bodies (413 as kube-apiserver words it, the unwanted body drained),
+one ``sendall`` per response (TCP_NODELAY too), and every failure answered as a ``Status``. The
+connections themselves (TLS, deadlines, workers) are ``connections.ConnectionServer``'s job."""
 
 from __future__ import annotations
 
@@ -20,11 +21,10 @@ from virtctl.controller.server.messages import (
     error_response,
 )
 from virtctl.controller.server.query import Query
-from virtctl.errors import APIError, BadRequest, InternalError, Unauthorized
+from virtctl.errors import APIError, BadRequest, InternalError, TooManyRequests, Unauthorized
 
 log = logging.getLogger("virtctl.controller.server")
 
-HANDSHAKE_TIMEOUT = 10.0
 DRAIN_MAX = 64 * 1024 * 1024      # an oversized body up to this is read and dropped, so the client sees the 413
 _CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,15}")
 
@@ -36,17 +36,50 @@ class TooLarge(APIError):
 class ApiHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    timeout = 600                 # idle keep-alive connections are closed after this
     server_version = "virtctl-local"
     sys_version = ""
-    server: Any                   # app.ApiHTTPServer
+    server: Any                   # app.ApiHTTPServer (a connections.ConnectionServer)
+    conn: Any                     # connections.Conn
 
-    def setup(self) -> None:
-        tls: ssl.SSLContext | None = self.server.tls
-        if tls is not None:
-            self.request.settimeout(HANDSHAKE_TIMEOUT)
-            self.request = tls.wrap_socket(self.request, server_side=True)
-        super().setup()
+    @classmethod
+    def serve_connection(cls, conn: Any, server: Any) -> None:
+        """Serve the requests a worker was handed (the TLS handshake is done): one, and more while
+        the client has sent them already; then hand the kept-alive connection back to the server."""
+        handler = conn.handler
+        if handler is None:
+            handler = conn.handler = cls.__new__(cls)
+            handler.request, handler.client_address, handler.server, handler.conn = \
+                conn.sock, conn.address, server, conn
+            handler.timeout = server.limits.head_timeout
+            handler.setup()
+        while True:
+            handler.connection.settimeout(server.limits.head_timeout)
+            server.set_deadline(conn, server.limits.head_timeout)
+            handler.close_connection = True
+            handler.handle_one_request()
+            if handler.close_connection or not handler._buffered_request():
+                break
+        if handler.close_connection:
+            server.close_connection(conn)
+        else:
+            server.park(conn)
+
+    def _buffered_request(self) -> bool:
+        """Whether the next request is already here (read ahead, or pipelined): peek without blocking."""
+        sock = self.connection
+        previous = sock.gettimeout()
+        sock.settimeout(0)
+        try:
+            return bool(self.rfile.peek(1))
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return False
+        except (OSError, ValueError):
+            return True                  # let the next read meet the error and close the connection
+        finally:
+            try:
+                sock.settimeout(previous)
+            except OSError:
+                pass
 
     def finish(self) -> None:
         try:
@@ -112,7 +145,11 @@ class ApiHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._discard(length)
             raise TooLarge(f"Request entity too large: limit is {limit}")
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self.close_connection = True
+            raise BadRequest("unexpected EOF reading the request body")
+        return body
 
     def _discard(self, length: int) -> int:
         """Read and drop up to ``length`` bytes of an unwanted body (at most DRAIN_MAX in all), so a
@@ -163,20 +200,38 @@ class ApiHandler(BaseHTTPRequestHandler):
             raise TooLarge(f"Request entity too large: limit is {limit}")
         return b"".join(parts)
 
+    def _deadline(self, seconds: float | None) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            self.server.set_deadline(conn, seconds)
+
     def _handle(self, method: str) -> None:
         self.response_started = False
         try:
             if not self._authorized():
-                if self.headers.get("Content-Length") not in (None, "0") or self.headers.get("Transfer-Encoding"):
-                    self.close_connection = True        # the unread body would corrupt the next request
+                self.close_connection = True            # no second try on this connection
                 raise Unauthorized("Unauthorized")
+            if getattr(self, "conn", None) is not None:
+                self.conn.served = True
             url = urlsplit(self.path)
+            limits = getattr(self.server, "limits", None)
+            if limits is not None:
+                self._deadline(limits.body_timeout)
+                self.connection.settimeout(limits.body_timeout)
             body = self._read_body()
+            self._deadline(None)
             req = Request(method if method != "HEAD" else "GET", unquote(url.path), Query(url.query), self.headers,
                           body)
             result = routes.route(self.server.state, req)
             if isinstance(result, Streaming):
-                result.run(self)
+                conn = getattr(self, "conn", None)
+                if conn is not None and not self.server.begin_stream(conn):
+                    raise TooManyRequests("Too many requests, please try again later.")
+                try:
+                    result.run(self)
+                finally:
+                    if conn is not None:
+                        self.server.end_stream()
             else:
                 self._send(result, head_only=method == "HEAD")
         except APIError as e:
