@@ -3,10 +3,11 @@ private (every file, the rotated ones included, is created 0600), see docs/stand
 
 from __future__ import annotations
 
+import io
 import logging.handlers
 import os
 from pathlib import Path
-from typing import IO, Any
+from typing import cast
 
 MAX_BYTES = 10 * 1024 * 1024
 BACKUPS = 3
@@ -18,7 +19,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     def __init__(self, path: Path | str, max_bytes: int = MAX_BYTES, backups: int = BACKUPS):
         super().__init__(str(path), maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=False)
 
-    def _open(self) -> IO[Any]:
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.fchmod(fd, 0o600)
-        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+        return cast(io.TextIOWrapper, open(fd, self.mode, encoding=self.encoding, errors=self.errors))

@@ -6,11 +6,12 @@ connections themselves (TLS, deadlines, workers) are ``connections.ConnectionSer
 from __future__ import annotations
 
 import hmac
+import io
 import logging
 import re
 import ssl
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from virtctl.controller.server import routes
@@ -50,7 +51,6 @@ class ApiHandler(BaseHTTPRequestHandler):
             handler = conn.handler = cls.__new__(cls)
             handler.request, handler.client_address, handler.server, handler.conn = \
                 conn.sock, conn.address, server, conn
-            handler.timeout = server.limits.head_timeout
             handler.setup()
         while True:
             handler.connection.settimeout(server.limits.head_timeout)
@@ -70,7 +70,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         previous = sock.gettimeout()
         sock.settimeout(0)
         try:
-            return bool(self.rfile.peek(1))
+            return bool(cast(io.BufferedReader, self.rfile).peek(1))
         except (ssl.SSLWantReadError, BlockingIOError):
             return False
         except (OSError, ValueError):

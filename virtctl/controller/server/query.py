@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 import re
 from dataclasses import dataclass
@@ -187,7 +188,7 @@ class Query:
         if causes:
             raise _invalid_options(kind, causes)
 
-    def dry_run(self) -> bool:
+    def dry_run(self) -> builtins.bool:
         values = self.all("dryRun")
         for v in values:
             if v != "All":
