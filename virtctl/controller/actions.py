@@ -76,13 +76,18 @@ def _get_vm(ctx: ActionContext) -> dict:
         raise not_found(VM_RESOURCE, ctx.name) from None
 
 
-def _get_vmi(ctx: ActionContext, *, missing_ok: bool = False) -> dict | None:
+def _find_vmi(ctx: ActionContext) -> dict | None:
     try:
         return ctx.store.get(kinds.VMI, ctx.namespace, ctx.name)
     except NotFound:
-        if missing_ok:
-            return None
-        raise not_found(VMI_RESOURCE, ctx.name) from None
+        return None
+
+
+def _get_vmi(ctx: ActionContext) -> dict:
+    vmi = _find_vmi(ctx)
+    if vmi is None:
+        raise not_found(VMI_RESOURCE, ctx.name)
+    return vmi
 
 
 def _strategy(vm: dict) -> str:
@@ -109,6 +114,7 @@ def _change_request_ops(vm: dict, *changes: dict) -> list[dict]:
     lone Stop, replace); any other request while one is pending is refused."""
     status = vm.get("status") or {}
     current = status.get("stateChangeRequests") or []
+    ops: list[dict[str, Any]]
     if not status:
         ops = [{"op": "add", "path": "/status", "value": {"stateChangeRequests": list(changes)}}]
     else:
@@ -141,15 +147,15 @@ def _nudge(ctx: ActionContext, kind: str) -> None:
     ctx.runtime.reconcile(kind, ctx.namespace, ctx.name)
 
 
-def _vmi_uid(vmi: dict) -> str:
-    return (vmi.get("metadata") or {}).get("uid") or ""
+def _vmi_uid(vmi: dict | None) -> str:
+    return ((vmi or {}).get("metadata") or {}).get("uid") or ""
 
 
 # --- VM actions (202) ---------------------------------------------------------------------------------------
 def start(ctx: ActionContext) -> ActionResult:
     body = _options(ctx, {"paused": bool, "dryRun": (list, str)})
     vm = _get_vm(ctx)
-    vmi = _get_vmi(ctx, missing_ok=True)
+    vmi = _find_vmi(ctx)
     if vmi is not None and not st.is_final(vmi) and st.phase(vmi) not in (st.UNKNOWN, st.PHASE_UNSET):
         raise conflict(VM_RESOURCE, ctx.name, "VM is already running")
     if st.has_condition(vm, "ManualRecoveryRequired", "True"):
@@ -186,20 +192,20 @@ def stop(ctx: ActionContext) -> ActionResult:
     body = _options(ctx, {"gracePeriod": int, "dryRun": (list, str)})
     vm = _get_vm(ctx)
     strategy = _strategy(vm)
-    vmi = _get_vmi(ctx, missing_ok=True)
+    vmi = _find_vmi(ctx)
     dry = _dry_run(body, ctx)
     grace = body.get("gracePeriod")
     old_grace = 0
     live = vmi is not None and not st.is_final(vmi)
     if live and grace is not None:
-        current = (vmi.get("spec") or {}).get("terminationGracePeriodSeconds")
+        current = ((vmi or {}).get("spec") or {}).get("terminationGracePeriodSeconds")
         if current is not None:
             old_grace = current
         _patch_vmi_grace(ctx, current, grace, dry)
     if strategy == rs.HALTED:
         if not live:
             raise conflict(VM_RESOURCE, ctx.name, "VM is not running")
-        current = (vmi.get("spec") or {}).get("terminationGracePeriodSeconds")
+        current = ((vmi or {}).get("spec") or {}).get("terminationGracePeriodSeconds")
         if grace is None or (current is not None and grace >= old_grace):
             raise conflict(VM_RESOURCE, ctx.name, "Halted only supports manual stop requests with a shorter "
                                                   "graceperiod")
@@ -244,7 +250,7 @@ def restart(ctx: ActionContext) -> ActionResult:
     strategy = _strategy(vm)
     if strategy in (rs.HALTED, rs.ONCE):
         raise conflict(VM_RESOURCE, ctx.name, f"RunStategy {strategy} does not support manual restart requests")
-    vmi = _get_vmi(ctx, missing_ok=True)
+    vmi = _find_vmi(ctx)
     if vmi is None:
         raise conflict(VM_RESOURCE, ctx.name, f"VM is not running: {rs.HALTED}")
     dry = _dry_run(body, ctx)

@@ -26,6 +26,8 @@ import threading
 import time
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed
+
 from virtctl import errors
 from virtctl.controller.subresource import ActionContext, ActionResult
 from virtctl.controller.virt.hypervisor import Hypervisor, domain_name
@@ -158,8 +160,6 @@ class _ConsoleBridge:
             _drop(self.ws)
 
     def recv_loop(self) -> None:
-        from websockets.exceptions import ConnectionClosed
-
         try:
             while True:
                 msg = self.ws.recv()
@@ -267,8 +267,6 @@ def _vnc_to_ws(vnc: socket.socket, ws: Any) -> None:
 
 
 def _ws_to_vnc(ws: Any, vnc: socket.socket) -> None:
-    from websockets.exceptions import ConnectionClosed
-
     try:
         while True:
             msg = ws.recv()

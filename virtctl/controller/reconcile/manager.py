@@ -29,6 +29,7 @@ from virtctl.model import kinds
 log = logging.getLogger(__name__)
 
 RESYNC_SECONDS = 30.0
+Key = tuple[str, str]            # (namespace, name)
 
 
 class Manager:
@@ -39,16 +40,16 @@ class Manager:
         self.settings = settings
         self.hosts = list(hosts)
         self.facts = DomainFacts()
-        self.vm_queue = WorkQueue("vm")
-        self.vmi_queue = WorkQueue("vmi")
+        self.vm_queue = WorkQueue[Key]("vm")
+        self.vmi_queue = WorkQueue[Key]("vmi")
         self.vm_controller = VMController(store, settings, ensure_data_volumes=ensure_data_volumes)
         self.vmi_controller = VMIController(store, settings, self.hosts, self.facts,
                                             prepare_volumes=prepare_volumes)
-        self.vmim_queue = WorkQueue("vmim")
+        self.vmim_queue = WorkQueue[Key]("vmim")
         self.migration_controller = MigrationController(store, self.hosts)
-        self.snapshot_queue = WorkQueue("vmsnapshot")
+        self.snapshot_queue = WorkQueue[Key]("vmsnapshot")
         self.snapshot_controller = SnapshotController(store, settings)
-        self.restore_queue = WorkQueue("vmrestore")
+        self.restore_queue = WorkQueue[Key]("vmrestore")
         self.restore_controller = RestoreController(store, settings)
         self._workers = max(1, int(settings.reconcile_workers if workers is None else workers))
         self._resync_seconds = resync_seconds
@@ -90,7 +91,7 @@ class Manager:
         self.vm_queue.add(key)
 
     # ------------------------------------------------------------------ workers
-    def _work(self, queue: WorkQueue, reconcile: Callable[[tuple[str, str]], None]) -> None:
+    def _work(self, queue: WorkQueue[Key], reconcile: Callable[[tuple[str, str]], None]) -> None:
         while not self._stop.is_set():
             key = queue.get()
             if key is None:
@@ -129,7 +130,7 @@ class Manager:
                 if parts:
                     self.vmi_queue.add(parts)
 
-    def _kind_queues(self) -> tuple[tuple[kinds.Kind, WorkQueue], ...]:
+    def _kind_queues(self) -> tuple[tuple[kinds.Kind, WorkQueue[Key]], ...]:
         return ((kinds.VM, self.vm_queue), (kinds.VMI, self.vmi_queue), (kinds.VMIM, self.vmim_queue),
                 (kinds.VMSNAPSHOT, self.snapshot_queue), (kinds.VMRESTORE, self.restore_queue))
 

@@ -108,7 +108,7 @@ class MigrationController:
 
         self._write(vmim, running)
         self._write(vmi, lambda s: s.update(migrationState=dict(state)))
-        job = Job(state["migrationUid"] or "", domain_name(namespace, vmi_name), source, target)
+        job = Job(str(state["migrationUid"] or ""), domain_name(namespace, vmi_name), source, target)
         self.jobs.run(job, lambda j: self._transfer(j, vmim, vmi))
 
     def _transfer(self, job: Job, vmim: dict, vmi: dict) -> None:
@@ -185,7 +185,7 @@ class MigrationController:
             return None
 
         m = vmim.get("metadata") or {}
-        return self.store.mutate(self.kind, m.get("namespace"), m.get("name"), fn)
+        return self.store.mutate(self.kind, m.get("namespace"), m.get("name") or "", fn)
 
     def _host(self, node: str | None) -> Hypervisor:
         return next((h for h in self.hosts if h.node_name == node), self.hosts[0])
@@ -251,7 +251,7 @@ class MigrationController:
                 return False                        # replaced meanwhile: not ours to touch
             return change(current.setdefault("status", {}))
 
-        self.store.mutate(kind, m.get("namespace"), m.get("name"), fn, subresource="status")
+        self.store.mutate(kind, m.get("namespace"), m.get("name") or "", fn, subresource="status")
 
 
 def _phases(status: dict, *phases: str) -> None:

@@ -15,30 +15,32 @@ import itertools
 import threading
 import time
 from collections import deque
-from typing import Hashable
+from typing import Generic, Hashable, TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 
-class WorkQueue:
+class WorkQueue(Generic[K]):
     def __init__(self, name: str = "", *, base_delay: float = 0.005, max_delay: float = 60.0):
         self.name = name
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._cond = threading.Condition()
-        self._queue: deque[Hashable] = deque()
-        self._dirty: set[Hashable] = set()        # keys waiting to be processed
-        self._processing: set[Hashable] = set()   # keys a worker holds
-        self._failures: dict[Hashable, int] = {}
-        self._delayed: list[tuple[float, int, Hashable]] = []   # (due, seq, key); stale entries skipped
-        self._waiting: dict[Hashable, float] = {}                # key -> its earliest due time
+        self._queue: deque[K] = deque()
+        self._dirty: set[K] = set()        # keys waiting to be processed
+        self._processing: set[K] = set()   # keys a worker holds
+        self._failures: dict[K, int] = {}
+        self._delayed: list[tuple[float, int, K]] = []   # (due, seq, key); stale entries skipped
+        self._waiting: dict[K, float] = {}                # key -> its earliest due time
         self._seq = itertools.count()
         self._shutdown = False
 
     # --- adding -----------------------------------------------------------------------------
-    def add(self, key: Hashable) -> None:
+    def add(self, key: K) -> None:
         with self._cond:
             self._add_locked(key)
 
-    def _add_locked(self, key: Hashable) -> None:
+    def _add_locked(self, key: K) -> None:
         if self._shutdown or key in self._dirty:
             return
         self._dirty.add(key)
@@ -46,7 +48,7 @@ class WorkQueue:
             self._queue.append(key)
             self._cond.notify()
 
-    def add_after(self, key: Hashable, delay: float) -> None:
+    def add_after(self, key: K, delay: float) -> None:
         if delay <= 0:
             self.add(key)
             return
@@ -60,7 +62,7 @@ class WorkQueue:
             heapq.heappush(self._delayed, (due, next(self._seq), key))
             self._cond.notify()
 
-    def add_rate_limited(self, key: Hashable) -> float:
+    def add_rate_limited(self, key: K) -> float:
         """Re-add ``key`` after its backoff delay; returns that delay."""
         with self._cond:
             n = self._failures.get(key, 0)
@@ -69,16 +71,16 @@ class WorkQueue:
         self.add_after(key, delay)
         return delay
 
-    def forget(self, key: Hashable) -> None:
+    def forget(self, key: K) -> None:
         with self._cond:
             self._failures.pop(key, None)
 
-    def failures(self, key: Hashable) -> int:
+    def failures(self, key: K) -> int:
         with self._cond:
             return self._failures.get(key, 0)
 
     # --- processing -----------------------------------------------------------------------------
-    def get(self, timeout: float | None = None) -> Hashable | None:
+    def get(self, timeout: float | None = None) -> K | None:
         """The next key to process (the caller must call :meth:`done`), or None on shutdown/timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
@@ -110,7 +112,7 @@ class WorkQueue:
             del self._waiting[key]
             self._add_locked(key)
 
-    def done(self, key: Hashable) -> None:
+    def done(self, key: K) -> None:
         with self._cond:
             self._processing.discard(key)
             if key in self._dirty and not self._shutdown:

@@ -24,6 +24,8 @@ from virtctl.controller.reconcile.snapshot import (
 )
 from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.settings import Settings
+from virtctl.controller.storage.layout import delete_volume
+from virtctl.controller.storage.snapshots import restore_volume
 from virtctl.controller.store.protocol import Store
 from virtctl.errors import NotFound, VirtctlError
 from virtctl.model import kinds
@@ -99,7 +101,7 @@ class RestoreController:
                 raise VirtctlError(f"vm restore {holder} in progress")
             if not self._target_ready(restore, vm):
                 raise Requeue(RETRY_SECONDS)
-        restores = self._restore_volumes(restore, content)
+        restores = self._restore_volumes(restore, content or {})
         self._update_target(restore, vm, source_vm, restores)
         set_vm_flag(self.store, ns, target, "restoreInProgress", None, only_if=name)
 
@@ -133,7 +135,6 @@ class RestoreController:
         return False
 
     def _restore_volumes(self, restore: dict, content: dict) -> list[dict]:
-        from virtctl.controller.storage.snapshots import restore_volume
         ns = restore["metadata"].get("namespace")
         in_place = (restore.get("spec") or {}).get("volumeRestorePolicy") == "InPlace"
         restores = []
@@ -143,12 +144,14 @@ class RestoreController:
             restore_volume(self.settings, ns, b.get("volumeSnapshotName") or "", claim, overwrite=in_place)
             restores.append({"volumeName": b["volumeName"], "persistentVolumeClaim": claim,
                              "volumeSnapshotName": b.get("volumeSnapshotName") or ""})
-        self._update(restore, lambda s, now: (s.__setitem__("restores", restores), set_conditions(
-            s, ("True", "Updating target spec"), ("False", "Waiting for target update"), now)))
+        def updating(s: dict, now: str) -> None:
+            s["restores"] = restores
+            set_conditions(s, ("True", "Updating target spec"), ("False", "Waiting for target update"), now)
+
+        self._update(restore, updating)
         return restores
 
     def _update_target(self, restore: dict, vm: dict | None, source_vm: dict, restores: list[dict]) -> None:
-        from virtctl.controller.storage.layout import delete_volume
         m = restore["metadata"]
         ns, target, mark = m.get("namespace"), restore["spec"]["target"]["name"], f"{m['name']}-{m['uid']}"
         if vm is not None and ((vm["metadata"].get("annotations") or {}).get(LAST_RESTORE_ANNOTATION) == mark):

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.settings import Settings
+from virtctl.controller.storage.snapshots import delete_snapshot_file, save_volume
 from virtctl.controller.store.protocol import Store
 from virtctl.errors import NotFound, VirtctlError
 from virtctl.model import durations, kinds
@@ -218,7 +219,6 @@ class SnapshotController:
 
     # ------------------------------------------------------------------ content and data
     def _ensure_content(self, snap: dict, vm: dict) -> dict:
-        from virtctl.controller.storage.snapshots import save_volume
         ns, uid = snap["metadata"].get("namespace"), snap["metadata"]["uid"]
         name = content_name(uid)
         try:
@@ -262,7 +262,6 @@ class SnapshotController:
         self.store.mutate(self.kind, snap["metadata"].get("namespace"), snap["metadata"]["name"], fn)
 
     def _finalize(self, snap: dict, vm_name: str) -> None:
-        from virtctl.controller.storage.snapshots import delete_snapshot_file
         m = snap["metadata"]
         ns = m.get("namespace")
         set_vm_flag(self.store, ns, vm_name, "snapshotInProgress", None, only_if=m["name"])

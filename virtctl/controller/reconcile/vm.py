@@ -167,7 +167,7 @@ class VMController:
         ref = st.controller_ref(vmi)
         if ref is None or ref.get("kind") != kinds.VM.kind:
             return
-        vm = self._get(kinds.VM, _meta(vmi).get("namespace"), ref.get("name"))
+        vm = self._get(kinds.VM, _meta(vmi).get("namespace") or "", ref.get("name") or "")
         if vm is not None and _meta(vm).get("uid") == ref.get("uid"):
             return
         if not st.is_deleting(vmi):

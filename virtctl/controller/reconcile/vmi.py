@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import plan as volumes
 from virtctl.controller.store.protocol import Store
+from virtctl.controller.virt import host as host_mod
 from virtctl.controller.virt.hypervisor import DomainState, DomainStatus, Hypervisor, domain_name
 from virtctl.errors import APIError, NotFound, VirtctlError
 from virtctl.model import kinds
@@ -406,7 +407,7 @@ class VMIController:
         if not ref or ref.get("kind") != "VirtualMachine":
             return False
         try:
-            vm = self.store.get(kinds.VM, _meta(vmi).get("namespace"), ref.get("name"))
+            vm = self.store.get(kinds.VM, _meta(vmi).get("namespace"), ref.get("name") or "")
         except NotFound:
             return False
         return _meta(vm).get("uid") == ref.get("uid")
@@ -424,7 +425,7 @@ class VMIController:
         if uid in self._released:
             return
         try:
-            volumes.release_volumes(self.settings, _meta(vmi).get("namespace"), _meta(vmi)["name"], uid)
+            volumes.release_volumes(self.settings, _meta(vmi).get("namespace") or "", _meta(vmi)["name"], uid)
         except Exception as e:
             log.warning("releasing volumes of %s/%s failed: %s", _meta(vmi).get("namespace"), _meta(vmi)["name"], e)
             return
@@ -472,7 +473,6 @@ def _set_label(m: dict, key: str, value: str) -> Any:
 
 
 def _detect_host_info(host: Hypervisor) -> Any:
-    from virtctl.controller.virt import host as host_mod
     info = getattr(host, "host_info", None)
     if callable(info):
         return info()
