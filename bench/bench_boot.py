@@ -1,28 +1,41 @@
 """Boot benchmark: create → GUEST-BOOT-OK through converter + LibvirtHost + SerialConsole, against
 raw libvirt (createXML of the same XML + an event-loop console stream), in the same run.
 
-    .venv/bin/python bench/bench_boot.py [--runs 3] [--guest-dir /var/cache/virtctl-test-guest]
+    .venv/bin/python -m bench.bench_boot [--runs 3] [--guest-dir guest]
 
-Needs root, a running libvirtd (scripts/setup-libvirt.sh) and the test guest (scripts/build-guest.sh).
+Needs root, a running libvirtd (scripts/setup-libvirt.sh) and the test guest (scripts/build-guest.sh;
+without ``--guest-dir``: $VIRTCTL_TEST_GUEST_DIR, /var/cache/virtctl-test-guest or the repository's
+``guest/``, the first that holds one). Our host has an owner id of its own, so it sees only its
+domains; the raw half's domains carry no metadata, so no controller on this libvirtd opens their
+console (docs/standalone.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import libvirt
 
+from virtctl.controller.storage.sources import KernelBootFiles
 from virtctl.controller.virt.converter import vmi_to_domain
 from virtctl.controller.virt.libvirt_host import LibvirtHost
-from virtctl.controller.storage.sources import KernelBootFiles
 
 MARKER = b"GUEST-BOOT-OK"
 TIMEOUT = 20.0
+REPO = Path(__file__).resolve().parents[1]
+
+
+def default_guest_dir() -> str:
+    candidates = [os.environ.get("VIRTCTL_TEST_GUEST_DIR", ""), "/var/cache/virtctl-test-guest", str(REPO / "guest")]
+    return next((d for d in candidates if d and (Path(d) / "vmlinuz").is_file()), candidates[1])
 
 
 def domain_xml(host: LibvirtHost, guest_dir: str, name: str) -> str:
@@ -61,41 +74,70 @@ def boot_ours(host: LibvirtHost, guest_dir: str) -> float:
 
 
 def boot_raw(conn: libvirt.virConnect, xml: str) -> float:
-    """The console pattern of docs/standalone.md#measured-libvirt-and-qemu-facts, straight on libvirt-python."""
+    """The console pattern of docs/standalone.md#measured-libvirt-and-qemu-facts, straight on
+    libvirt-python: a NONBLOCK stream served by the event loop. A stream that ends or fails (the
+    domain went away, or something else took the console) ends the wait with its reason instead of
+    raising in the event loop, and its teardown never raises."""
     buf = bytearray()
     cond = threading.Condition()
+    ended: list[str] = []
 
-    def on_readable(stream, _events, _opaque):
+    def on_event(stream, events, _opaque):
         with cond:
-            while (d := stream.recv(65536)) not in (-2, b""):
-                buf.extend(d)
+            try:
+                while (d := stream.recv(65536)) not in (-2, b""):
+                    buf.extend(d)
+                if d == b"":
+                    ended.append("end of stream")
+            except libvirt.libvirtError as e:
+                ended.append(str(e))
+            if events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP) and not ended:
+                ended.append("stream error or hang-up")
             cond.notify_all()
 
     t0 = time.monotonic()
     dom = conn.createXML(xml, 0)
+    st = None
     try:
         st = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
         dom.openConsole(None, st, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
-        st.eventAddCallback(libvirt.VIR_STREAM_EVENT_READABLE, on_readable, None)
+        st.eventAddCallback(libvirt.VIR_STREAM_EVENT_READABLE | libvirt.VIR_STREAM_EVENT_ERROR
+                            | libvirt.VIR_STREAM_EVENT_HANGUP, on_event, None)
         with cond:
-            ok = cond.wait_for(lambda: MARKER in buf[-4096:], TIMEOUT)
+            cond.wait_for(lambda: MARKER in buf[-4096:] or bool(ended), TIMEOUT)
+            ok = MARKER in buf[-4096:]
         elapsed = time.monotonic() - t0
-        st.eventRemoveCallback()
-        st.abort()
         if not ok:
-            raise RuntimeError(f"raw: no {MARKER!r} within {TIMEOUT} s: {bytes(buf[-300:])!r}")
+            why = ended[0] if ended else f"no {MARKER!r} within {TIMEOUT} s"
+            raise RuntimeError(f"raw: {why}: {bytes(buf[-300:])!r}")
         return elapsed
     finally:
+        if st is not None:
+            close_stream(st)
         dom.destroy()
+
+
+def close_stream(st: libvirt.virStream) -> None:
+    """Stop serving and drop the stream; one that already failed has nothing left to abort."""
+    for step in (st.eventRemoveCallback, st.abort):
+        try:
+            step()
+        except libvirt.libvirtError:
+            pass
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--guest-dir", default="/var/cache/virtctl-test-guest")
+    ap.add_argument("--guest-dir", default=default_guest_dir())
     ap.add_argument("--uri", default="qemu:///system")
     args = ap.parse_args()
-    host = LibvirtHost(args.uri, "bench")            # registers the event loop for both paths
+    args.guest_dir = str(Path(args.guest_dir).resolve())      # libvirt needs absolute paths
+    if not (Path(args.guest_dir) / "vmlinuz").is_file():
+        print(f"no test guest in {args.guest_dir}: run scripts/build-guest.sh {args.guest_dir}", file=sys.stderr)
+        raise SystemExit(1)
+    # registers the event loop for both paths; an owner id of its own, as a controller has
+    host = LibvirtHost(args.uri, "bench", owner_id=f"bench-{uuid.uuid4().hex}")
     raw_conn = libvirt.open(args.uri)
     ours, raw = [], []
     for i in range(args.runs):                       # interleaved, so both see the same machine load
