@@ -62,7 +62,7 @@ FAST_COMMAND_LINES = [
     ["create", "instancetype", "--cpu", "1", "--memory", "1Gi"], ["create", "preference", "--namespaced"],
     ["delete", "vm", "vm1", "--dry-run"], ["snapshot", "create", "vm1"], ["snapshot", "list"],
     ["snapshot", "restore", "s1"], ["snapshot", "delete", "s1"], ["get", "vm", "vm1"], ["get", "vm", "-o", "json"],
-    ["version"], ["version", "--client"], ["strat", "vm1"],
+    ["version"], ["version", "--client"], ["strat", "vm1"], ["apply", "-f", "{tmp}/vm.json"],
 ]
 
 
@@ -80,6 +80,8 @@ def test_fast_path_of_each_command_stays_light(argv: list[str], api_server, tmp_
     vm = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "vm1"},
           "spec": {"runStrategy": "Halted", "template": {"spec": {"domain": {"devices": {}}}}}}
     api_server.store.create(kinds.VM, "default", vm)
+    (tmp_path / "vm.json").write_text(json.dumps(dict(vm, metadata={"name": "vm2"})))   # JSON: no YAML decoder
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "KUBECONFIG": str(api_server.kubeconfig_path)}
     r = subprocess.run([sys.executable, "-c", PROBE.format(argv=["virtctl", *argv])], capture_output=True,
                        text=True, env=env, timeout=60)

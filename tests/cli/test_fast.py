@@ -146,7 +146,8 @@ REPEATABLE = [
     ["delete", "vm", "vm1", "--dry-run"], ["delete", "vm", "ghost"], ["delete", "vm"], ["delete"],
     ["delete", "nosuchkind", "x"], ["snapshot", "create", "ghost"], ["snapshot", "list"],
     ["snapshot", "list", "vm1"], ["snapshot", "list", "a", "b"], ["snapshot", "restore", "ghost"],
-    ["snapshot", "delete", "ghost"], ["snapshot", "create"],
+    ["snapshot", "delete", "ghost"], ["snapshot", "create"], ["apply"], ["apply", "-f", "/nonexistent.yaml"],
+    ["apply", "-f", "-", "--dry-run"], ["apply", "--filename=-"],
 ]
 
 
@@ -186,3 +187,18 @@ def test_fast_and_full_paths_make_the_same_change(argv, undo, kcli, api_server, 
     full = run_cli(argv)
     assert quick.code == 0, quick.err
     assert (quick.code, quick.out, quick.err) == (full.code, full.out, full.err)
+
+
+def test_apply_fast_and_full_paths_make_the_same_change(kcli, api_server, monkeypatch, tmp_path):
+    manifest = tmp_path / "vm9.yaml"
+    manifest.write_text(kcli(["create", "vm", "--name", "vm9", "--run-strategy", "Halted"]).out)
+    results = []
+    for fast_path in (True, False):
+        if not fast_path:
+            monkeypatch.setattr(fast, "run", lambda rest: None)
+        created = run_cli(["apply", "-f", str(manifest)])
+        unchanged = run_cli(["apply", "-f", str(manifest), "--dry-run"])
+        results.append((created, unchanged))
+        assert run_cli(["delete", "vm", "vm9"]).code == 0
+    assert results[0][0].out == "virtualmachine.kubevirt.io/vm9 created\n"
+    assert results[0] == results[1]

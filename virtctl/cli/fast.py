@@ -75,6 +75,8 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, Flags, bool]] = {
         **_NAMESPACED, "--volume-storage-class": _s("volume_storage_class"), "--machine-type": _s("machine_type"),
         "--cpu-topology": _s("cpu_topology")}, True),
     ("delete",): (_OPS + "delete", "delete", {"--dry-run": _b("dry_run")}, True),
+    ("apply",): (_OPS + "apply", "apply", {"-f": _l("filename"), "--filename": _l("filename"),
+                                           "--dry-run": _b("dry_run")}, False),
     ("snapshot", "create"): (_OPS + "snapshot", "create", _SNAP_WAIT, True),
     ("snapshot", "list"): (_OPS + "snapshot", "list_", {}, True),
     ("snapshot", "restore"): (_OPS + "snapshot", "restore", _SNAP_WAIT, True),

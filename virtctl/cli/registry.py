@@ -6,11 +6,10 @@ cost nothing; only the invoked command's module is imported (docs/architecture.m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from virtctl.model.record import Record
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Record, frozen=True):
     module: str                  # under virtctl.cli.commands
     short: str
     hidden: bool = False

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                  # typing costs ≈ 2 ms per process; annotations only
+    from collections.abc import Callable
 
 from virtctl.errors import Timeout, UsageError
 from virtctl.model.durations import parse_duration

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import random
 import string
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from virtctl.errors import UsageError
 from virtctl.model.names import label_errors
 from virtctl.model.quantity import canonical, parse_quantity
+from virtctl.model.record import Factory, Record
 
 RUN_STRATEGIES = ("Always", "Manual", "Halted", "Once", "RerunOnFailure")
 CLOUD_INIT_DISK = "cloudinitdisk"
@@ -140,8 +140,9 @@ def _label_check(flag: str, name: str) -> None:
 
 # ---------------------------------------------------------------- create vm
 
-@dataclass
-class VMOptions:
+class VMOptions(Record):
+    """The flags of ``create vm`` (a Record: dataclasses costs ≈ 9 ms of start-up)."""
+
     name: str = ""
     run_strategy: str = "Always"
     termination_grace_period: int = 180
@@ -152,23 +153,23 @@ class VMOptions:
     preference: str = ""
     infer_preference: bool = True
     infer_preference_from: str = ""
-    containerdisk_volumes: list[str] = field(default_factory=list)
-    pvc_volumes: list[str] = field(default_factory=list)
-    volume_import: list[str] = field(default_factory=list)
+    containerdisk_volumes: list[str] = Factory(list)
+    pvc_volumes: list[str] = Factory(list)
+    volume_import: list[str] = Factory(list)
     sysprep_volume: str = ""
     user: str = ""
     password_file: str = ""
-    ssh_keys: list[str] = field(default_factory=list)
+    ssh_keys: list[str] = Factory(list)
     ga_manage_ssh: bool = False
-    access_creds: list[str] = field(default_factory=list)
+    access_creds: list[str] = Factory(list)
     cloud_init: str = "nocloud"
     cloud_init_user_data: str = ""
     cloud_init_network_data: str = ""
-    datasource_volumes: list[str] = field(default_factory=list)     # deprecated
-    clone_pvc_volumes: list[str] = field(default_factory=list)      # deprecated
-    blank_volumes: list[str] = field(default_factory=list)          # deprecated
+    datasource_volumes: list[str] = Factory(list)     # deprecated
+    clone_pvc_volumes: list[str] = Factory(list)      # deprecated
+    blank_volumes: list[str] = Factory(list)          # deprecated
     namespace: str = ""                  # only when -n was given explicitly
-    changed: set[str] = field(default_factory=set)                   # flags given on the command line
+    changed: set[str] = Factory(set)                   # flags given on the command line
 
 
 VM_EXCLUSIVE_GROUPS: tuple[tuple[str, ...], ...] = (
