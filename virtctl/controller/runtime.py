@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from virtctl.controller.settings import Settings
+from virtctl.controller.store.corekinds import ensure_system_namespaces
 from virtctl.controller.store.protocol import Store
 from virtctl.controller.virt.consoles import ConsoleRegistry
 from virtctl.controller.virt.hypervisor import Hypervisor
@@ -38,7 +39,9 @@ class Runtime:
     @classmethod
     def create(cls, store: Store, settings: Settings, hosts: Sequence[Hypervisor] = (),
                reconcile: Reconcile = no_reconcile) -> Runtime:
-        """A runtime whose console registry serves ``hosts`` (not started: ``consoles.start()``)."""
+        """A runtime whose console registry serves ``hosts`` (not started: ``consoles.start()``).
+        The store gets the namespaces every cluster has (``default``, …) if it lacks them."""
+        ensure_system_namespaces(store)
         return cls(store=store, settings=settings, hosts=tuple(hosts), consoles=ConsoleRegistry(hosts),
                    reconcile=reconcile)
 

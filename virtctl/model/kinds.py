@@ -41,6 +41,8 @@ class Kind(Record, frozen=True):
     categories: tuple[str, ...] = ("all",)
     served_versions: tuple[str, ...] = ()   # extra (deprecated) versions that alias this one
     extra_words: tuple[str, ...] = ()  # other words `virtctl get` accepts
+    verbs: tuple[str, ...] = ()        # discovery verbs when not the full set (namespaces: no deletecollection)
+    name_rule: str = "subdomain"       # metadata.name: subdomain | label (namespaces) | dns1035 (services)
 
     @property
     def api_version(self) -> str:
@@ -56,7 +58,7 @@ class Kind(Record, frozen=True):
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
     def collection_path(self, namespace: str | None) -> str:
-        base = f"/apis/{self.group}/{self.version}"
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         if self.namespaced and namespace:
             return f"{base}/namespaces/{namespace}/{self.plural}"
         return f"{base}/{self.plural}"
@@ -125,11 +127,40 @@ GROUPS: dict[str, str] = {}      # group -> preferred version
 for _k in ALL_KINDS:
     GROUPS.setdefault(_k.group, _k.version)
 
+# The Kubernetes kinds served beside KubeVirt's (docs/compatibility.md#core-api): the core group ""
+# (``/api/v1``) and events.k8s.io, a second view of the same Event objects.
+CORE = ""
+EVENTS_GROUP = "events.k8s.io"
+_NO_DELETECOLLECTION = ("create", "delete", "get", "list", "patch", "update", "watch")
+_CORE_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+NAMESPACE = Kind(CORE, "v1", "Namespace", "namespaces", "namespace", ("ns",), namespaced=False,
+                 columns=(Column("Status", ".status.phase"), AGE), categories=(), verbs=_NO_DELETECOLLECTION,
+                 name_rule="label")
+SECRET = Kind(CORE, "v1", "Secret", "secrets", "secret", has_status=False, categories=(),
+              verbs=_CORE_VERBS)
+CONFIGMAP = Kind(CORE, "v1", "ConfigMap", "configmaps", "configmap", ("cm",), has_status=False, categories=(),
+              verbs=_CORE_VERBS)
+SERVICE = Kind(CORE, "v1", "Service", "services", "service", ("svc",), categories=("all",), name_rule="dns1035",
+              verbs=_CORE_VERBS)
+EVENT = Kind(CORE, "v1", "Event", "events", "event", ("ev",), has_status=False, categories=(),
+              verbs=_CORE_VERBS)
+EVENT_V1 = Kind(EVENTS_GROUP, "v1", "Event", "events", "event", ("ev",), has_status=False, categories=(),
+              verbs=_CORE_VERBS)
+
+CORE_KINDS: tuple[Kind, ...] = (NAMESPACE, SECRET, CONFIGMAP, SERVICE, EVENT, EVENT_V1)
+SERVED_KINDS: tuple[Kind, ...] = ALL_KINDS + CORE_KINDS    # everything the controller stores and serves
+
+
+def is_core(kind: Kind) -> bool:
+    """A Kubernetes kind (validated by the controller's own rules, not KubeVirt's OpenAPI)."""
+    return kind.group in (CORE, EVENTS_GROUP)
+
+
 _BY_WORD: dict[str, Kind] = {}
-for _k in ALL_KINDS:
+for _k in SERVED_KINDS:
     for _w in _k.words():
         _BY_WORD.setdefault(_w, _k)
-        _BY_WORD.setdefault(f"{_w}.{_k.group}", _k)
+        _BY_WORD.setdefault(f"{_w}.{_k.group}" if _k.group else _w, _k)
 
 
 def lookup(word: str) -> Kind:
@@ -142,7 +173,7 @@ def lookup(word: str) -> Kind:
 
 
 def by_plural(group: str, plural: str) -> Kind | None:
-    for k in ALL_KINDS:
+    for k in SERVED_KINDS:
         if k.group == group and k.plural == plural:
             return k
     return None
@@ -150,7 +181,7 @@ def by_plural(group: str, plural: str) -> Kind | None:
 
 def by_kind(api_version: str, kind: str) -> Kind | None:
     group, _, version = api_version.rpartition("/")
-    for k in ALL_KINDS:
+    for k in SERVED_KINDS:
         if k.group == group and k.kind == kind and (version == k.version or version in k.served_versions):
             return k
     return None

@@ -35,6 +35,30 @@ def label_errors(name: str) -> list[str]:
     return errs
 
 
+_DNS1035_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def dns1035_label_errors(name: str) -> list[str]:
+    """Problems with ``name`` as a DNS-1035 label (Service names), as Kubernetes words them."""
+    errs = []
+    if len(name) > DNS1123_LABEL_MAX:
+        errs.append(f"must be no more than {DNS1123_LABEL_MAX} characters")
+    if not _DNS1035_RE.match(name):
+        errs.append("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+                    "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+    return errs
+
+
+def name_errors(rule: str, name: str) -> list[str]:
+    """Problems with an object name under its kind's rule: "subdomain", "label" or "dns1035"."""
+    if rule == "label":
+        return label_errors(name)
+    if rule == "dns1035":
+        return dns1035_label_errors(name)
+    return subdomain_errors(name)
+
+
 def is_subdomain(name: str) -> bool:
     return not subdomain_errors(name)
 

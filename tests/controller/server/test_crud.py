@@ -54,6 +54,7 @@ def test_missing_content_type_and_empty_delete_body(api_server):
 
 def test_all_namespaces_list(api_server):
     api_server.request("POST", VMS, vm_body("a"))
+    api_server.request("POST", "/api/v1/namespaces", {"metadata": {"name": "other"}})
     api_server.request("POST", "/apis/kubevirt.io/v1/namespaces/other/virtualmachines", vm_body("b"))
     items = api_server.request("GET", "/apis/kubevirt.io/v1/virtualmachines").json()["items"]
     assert sorted((i["metadata"]["namespace"], i["metadata"]["name"]) for i in items) == [("default", "a"),

@@ -12,7 +12,7 @@ def test_version_advertises_kubectl_130(api_server_session):
 
 
 def test_api_and_apis(api_server_session):
-    assert api_server_session.request("GET", "/api").json()["versions"] == []
+    assert api_server_session.request("GET", "/api").json()["versions"] == ["v1"]
     groups = {g["name"]: g for g in api_server_session.request("GET", "/apis").json()["groups"]}
     assert {"kubevirt.io", "snapshot.kubevirt.io", "instancetype.kubevirt.io", "subresources.kubevirt.io"} <= set(groups)
     assert groups["kubevirt.io"]["preferredVersion"] == {"groupVersion": "kubevirt.io/v1", "version": "v1"}
@@ -57,7 +57,8 @@ def test_openapi_v2_is_empty_protobuf(api_server_session):
 
 def test_unknown_routes_are_404_status(api_server_session):
     for path in ("/nope", "/apis/nope.io/v1", "/apis/kubevirt.io/v1/namespaces/default/pods",
-                 "/apis/kubevirt.io/v1/namespaces/default/virtualmachines/x/y", "/api/v1/namespaces/default/events",
+                 "/apis/kubevirt.io/v1/namespaces/default/virtualmachines/x/y", "/api/v1/namespaces/default/pods",
+                 "/api/v2", "/api/v1/namespaces/default/secrets/x/status",
                  "/openapi/v3/apis/nope.io/v1", "/openapi/v3/apis/kubevirt.io", "/openapi/v4",
                  "/apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachines/x/fly"):
         r = api_server_session.request("GET", path)

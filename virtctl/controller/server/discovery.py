@@ -8,6 +8,7 @@ import hashlib
 from typing import Any
 
 import virtctl
+from virtctl.controller.server import core_discovery
 from virtctl.controller.server.subresource_routes import SUBRESOURCES
 from virtctl.controller.subresource import SubresourceTable
 from virtctl.model import kinds
@@ -47,8 +48,7 @@ def kubevirt_version() -> dict[str, str]:
 
 
 def api_versions() -> dict[str, Any]:
-    # no core group: an empty list keeps kubectl's discovery cache on (an empty /api/v1 would not)
-    return {"kind": "APIVersions", "versions": [],
+    return {"kind": "APIVersions", "versions": ["v1"],
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}
 
 
@@ -59,7 +59,9 @@ def _group(name: str, versions: list[str]) -> dict[str, Any]:
 
 def group_versions() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for k in kinds.ALL_KINDS:
+    for k in kinds.SERVED_KINDS:
+        if k.group == kinds.CORE:
+            continue                    # the core group is /api, not /apis
         out.setdefault(k.group, [])
         if k.version not in out[k.group]:
             out[k.group].append(k.version)
@@ -87,11 +89,12 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
     if group == kinds.SUBRESOURCES:
         return subresource_list(SUBRESOURCES, version) if version in SUBRESOURCE_VERSIONS else None
     resources: list[dict[str, Any]] = []
-    for k in kinds.ALL_KINDS:
+    for k in kinds.SERVED_KINDS:
         if k.group != group or k.version != version:
             continue
         entry: dict[str, Any] = {"name": k.plural, "singularName": k.singular, "namespaced": k.namespaced,
-                                 "kind": k.kind, "verbs": VERBS, "storageVersionHash": _hash(k.api_version + k.kind)}
+                                 "kind": k.kind, "verbs": list(k.verbs) or VERBS,
+                                 "storageVersionHash": _hash(k.api_version + k.kind)}
         if k.short_names:
             entry["shortNames"] = list(k.short_names)
         if k.categories:
@@ -102,8 +105,10 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
                               "kind": k.kind, "verbs": ["get", "patch", "update"]})
     if not resources:
         return None
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}",
-            "resources": resources}
+    if group == kinds.CORE:
+        resources = core_discovery.with_core_subresources(resources)
+    return {"kind": "APIResourceList", "apiVersion": "v1",
+            "groupVersion": f"{group}/{version}" if group else version, "resources": resources}
 
 
 def subresource_list(table: SubresourceTable, version: str = "v1") -> dict[str, Any]:
@@ -120,7 +125,7 @@ def subresource_list(table: SubresourceTable, version: str = "v1") -> dict[str, 
 
 
 def root_paths() -> dict[str, Any]:
-    paths = ["/api", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]
+    paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]
     for g, vs in group_versions().items():
         paths.append(f"/apis/{g}")
         paths.extend(f"/apis/{g}/{v}" for v in vs)

@@ -20,7 +20,7 @@ from typing import Any
 
 import virtctl
 from virtctl.controller.schema import definition_for, openapi3
-from virtctl.controller.server import discovery, openapi_paths
+from virtctl.controller.server import core_openapi, discovery, openapi_paths
 from virtctl.controller.server.messages import Request, Response
 from virtctl.errors import APIError, NotFound
 from virtctl.model import kinds
@@ -50,6 +50,8 @@ def _gvks(group: str, version: str) -> dict[str, list[dict[str, str]]]:
 
 
 def group_version_document(group: str, version: str) -> dict[str, Any]:
+    if group == kinds.EVENTS_GROUP:
+        return core_openapi.document(group, version)
     paths = openapi_paths.served_paths(group, version)
     gvks = _gvks(group, version)
     security = {name: dict(scheme) for name, scheme in openapi3.spec()["securityDefinitions"].items()}

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from virtctl.controller.server import tables, watchstream
+from virtctl.controller.server import core_admission, core_events, tables, watchstream
 from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, json_response
 from virtctl.controller.store import patches
 from virtctl.errors import BadRequest, Gone, MethodNotAllowed, NotFound, UnsupportedMediaType
@@ -50,6 +50,9 @@ def parse(parts: list[str]) -> ResourcePath | None:
 
 def handle(state: ServerState, req: Request, rp: ResourcePath) -> Response | Streaming:
     req.query.check_write_options(req.method)
+    core_admission.check_namespace(state.store, req, rp.kind, rp.namespace, rp.name)
+    if rp.kind is kinds.EVENT_V1:
+        state = core_events.view_state(state)      # a view of the core Events
     if rp.name is None:
         return _collection(state, req, rp)
     return _object(state, req, rp)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from virtctl.controller.server import discovery, openapi, resources, subresources
+from virtctl.controller.server import core_routes, discovery, openapi, resources, subresources
 from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, json_response
 from virtctl.errors import MethodNotAllowed, NotFound
 from virtctl.model import kinds
@@ -31,9 +31,8 @@ def route(state: ServerState, req: Request) -> Response | Streaming:
     if len(parts) == 1 and head in ("healthz", "livez", "readyz"):
         _get_only(req)
         return Response(200, b"ok", "text/plain; charset=utf-8")
-    if parts == ["api"]:
-        _get_only(req)
-        return json_response(200, discovery.api_versions())
+    if head == "api":
+        return core_routes.route(state, req, parts[1:])
     if parts == ["openapi", "v2"]:
         _get_only(req)
         # an empty protobuf Document: kubectl then knows no client-side schema and relies on the server

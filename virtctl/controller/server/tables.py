@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from virtctl.model import printers
+from virtctl.model import core_printers, printers
 from virtctl.model.kinds import Kind
 
 NAME_DESCRIPTION = ("Name must be unique within a namespace. Is required when creating resources, although some "
@@ -28,6 +28,8 @@ def wants_table(accept: str | None) -> bool:
 
 
 def column_definitions(kind: Kind) -> list[dict[str, Any]]:
+    if core_printers.handles(kind):
+        return core_printers.column_definitions(kind)
     cols = [{"name": "Name", "type": "string", "format": "name", "description": NAME_DESCRIPTION, "priority": 0}]
     for c in kind.columns:
         cols.append({"name": c.name, "type": c.type, "format": "",
@@ -36,7 +38,10 @@ def column_definitions(kind: Kind) -> list[dict[str, Any]]:
 
 
 def _row(kind: Kind, obj: dict[str, Any], include_object: str, now: datetime) -> dict[str, Any]:
-    cells = [obj.get("metadata", {}).get("name", "")] + [printers.cell(obj, c, now) for c in kind.columns]
+    if core_printers.handles(kind):
+        cells = core_printers.cells(kind, obj, now)
+    else:
+        cells = [obj.get("metadata", {}).get("name", "")] + [printers.cell(obj, c, now) for c in kind.columns]
     row: dict[str, Any] = {"cells": cells}
     if include_object == "Object":
         row["object"] = obj

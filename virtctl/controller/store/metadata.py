@@ -110,7 +110,7 @@ def check_name(kind: Kind, obj: dict[str, Any]) -> str:
     if not isinstance(name, str):
         raise invalid_error(kind, str(name), [Problem("metadata.name", "FieldValueTypeInvalid",
                                                       f'Invalid value: "{type(name).__name__}": must be a string')])
-    errs = names.subdomain_errors(name)
+    errs = names.name_errors(kind.name_rule, name)
     if errs:
         raise invalid_error(kind, name, [Problem("metadata.name", "FieldValueInvalid",
                                                  f'Invalid value: "{name}": {e}') for e in errs])

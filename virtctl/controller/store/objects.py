@@ -83,7 +83,7 @@ class ObjectStore:
              field_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:
         """Matching objects (``namespace=None``: all namespaces) and the list resourceVersion."""
         k = _kind(kind)
-        sel = Selector(label_selector, field_selector)
+        sel = Selector(label_selector, field_selector, k)
         with self._lock:
             items = self._db.list(k.group, k.plural, _ns(k, namespace) if namespace is not None else None,
                                   sel.name_equals())
@@ -301,7 +301,7 @@ class ObjectStore:
               bookmarks: bool = False) -> Watch:
         """Events after ``resource_version``; absent or "0": ADDED for each current object first."""
         k = _kind(kind)
-        sel = Selector(label_selector, field_selector)
+        sel = Selector(label_selector, field_selector, k)
         ns = _ns(k, namespace) if namespace is not None else None
         start = _parse_rv(resource_version)
         with self._lock:

@@ -7,7 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from virtctl.controller.store import fieldsets
 from virtctl.errors import BadRequest
+from virtctl.model.kinds import Kind
 
 _KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
 _KEY_RE = re.compile(rf"^{_KEY}$")
@@ -95,8 +97,9 @@ def parse_label_selector(text: str | None) -> list[Requirement]:
     return reqs
 
 
-def parse_field_selector(text: str | None) -> list[Requirement]:
-    """``metadata.name=x,metadata.namespace!=y``; other fields → 400 as for a CRD."""
+def parse_field_selector(text: str | None, kind: Kind | None = None) -> list[Requirement]:
+    """``metadata.name=x,metadata.namespace!=y``; other fields → 400 as for a CRD (a core kind: the
+    fields its ``fieldsets`` entry names, ``field label not supported`` otherwise)."""
     if not text or not text.strip():
         return []
     reqs = []
@@ -106,7 +109,10 @@ def parse_field_selector(text: str | None) -> list[Requirement]:
         if not m:
             raise BadRequest(f"invalid selector: '{text}'; can't understand '{part}'")
         key, op, value = m.group(1), m.group(2), m.group(3)
-        if key not in FIELD_SELECTABLE:
+        if kind is not None and kind in fieldsets.SELECTABLE:
+            if key not in fieldsets.SELECTABLE[kind]:
+                raise BadRequest(f"field label not supported: {key}")
+        elif key not in FIELD_SELECTABLE:
             raise BadRequest(f'"{key}" is not a known field selector: only "metadata.name", "metadata.namespace"')
         reqs.append(Requirement(key, "!=" if op == "!=" else "=", (value,)))
     return reqs
@@ -115,9 +121,11 @@ def parse_field_selector(text: str | None) -> list[Requirement]:
 class Selector:
     """A parsed label + field selector pair."""
 
-    def __init__(self, label_selector: str | None = None, field_selector: str | None = None):
+    def __init__(self, label_selector: str | None = None, field_selector: str | None = None,
+                 kind: Kind | None = None):
         self.labels = parse_label_selector(label_selector)
-        self.fields = parse_field_selector(field_selector)
+        self.fields = parse_field_selector(field_selector, kind)
+        self._field_values = fieldsets.BY_KIND.get(kind) if kind is not None else None
 
     @property
     def empty(self) -> bool:
@@ -135,5 +143,8 @@ class Selector:
         labels = meta.get("labels") or {}
         if not all(r.matches(labels) for r in self.labels):
             return False
-        fields = {"metadata.name": meta.get("name", ""), "metadata.namespace": meta.get("namespace", "")}
+        if self._field_values is not None:
+            fields = self._field_values(obj)
+        else:
+            fields = {"metadata.name": meta.get("name", ""), "metadata.namespace": meta.get("namespace", "")}
         return all(r.matches(fields) for r in self.fields)
