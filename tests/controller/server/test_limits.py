@@ -93,7 +93,8 @@ def test_device_lists_are_capped_at_256_as_kubevirts_crd_does(api_server):
 def test_hostile_bodies_leave_memory_at_its_baseline(api_server):
     """The 700,000-empty-disks dryRun POST, an alias bomb and a deep body: answered 4xx, and the
     server's memory (this process's: the server runs in it) comes back to where it was."""
-    disks = json.dumps(_vm("amp")).replace('"devices": {}', '"devices": {"disks": [' + ",".join(["{}"] * 700_000) + "]}")
+    empty_disks = '"devices": {"disks": [' + ",".join(["{}"] * 700_000) + "]}"
+    disks = json.dumps(_vm("amp")).replace('"devices": {}', empty_disks)
     bomb = "a: &a [" + ",".join(['"lol"'] * 9) + "]\n"
     prev = "a"
     for name in "bcdefghi":

@@ -358,7 +358,7 @@ def _parse_rv(value: str | None) -> int | None:
         raise BadRequest(f'invalid resource version "{value}"') from None
     if rv < 0:
         raise BadRequest(f'invalid resource version "{value}"')
-    return rv
+    return min(rv, (1 << 63) - 1)          # a uint64 from the future: SQLite integers stop at int64
 
 
 def _parse_json(body: Any) -> Any:
