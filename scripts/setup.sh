@@ -34,7 +34,7 @@ fi
 log "python venv"
 # editable_mode=compat installs a .pth path entry instead of an import hook: ~10 ms less per command
 [ -x .venv/bin/python ] || python3 -m venv .venv
-if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' \
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[standalone,test]' \
        --config-settings editable_mode=compat >.venv/pip.log 2>&1; then
   cat .venv/pip.log >&2
   exit 1
