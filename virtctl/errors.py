@@ -178,7 +178,7 @@ def api_error_from_status(code: int, body: bytes | str | dict | None) -> APIErro
             cls = AlreadyExists
         message = status.get("message") or f"the server responded with the status code {code}"
         return cls(message, code=code, reason=reason or cls.reason, details=status.get("details"), status=status)
-    text = body.decode(errors="replace") if isinstance(body, bytes) else (body or "")
+    text = body.decode(errors="replace") if isinstance(body, bytes) else (body if isinstance(body, str) else "")
     cls = _BY_CODE.get(code, APIError)
     if code == 404:
         msg = "the server could not find the requested resource"

@@ -61,8 +61,9 @@ def _flags(path: list[str]) -> list[tuple[str, str]]:
     """(flag, help) of a command and the global flags."""
     out = [(f"--{f.name}", f.help) for f in GLOBAL_FLAGS]
     try:
-        from virtctl.cli.lazy import load
         from typer.core import TyperGroup, TyperOption
+
+        from virtctl.cli.lazy import load
 
         cmd = load(path[0]) if path else None
         for word in path[1:]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+
 from virtctl.cli.globals import GlobalOptions
 from virtctl.model.record import Factory, Record
 
@@ -26,15 +27,15 @@ def program_name(argv0: str) -> str:
 class Invocation(Record):
     prog: str = "virtctl"
     options: GlobalOptions = Factory(GlobalOptions)
-    _client: "KubeVirtClient | None" = None
-    _config: "ClientConfig | None" = None
+    _client: KubeVirtClient | None = None
+    _config: ClientConfig | None = None
 
     # ---- namespace without connecting (create vm only needs to know if -n was given)
     @property
     def namespace_flag(self) -> str:
         return self.options.overrides.namespace
 
-    def config(self) -> "ClientConfig":
+    def config(self) -> ClientConfig:
         if self._config is None:
             from virtctl.client import NoKubeconfig, resolve
 
@@ -44,7 +45,7 @@ class Invocation(Record):
                 self._config = self._local_config()
         return self._config
 
-    def client(self) -> "KubeVirtClient":
+    def client(self) -> KubeVirtClient:
         if self._client is None:
             from virtctl.client import KubeVirtClient
 
@@ -55,7 +56,7 @@ class Invocation(Record):
     def namespace(self) -> str:
         return self.config().namespace
 
-    def _local_config(self) -> "ClientConfig":
+    def _local_config(self) -> ClientConfig:
         """No kubeconfig anywhere: use (and start if needed) the local controller, say so once."""
         from virtctl.client import resolve
         from virtctl.controller import local

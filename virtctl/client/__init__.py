@@ -21,7 +21,7 @@ _LAZY = {"ClientConfig": "kubeconfig", "NoKubeconfig": "kubeconfig", "resolve": 
          "KubeVirtClient": "kubevirt"}
 
 
-def connect(overrides: Overrides) -> "KubeVirtClient":
+def connect(overrides: Overrides) -> KubeVirtClient:
     """A client for these global flags; raises ``NoKubeconfig`` when nothing is configured."""
     from virtctl.client.kubeconfig import resolve
     from virtctl.client.kubevirt import KubeVirtClient

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import socket
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:                  # typing costs start-up time; annotations only
+    from typing import Any
+
 MAX_LINE = 65536
 MAX_HEADERS = 200
 # client-go's transport (k8s.io/apimachinery utilnet.SetTransportDefaults): a 30 s dial and a 10 s
@@ -154,8 +158,8 @@ class Connection:
         self.ssl_context = ssl_context
         self.server_hostname = server_hostname
         self.tunnel = tunnel
-        self.sock = None
-        self.rfile = None
+        self.sock: Any = None                    # socket.socket | ssl.SSLSocket once connected
+        self.rfile: Any = None                   # its buffered reader
         # what the last request got through: bytes of it written, whether any answer arrived
         # (the transport's retry rule, :func:`may_retry`, depends on both)
         self.sent = 0

@@ -10,7 +10,7 @@ on generated documents.
 
 from __future__ import annotations
 
-import re                    # already loaded by ssl: free here
+import re  # already loaded by ssl: free here
 
 # plain scalars YAML 1.1 would read as numbers, timestamps or merge keys (a superset: matching one
 # only means "let PyYAML decide"); tokens such as "0i8tUs…" stay strings
@@ -189,7 +189,8 @@ def _single_quoted(text: str) -> str:
 
 
 def _double_quoted(text: str) -> str:
-    out, i = [], 1
+    out: list[str] = []
+    i = 1
     while i < len(text):
         c = text[i]
         if c == '"':

@@ -36,7 +36,7 @@ class KubeVirtClient:
         self.namespace = namespace
 
     @classmethod
-    def from_config(cls, cfg: ClientConfig) -> "KubeVirtClient":
+    def from_config(cls, cfg: ClientConfig) -> KubeVirtClient:
         return cls(HTTPTransport(cfg), cfg.namespace)
 
     def close(self) -> None:

@@ -96,7 +96,7 @@ class Settings:
         return f"node{index + 1:02d}"
 
     @classmethod
-    def load(cls, state_dir: Path | None = None) -> "Settings":
+    def load(cls, state_dir: Path | None = None) -> Settings:
         s = cls(state_dir=Path(state_dir) if state_dir else default_state_dir())
         cfg = s.state_dir / "config.yaml"
         if cfg.exists():

@@ -15,13 +15,24 @@ from __future__ import annotations
 _REQUIRED = object()
 
 
-class Factory:
+class _Factory:
     """A default made fresh for each instance (``dataclasses.field(default_factory=…)``)."""
 
     __slots__ = ("make",)
 
     def __init__(self, make):
         self.make = make
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                  # to a type checker, ``Factory(list)`` is the value it makes
+    from typing import Callable, TypeVar
+
+    _T = TypeVar("_T")
+
+    def Factory(make: Callable[[], _T]) -> _T: ...
+else:
+    Factory = _Factory
 
 
 class Record:
@@ -45,7 +56,7 @@ class Record:
         if len(args) > len(fields):
             raise TypeError(f"{type(self).__name__}() takes {len(fields)} positional arguments")
         values = {}
-        for (name, _), value in zip(fields, args):
+        for (name, _), value in zip(fields, args, strict=False):
             values[name] = value
         for name, value in kwargs.items():
             if name in values:
@@ -58,7 +69,7 @@ class Record:
             elif default is _REQUIRED:
                 raise TypeError(f"{type(self).__name__}() missing required argument {name!r}")
             else:
-                setter(self, name, default.make() if isinstance(default, Factory) else default)
+                setter(self, name, default.make() if isinstance(default, _Factory) else default)
         if values:
             raise TypeError(f"{type(self).__name__}() got unexpected arguments {', '.join(values)}")
         post = getattr(self, "__post_init__", None)

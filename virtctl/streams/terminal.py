@@ -54,7 +54,7 @@ class RawTerminal:
         self._saved: list[Any] | None = None
         self._old_handlers: dict[int, Any] = {}
 
-    def __enter__(self) -> "RawTerminal":
+    def __enter__(self) -> RawTerminal:
         if not os.isatty(self.fd):
             return self
         try:

@@ -151,7 +151,7 @@ def _accept(lsock: socket.socket, timeout: float | None, done: _Done, address: s
             conn, _ = lsock.accept()
             conn.settimeout(None)
             return conn
-        except socket.timeout:
+        except TimeoutError:
             if timeout is not None and time.monotonic() - start >= timeout:
                 raise VirtctlError(f"error encountered: accept tcp {address}:{port}: i/o timeout") from None
 

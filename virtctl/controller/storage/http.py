@@ -27,7 +27,7 @@ from urllib3.exceptions import InsecureRequestWarning
 from virtctl.errors import VirtctlError
 
 if TYPE_CHECKING:
-    from urllib3 import BaseHTTPResponse as Response     # urllib3 2.x; 1.26 returns the same shape
+    from urllib3 import BaseHTTPResponse as Response  # urllib3 2.x; 1.26 returns the same shape
 
 USER_AGENT = "virtctl"
 TIMEOUT_S = 30.0

@@ -34,7 +34,14 @@ from typing import IO, Iterator
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import qemu_img
 from virtctl.controller.storage.registry import (
-    BlobStore, DigestMismatch, ImagePullError, Manifest, Progress, RegistryClient, digest_hex, parse_reference,
+    BlobStore,
+    DigestMismatch,
+    ImagePullError,
+    Manifest,
+    Progress,
+    RegistryClient,
+    digest_hex,
+    parse_reference,
 )
 from virtctl.controller.storage.sources import KernelBootFiles
 

@@ -20,8 +20,15 @@ from virtctl.controller.settings import Settings
 from virtctl.controller.storage import http, qemu_img
 from virtctl.controller.storage.checks import check_image, parse_size
 from virtctl.controller.storage.images import ImageCache, ImageContentError, default_pull_policy
-from virtctl.controller.storage.layout import NAME_MAX, VOLUME_SUFFIX, VolumeError, VolumeNotFound, \
-    check_label, check_subdomain, persistent_volume_path
+from virtctl.controller.storage.layout import (
+    NAME_MAX,
+    VOLUME_SUFFIX,
+    VolumeError,
+    VolumeNotFound,
+    check_label,
+    check_subdomain,
+    persistent_volume_path,
+)
 from virtctl.controller.storage.registry import Progress
 from virtctl.errors import field_invalid
 

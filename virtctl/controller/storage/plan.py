@@ -18,15 +18,21 @@ from typing import Callable
 
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import cloudinit, qemu_img
-from virtctl.controller.storage.checks import check_image, check_pull_policy, parse_size, \
-    reject_pull_secret
+from virtctl.controller.storage.checks import check_image, check_pull_policy, parse_size, reject_pull_secret
 from virtctl.controller.storage.images import ImageCache
-from virtctl.controller.storage.layout import NAME_MAX, VOLUME_SUFFIX, VolumeError, VolumeNotFound, \
-    check_label, check_subdomain, ephemeral_dir, persistent_volume_path
+from virtctl.controller.storage.layout import (
+    NAME_MAX,
+    VOLUME_SUFFIX,
+    VolumeError,
+    VolumeNotFound,
+    check_label,
+    check_subdomain,
+    ephemeral_dir,
+    persistent_volume_path,
+)
 from virtctl.controller.storage.registry import Progress
 from virtctl.controller.storage.sources import DiskSource, KernelBootFiles
 from virtctl.errors import field_invalid
-
 
 # volume types standalone mode cannot give a meaning to, and why
 UNSUPPORTED_VOLUME_TYPES = {

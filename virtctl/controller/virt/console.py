@@ -58,7 +58,7 @@ class RingBuffer:
 class Attachment:
     """One client's hold on the console: data goes to ``on_data`` until it is detached."""
 
-    def __init__(self, console: "SerialConsole", on_data: Callable[[bytes], None],
+    def __init__(self, console: SerialConsole, on_data: Callable[[bytes], None],
                  on_detach: Callable[[str], None] | None):
         self._console = console
         self.on_data = on_data
@@ -94,7 +94,7 @@ class SerialConsole:
         self.reopens = 0                     # how often the stream was reopened after EOF
 
     # --- lifecycle ---
-    def start(self) -> "SerialConsole":
+    def start(self) -> SerialConsole:
         stream = self._open_stream()
         if stream is None:
             raise RuntimeError("the domain has no console to open")

@@ -14,12 +14,22 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from virtctl.controller.storage.sources import DiskSource, KernelBootFiles
 from virtctl.controller.virt.domain import (
-    CPU, OS, Clock, Disk, Domain, Features, Interface, Owner, PortForward, Timer, Watchdog,
+    CPU,
+    OS,
+    Clock,
+    Disk,
+    Domain,
+    Features,
+    Interface,
+    Owner,
+    PortForward,
+    Timer,
+    Watchdog,
 )
 from virtctl.controller.virt.host import HostInfo, valid_machine_name
 from virtctl.controller.virt.hypervisor import domain_name
-from virtctl.controller.storage.sources import DiskSource, KernelBootFiles
 from virtctl.errors import Invalid, field_invalid
 from virtctl.model import quantity
 from virtctl.model.names import is_label, is_subdomain
