@@ -8,6 +8,8 @@ import json
 import logging
 from typing import Any, Mapping, TypeVar
 
+from websockets.exceptions import ConnectionClosed
+
 from virtctl.controller.server import discovery, websocket
 from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, json_response
 from virtctl.controller.subresource import ActionContext, ActionResult, StreamHandler, SubresourceTable
@@ -117,8 +119,12 @@ def _serve_stream(handler: Any, stream_handler: StreamHandler, ctx: ActionContex
             ws.close(1011, e.message[:120])
         except Exception:
             pass
-    except Exception:
-        log.exception("websocket handler for %s failed", ctx.subresource)
+    except (ConnectionClosed, OSError) as e:     # the client went away: its business, not the log's
+        log.debug("websocket %s ended: %s", ctx.subresource, e)
+    except Exception as e:
+        # one line: a client must not be able to fill the log with tracebacks
+        log.error("websocket handler for %s failed: %s: %s", ctx.subresource, type(e).__name__, str(e)[:200])
+        log.debug("traceback", exc_info=True)
         try:
             ws.close(1011, "internal error")
         except Exception:
