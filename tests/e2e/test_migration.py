@@ -85,7 +85,7 @@ def test_live_migration_to_the_second_host(two_nodes, kernel_image, libvirt_host
     domain = libvirt_name(env, f"default_{name}")
     assert domain_ids(libvirt_host.uri, domain) == []
     assert len(domain_ids(NODE2_URI, domain)) == 1
-    assert "MEMORY-25" in env.console(name, "cat /tmp/state")            # the guest kept its memory
+    env.ask(name, "cat /tmp/state", "MEMORY-25")                          # the guest kept its memory
     vmims = yaml.safe_load(env.run("get", "vmim", "-o", "yaml").stdout)["items"]
     assert [m["status"]["phase"] for m in vmims] == ["Succeeded"]
     env.run("stop", name, "--wait", "--timeout", "2m")
@@ -157,7 +157,7 @@ def test_migrate_cancel_aborts_a_running_migration(two_nodes, kernel_image, libv
     assert (state["abortRequested"], state["abortStatus"]) == (True, "Succeeded")
     assert (state["failed"], state["completed"]) == (True, False), state
     assert len(domain_ids(libvirt_host.uri, domain)) == 1 and domain_ids(NODE2_URI, domain) == []
-    assert "MEMORY-42" in env.console(name, "cat /tmp/state")              # the guest still answers
+    env.ask(name, "cat /tmp/state", "MEMORY-42")                          # the guest still answers
     vmims = yaml.safe_load(env.run("get", "vmim", "-o", "yaml").stdout)["items"]
     assert [m for m in vmims if m["spec"]["vmiName"] == name] == []        # deleted, as KubeVirt leaves it
     assert env.obj("vm", name)["status"]["printableStatus"] == "Running"
@@ -165,5 +165,5 @@ def test_migrate_cancel_aborts_a_running_migration(two_nodes, kernel_image, libv
     env.run("migrate", name, "--wait", "--timeout", "2m")                 # unthrottled again: it moves
     moved = env.obj("vmi", name)
     assert moved["metadata"]["uid"] == before["metadata"]["uid"] and moved["status"]["nodeName"] == "node02"
-    assert "MEMORY-42" in env.console(name, "cat /tmp/state")
+    env.ask(name, "cat /tmp/state", "MEMORY-42")                          # (a new console on node02)
     env.run("stop", name, "--wait", "--timeout", "2m")

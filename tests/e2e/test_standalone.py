@@ -64,6 +64,13 @@ class Standalone:
         """Type one shell line into the guest (non-TTY console) and return what came back."""
         return self.run("console", name, "--timeout", "1", stdin=command + "\n", timeout=120).stdout
 
+    def ask(self, name: str, command: str, answer: str, timeout: float = 60) -> str:
+        """Type ``command`` into the guest and wait for ``answer`` in its console log: the non-TTY
+        console stops after a quiet second, which a guest on a loaded machine may take to answer.
+        ``answer`` must be new output (not in the log before, not in the command itself)."""
+        self.console(name, command)
+        return self.wait_log(name, answer, timeout)
+
     def wait_log(self, name: str, marker: str, timeout: float = 90) -> str:
         deadline = time.monotonic() + timeout
         out = ""
