@@ -3,6 +3,7 @@ embedded API server (virtctl.controller.daemon in a thread, controllers off so n
 run. Prints a table of medians and ratios (target: every ratio <= 1.0).
 
     python bench/bench_commands.py            # BENCH_RUNS=15 by default; BENCH_KUBECTL=/path/to/kubectl
+    BENCH_ONLY=snapshot python bench/bench_commands.py                  # only the commands with that word
 
 Write commands run with --dry-run where both tools have it; the kubectl side is the request kubectl
 would make for the same change (a merge patch of the VM, a create of the object, …). Where a command
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bytecode import compile_package  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
+ONLY = os.environ.get("BENCH_ONLY", "")          # run only the commands whose virtctl words contain this
 KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")      # where tests/kubectl finds its kubectl builds
 
 
@@ -169,6 +171,8 @@ def main() -> None:
         worst = 0.0
         print(f"{'virtctl command':<52} {'ms':>6}  {'kubectl equivalent':<58} {'ms':>6}  ratio  rc")
         for ours, theirs in cases(files):
+            if ONLY not in " ".join(ours):
+                continue
             v_ms, v_rc, k_ms, k_rc = medians_ms([virtctl, *ours], [kubectl, *theirs], env)
             ratio = v_ms / k_ms
             worst = max(worst, ratio)
