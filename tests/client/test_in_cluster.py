@@ -36,6 +36,9 @@ def pod(api_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(api_server.port))
     for ns, name in (("pod-ns", "in-pod-ns"), ("other", "in-other")):
+        made = api_server.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                                  "metadata": {"name": ns}})
+        assert made.status in (201, 409), made.body
         assert api_server.request("POST", f"/apis/kubevirt.io/v1/namespaces/{ns}/virtualmachines",
                                   vm(name, ns)).status == 201
     return sa
