@@ -40,6 +40,7 @@ class Settings:
     host_disk_dirs: list[str] = field(default_factory=list)        # where hostDisk volumes may live
     port: int = 0                          # 0: any free port on 127.0.0.1
     reconcile_workers: int = 2
+    event_ttl: int = 3600                  # seconds an event is kept after it was last seen (apiserver's --event-ttl)
 
     # --- paths (derived) ---
     @property
@@ -108,7 +109,8 @@ class Settings:
                 raise ConfigError(f"{cfg}: expected a mapping of settings")
             known = {"libvirtURIs": "libvirt_uris", "nodeNames": "node_names",
                      "insecureRegistries": "insecure_registries", "hostDiskDirs": "host_disk_dirs",
-                     "port": "port", "reconcileWorkers": "reconcile_workers"}
+                     "port": "port", "reconcileWorkers": "reconcile_workers",
+                     "eventTTL": "event_ttl"}
             for key, value in data.items():
                 if key not in known:
                     raise ConfigError(f"{cfg}: unknown setting {key!r} (known: {', '.join(known)})")

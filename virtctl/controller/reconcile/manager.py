@@ -14,7 +14,9 @@ import threading
 import time
 from typing import Callable, Sequence
 
+from virtctl.controller.reconcile import events
 from virtctl.controller.reconcile.migration import MigrationController
+from virtctl.controller.reconcile.namespace import NamespaceController
 from virtctl.controller.reconcile.queue import WorkQueue
 from virtctl.controller.reconcile.restore import RestoreController
 from virtctl.controller.reconcile.snapshot import SnapshotController
@@ -22,6 +24,7 @@ from virtctl.controller.reconcile.vm import VMController
 from virtctl.controller.reconcile.vmi import DomainFacts, PrepareVolumes, Requeue, VMIController
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage.importer import ensure_data_volumes
+from virtctl.controller.store.corekinds import ensure_system_namespaces
 from virtctl.controller.store.protocol import Object, Store
 from virtctl.controller.virt.hypervisor import DomainEvent, Hypervisor, split_domain_name
 from virtctl.model import kinds
@@ -51,6 +54,8 @@ class Manager:
         self.snapshot_controller = SnapshotController(store, settings)
         self.restore_queue = WorkQueue[Key]("vmrestore")
         self.restore_controller = RestoreController(store, settings)
+        self.namespace_queue = WorkQueue[Key]("namespace")
+        self.namespace_controller = NamespaceController(store)
         self._workers = max(1, int(settings.reconcile_workers if workers is None else workers))
         self._resync_seconds = resync_seconds
         self._threads: list[threading.Thread] = []
@@ -74,6 +79,8 @@ class Manager:
             self.snapshot_queue.add(key)
         elif kind is kinds.VMRESTORE:
             self.restore_queue.add(key)
+        elif kind is kinds.NAMESPACE:
+            self.namespace_queue.add(key)
 
     def _on_domain_event(self, ev: DomainEvent) -> None:
         if self._stop.is_set():
@@ -132,12 +139,14 @@ class Manager:
 
     def _kind_queues(self) -> tuple[tuple[kinds.Kind, WorkQueue[Key]], ...]:
         return ((kinds.VM, self.vm_queue), (kinds.VMI, self.vmi_queue), (kinds.VMIM, self.vmim_queue),
-                (kinds.VMSNAPSHOT, self.snapshot_queue), (kinds.VMRESTORE, self.restore_queue))
+                (kinds.VMSNAPSHOT, self.snapshot_queue), (kinds.VMRESTORE, self.restore_queue),
+                (kinds.NAMESPACE, self.namespace_queue))
 
     def _resync_loop(self) -> None:
         while not self._stop.wait(self._resync_seconds):
             try:
                 self.resync()
+                events.expire(self.store, self.settings.event_ttl)
             except Exception as e:
                 log.warning("periodic resync failed: %s", e)
 
@@ -145,6 +154,7 @@ class Manager:
         if self._started:
             return self
         self._started = True
+        ensure_system_namespaces(self.store)
         self.store.subscribe(self._on_store_event)
         for host in self.hosts:
             host.on_event(self._on_domain_event)
@@ -153,7 +163,8 @@ class Manager:
                                    (self.vmi_queue, self.vmi_controller.reconcile, self._workers),
                                    (self.vmim_queue, self.migration_controller.reconcile, 1),
                                    (self.snapshot_queue, self.snapshot_controller.reconcile, 1),
-                                   (self.restore_queue, self.restore_controller.reconcile, 1)):
+                                   (self.restore_queue, self.restore_controller.reconcile, 1),
+                                   (self.namespace_queue, self.namespace_controller.reconcile, 1)):
             for i in range(workers):
                 t = threading.Thread(target=self._work, args=(queue, fn), name=f"reconcile-{queue.name}-{i}",
                                      daemon=True)

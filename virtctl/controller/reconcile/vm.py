@@ -13,6 +13,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from virtctl.controller.reconcile.events import VIRT_CONTROLLER, Recorder
 from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.settings import Settings
 from virtctl.controller.store.protocol import Store
@@ -57,9 +58,10 @@ class VMController:
 
     def __init__(self, store: Store, settings: Settings, *,
                  ensure_data_volumes: Callable[[dict, Settings, str], object] | None = None,
-                 now: Callable[[], datetime] | None = None):
+                 now: Callable[[], datetime] | None = None, recorder: Recorder | None = None):
         self.store = store
         self.settings = settings
+        self.events = recorder or Recorder(store, VIRT_CONTROLLER)
         self._ensure_dvs = ensure_data_volumes
         self._now = now or (lambda: datetime.now(timezone.utc))
 
@@ -111,6 +113,7 @@ class VMController:
         if vmi is not None and st.is_final(vmi) and st.VM_CONTROLLER_FINALIZER in (_meta(vmi).get("finalizers") or []):
             self._drop_vmi_finalizer(vmi)
         if failure is not None:
+            self.events.warning(vm, failure[0], failure[1])
             raise _SyncFailed(failure[1])
         if retry:
             raise Requeue(retry)
@@ -122,11 +125,15 @@ class VMController:
             body = vmi_from_vm(vm, start_paused=decision.start_paused)
             try:
                 self.store.create(kinds.VMI, ns, body)
+                self.events.normal(vm, "SuccessfulCreate", "Started the virtual machine by creating the new virtual "
+                                                           f"machine instance {name}")
             except AlreadyExists:
                 pass                                       # a previous reconcile got there first
             log.info("started VM %s/%s (%s)", ns, name, decision.why)
         elif decision.action == Action.DELETE and vmi is not None:
             self._delete_vmi(vmi)
+            self.events.normal(vm, "SuccessfulDelete", "Stopped the virtual machine by deleting the virtual machine "
+                                                       f"instance {_meta(vmi).get('uid')}")
             log.info("stopping VM %s/%s (%s)", ns, name, decision.why)
             if decision.add_start_request:
                 self._add_start_request(vm)

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from virtctl.controller.reconcile.events import VIRT_CONTROLLER, VIRT_HANDLER, Recorder
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import plan as volumes
 from virtctl.controller.store.protocol import Store
@@ -121,8 +122,10 @@ class VMIController:
 
     def __init__(self, store: Store, settings: Settings, hosts: Sequence[Hypervisor],
                  facts: DomainFacts | None = None, host_info: Callable[[Hypervisor], Any] | None = None,
-                 prepare_volumes: PrepareVolumes | None = None):
+                 prepare_volumes: PrepareVolumes | None = None, recorder: Recorder | None = None):
         self.store = store
+        self.events = recorder or Recorder(store, VIRT_HANDLER)          # what happens to the domain
+        self.controller_events = Recorder(store, VIRT_CONTROLLER, getattr(recorder, "host", ""))
         self._prepare: PrepareVolumes = prepare_volumes or volumes.prepare_volumes
         self.settings = settings
         self.hosts = list(hosts)
@@ -247,9 +250,11 @@ class VMIController:
             missing = str(e)
             self._write_status(vmi, lambda s: st.set_condition(s, "Synchronized", "False",
                                                                 st.FAILED_PVC_NOT_FOUND, missing))
+            self.controller_events.warning(vmi, st.FAILED_PVC_NOT_FOUND, missing)
             raise Requeue(VOLUME_RETRY_SECONDS) from None
         except (VirtctlError, OSError) as e:
-            self._fail(vmi, "VolumesNotReady", f"failed to prepare volumes: {e}")
+            self._fail(vmi, "VolumesNotReady", f"failed to prepare volumes: {e}", event="FailedCreate",
+                       component=self.controller_events)
             return
 
         def scheduled(s: dict) -> None:
@@ -268,17 +273,23 @@ class VMIController:
             self.facts.forget(dom)
             host.start(domain.to_xml(), paused=paused)
         except APIError as e:
-            self._fail(vmi, "FailedCreate", e.message)
+            self._fail(vmi, "FailedCreate", e.message, host=host.node_name)
             return
         except Exception as e:                       # libvirt refused the domain
-            log.warning("starting %s failed: %s", dom, e)
-            self._fail(vmi, "FailedCreate", str(e).splitlines()[0] if str(e) else type(e).__name__)
+            self._fail(vmi, "FailedCreate", str(e).splitlines()[0] if str(e) else type(e).__name__,
+                       host=host.node_name, full=f"starting domain {dom} failed: {e}")
             return
+        self.events.normal(vmi, "Created", "VirtualMachineInstance defined.", host=host.node_name)
         ds = host.status(dom)
         if ds.state in (DomainState.RUNNING, DomainState.PAUSED):
+            self.events.normal(vmi, "Started", "VirtualMachineInstance started.", host=host.node_name)
             self._observe_running(vmi, host, dom, ds)
 
-    def _fail(self, vmi: dict, reason: str, message: str) -> None:
+    def _fail(self, vmi: dict, reason: str, message: str, *, event: str = "SyncFailed",
+              component: Recorder | None = None, host: str | None = None, full: str | None = None) -> None:
+        """Failed: the phase and conditions, a Warning event and (through the recorder) a WARNING
+        log line, with the whole message (``full`` when the condition keeps only its first line)."""
+        (component or self.events).warning(vmi, event, full or message, host=host)
         def change(s: dict) -> None:
             st.set_phase(s, st.FAILED)
             s["reason"] = reason
@@ -355,6 +366,11 @@ class VMIController:
         if not reason:
             reason = self.facts.stop_detail(dom)
         self._write_status(vmi, _stopped_status(reason))
+        node = (vmi.get("status") or {}).get("nodeName")
+        if final_phase_for(reason)[0] == st.FAILED:
+            self.events.warning(vmi, "Stopped", "The VirtualMachineInstance crashed.", host=node)
+        else:
+            self.events.normal(vmi, "Stopped", "The VirtualMachineInstance was shut down.", host=node)
         self._release(vmi)
 
     # ------------------------------------------------------------------ deletion
@@ -375,6 +391,7 @@ class VMIController:
                 else:
                     if sent is None:
                         self.facts.mark_shutdown(uid)
+                        self.events.normal(vmi, "ShuttingDown", "Signaled Graceful Shutdown", host=host.node_name)
                         try:
                             host.shutdown(dom)
                         except Exception as e:
@@ -391,6 +408,8 @@ class VMIController:
             vmi = self._write_status(vmi, _stopped_status(self.facts.stop_detail(dom))) or vmi
         self._release(vmi)
         owner_alive = self._owner_alive(vmi)
+        if st.VMI_FINALIZER in (_meta(vmi).get("finalizers") or []):
+            self.events.normal(vmi, "Deleted", "Signaled Deletion", host=(vmi.get("status") or {}).get("nodeName"))
 
         def drop(m: dict) -> Any:
             before = list(m.get("finalizers") or [])

@@ -138,7 +138,7 @@ def _patch(state: ServerState, req: Request, rp: ResourcePath) -> Response:
     kind, name = rp.kind, rp.name
     assert name is not None
     ctype = req.content_type
-    if ctype not in patches.ACCEPTED:
+    if ctype not in patches.ACCEPTED and not (ctype == patches.STRATEGIC and kinds.is_core(kind)):
         raise UnsupportedMediaType(patches.UNKNOWN_FORMAT)
     warnings: list[str] = []
     sub, dry_run, validation = rp.subresource, req.query.dry_run(), _field_validation(req)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from virtctl.controller import schema
 from virtctl.controller.schema import core as core_schema
-from virtctl.controller.store import corekinds, limits, patches
+from virtctl.controller.store import corekinds, limits, patches, strategic
 from virtctl.controller.store import metadata as meta
 from virtctl.controller.store.protocol import Subscriber, Warnings
 from virtctl.controller.store.selectors import Selector
@@ -177,6 +177,11 @@ class ObjectStore:
             return self.apply(k, namespace, name, body, subresource=subresource, dry_run=dry_run,
                               field_manager=field_manager, force=force, field_validation=field_validation,
                               warnings=warnings)[0]
+        if ctype == patches.STRATEGIC and kinds.is_core(k):
+            with self._lock:
+                old = self.get(k, namespace, name)
+                patched = strategic.apply(old, _parse_json(body))
+                return self._update(k, name, old, patched, subresource, dry_run, field_validation, warnings)
         if ctype not in (patches.MERGE, patches.JSON_PATCH):
             raise UnsupportedMediaType(patches.UNKNOWN_FORMAT)
         doc = _parse_json(body)
