@@ -66,7 +66,8 @@ class Hypervisor(Protocol):
     uri: str
     node_name: str
 
-    def capabilities(self) -> dict: ...                    # {"domain_type": "qemu"|"kvm"|"test", "arch": ..., "machine": ...}
+    # {"domain_type": "qemu"|"kvm"|"test", "arch": ..., "machine": ...}
+    def capabilities(self) -> dict: ...
     def list_domains(self) -> dict[str, DomainStatus]: ...  # our domains only (those with our metadata)
     def status(self, domain: str) -> DomainStatus: ...
     def start(self, domain_xml: str, paused: bool = False) -> None: ...  # transient domain (createXML)
