@@ -124,3 +124,68 @@ def test_a_watch_the_server_ends_ends_quietly(tmp_path, monkeypatch):
         assert watch_events(port) == (["a"], None)
     finally:
         listener.close()
+
+
+def scripted_api(cut_watch: bool) -> tuple[socket.socket, int]:
+    """A raw HTTP server: VM lists answer an empty list, a watch gets one event and then is cut
+    (an RST in the middle of its chunked body) or ended cleanly; anything else is a 404 Status."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve(conn: socket.socket) -> None:
+        f = conn.makefile("rb")
+        try:
+            while True:
+                request_line = f.readline()
+                if not request_line:
+                    return
+                while f.readline() not in (b"\r\n", b""):
+                    pass
+                target = request_line.split()[1].decode()
+                if "watch=true" in target:
+                    end = b"40\r\n{\"type\":" if cut_watch else b"0\r\n\r\n"
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(EVENT) + EVENT + b"\r\n" + end)
+                    if cut_watch:
+                        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return
+                if target.split("?")[0].endswith("/virtualmachines"):
+                    body = (b'{"kind":"VirtualMachineList","apiVersion":"kubevirt.io/v1",'
+                            b'"metadata":{"resourceVersion":"5"},"items":[]}')
+                    status = b"200 OK"
+                else:
+                    body = b'{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}'
+                    status = b"404 Not Found"
+                conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
+                             + str(len(body)).encode() + b"\r\n\r\n" + body)
+        except OSError:
+            return
+        finally:
+            f.close()
+            conn.close()
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
+    return listener, listener.getsockname()[1]
+
+
+@pytest.mark.parametrize("cut", [True, False])
+def test_get_watch_reports_a_cut_stream_and_ends_quietly_otherwise(tmp_path, monkeypatch, cut) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    listener, port = scripted_api(cut_watch=cut)
+    try:
+        res = run_cli(["--server", f"http://127.0.0.1:{port}", "get", "vm", "-w", "-o", "name"])
+    finally:
+        listener.close()
+    assert res.out.splitlines()[-1:] == ["virtualmachine.kubevirt.io/a"], res
+    if cut:
+        last = res.err.splitlines()[-1]
+        assert res.code == 1 and last.startswith("Unable to connect to the server:") and "Traceback" not in res.err
+    else:
+        assert res.code == 0, res
