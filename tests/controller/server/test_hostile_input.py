@@ -175,3 +175,13 @@ def test_a_watch_from_a_uint64_resource_version_waits_for_the_future(api_server)
     """Found by the hostile-parameter fuzz: a valid uint64 beyond int64 made SQLite overflow (500)."""
     r = api_server.request("GET", f"{VMS}?watch=1&resourceVersion=18446744073709551615&timeoutSeconds=1")
     assert r.status == 200 and r.body == b""
+
+
+def test_a_4000_digit_yaml_number_is_not_an_integer(api_server):
+    """go-yaml keeps a number too big for int64/float64 as its text: the schema then refuses it."""
+    doc = ("apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: digits}\nspec:\n  runStrategy: Halted\n"
+           "  template: {spec: {domain: {cpu: {cores: " + "7" * 4000 + "}, devices: {}}}}\n")
+    r = api_server.request("POST", VMS, doc.encode(), headers={"Content-Type": "application/yaml"})
+    assert r.status == 422, r.body[:300]
+    assert r.json()["details"]["causes"][0]["field"] == "spec.template.spec.domain.cpu.cores"
+    assert api_server.store.list(kinds.VM)[0] == []
