@@ -391,3 +391,15 @@ def test_watch_stops_when_store_closes(tmp_path):
     threading.Timer(0.1, s.close).start()
     assert list(w) == []
     assert time.monotonic() - t0 < 2
+
+
+def test_mutate_prunes_unknown_fields_stored_before_pruning_existed(store):
+    """An object stored with an unknown field (an older version did not prune) is still updated by the
+    controllers' Strict writes, and the update drops the field instead of failing every time."""
+    store.create(VM, "default", vm())
+    legacy = store.get(VM, "default", "vm1")
+    legacy["spec"]["legacyField"] = {"x": 1}
+    store._commit(VM, "MODIFIED", None, legacy)                  # as an older version stored it
+    assert store.get(VM, "default", "vm1")["spec"]["legacyField"] == {"x": 1}
+    updated = store.mutate(VM, "default", "vm1", lambda o: o["metadata"].setdefault("labels", {}).update(a="b"))
+    assert updated["metadata"]["labels"] == {"a": "b"} and "legacyField" not in updated["spec"]
