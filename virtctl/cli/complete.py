@@ -88,7 +88,8 @@ def candidates(words: list[str], to_complete: str) -> tuple[list[tuple[str, str]
         return [(f, h) for f, h in _flags(path) if f.startswith(to_complete)], NO_FILE_COMP
     positional = [w for w in rest if not w.startswith("-")]
     if not positional:
-        rows = [(n, e.short) for n, e in registry.COMMANDS.items() if not e.hidden] + [("help", "Help about any command")]
+        rows = [(n, e.short) for n, e in registry.COMMANDS.items() if not e.hidden]
+        rows.append(("help", "Help about any command"))
         return sorted((n, h) for n, h in rows if n.startswith(to_complete)), NO_FILE_COMP
     command = positional[0]
     args = positional[1:]
@@ -138,6 +139,6 @@ def complete(args: list[str], describe: bool = True) -> int:
     for name, desc in found:
         out.write(f"{name}\t{desc}\n" if describe and desc else f"{name}\n")
     out.write(f":{directive}\n")
-    sys.stderr.write(f"Completion ended with directive: "
-                     f"{'ShellCompDirectiveNoFileComp' if directive == NO_FILE_COMP else 'ShellCompDirectiveDefault'}\n")
+    name = "ShellCompDirectiveNoFileComp" if directive == NO_FILE_COMP else "ShellCompDirectiveDefault"
+    sys.stderr.write(f"Completion ended with directive: {name}\n")
     return 0

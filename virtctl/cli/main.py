@@ -9,7 +9,7 @@ import sys
 
 from virtctl.errors import ExitStatus, UsageError, VirtctlError
 
-_ROOT_HELP_ARGS = ([], ["-h"], ["--help"], ["help"])
+_ROOT_HELP_ARGS: tuple[list[str], ...] = ([], ["-h"], ["--help"], ["help"])
 # commands Go virtctl does not have (kubectl's get/apply/delete, our own local and snapshot): no version
 # check when they fail, as kubectl has none
 _NO_SKEW_CHECK = ("get", "apply", "delete", "local", "snapshot", "__complete", "__completeNoDesc")
@@ -30,7 +30,7 @@ def _cobra_usage_message(e: BaseException) -> str:
             return f"flag needs an argument: {e.option_name}"
         return e.message
     if isinstance(e, cx.MissingParameter) and e.param is not None and e.param.param_type_name == "option":
-        return f'required flag(s) "{e.param.name.replace("_", "-")}" not set'
+        return f'required flag(s) "{(e.param.name or "").replace("_", "-")}" not set'
     if isinstance(e, cx.BadParameter) and e.param is not None:
         opts = [o for o in getattr(e.param, "opts", []) if o.startswith("--")]
         flag = opts[0] if opts else e.param.name

@@ -98,7 +98,8 @@ def _json_values(data: bytes) -> list[Any]:
 
     text = data.decode("utf-8", "replace")
     scanner = json.JSONDecoder()
-    values, pos, end = [], 0, len(text)
+    values: list[Any] = []
+    pos, end = 0, len(text)
     while True:
         while pos < end and text[pos] in " \t\r\n":
             pos += 1

@@ -61,5 +61,5 @@ def canonical(text: str) -> str:
         if mant.denominator == 1:
             suffix = f"e{3 * k}" if fmt == "exponent" and k else _DEC_SUFFIX[k]
             return f"{sign}{mant.numerator}{suffix}"
-    mant = -(-v.numerator * 10 ** 9 // v.denominator)
-    return f"{sign}{mant}{'e-9' if fmt == 'exponent' else 'n'}"
+    nanos = -(-v.numerator * 10 ** 9 // v.denominator)
+    return f"{sign}{nanos}{'e-9' if fmt == 'exponent' else 'n'}"

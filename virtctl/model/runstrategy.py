@@ -59,18 +59,18 @@ def _first(vm: dict) -> dict | None:
 
 
 def has_start_request(vm: dict) -> bool:
-    first = _first(vm)
+    first = _first(vm) or {}
     return bool(first) and first.get("action") == START
 
 
 def has_start_paused_request(vm: dict) -> bool:
-    first = _first(vm)
+    first = _first(vm) or {}
     return bool(first) and first.get("action") == START and \
         (first.get("data") or {}).get(PAUSED_KEY) == PAUSED_TRUE
 
 
 def has_stop_request_for(vm: dict, vmi: dict | None) -> bool:
-    first = _first(vm)
+    first = _first(vm) or {}
     uid = ((vmi or {}).get("metadata") or {}).get("uid")
     return bool(first) and vmi is not None and first.get("action") == STOP and bool(first.get("uid")) \
         and first.get("uid") == uid

@@ -8,7 +8,6 @@ is reading ``--password-file`` (through an injectable reader).
 from __future__ import annotations
 
 import random
-import string
 from pathlib import Path
 from typing import Any, Callable
 
@@ -430,7 +429,8 @@ class _VMBuild:
         if not (cloud_flags & self.changed):
             return
         if "password-file" in self.changed:
-            self.messages.append("WARNING: --password-file: The password is stored in cleartext in the VM definition!\n")
+            self.messages.append("WARNING: --password-file: The password is stored in cleartext in the VM "
+                                 "definition!\n")
         if self.volume(CLOUD_INIT_DISK) is not None:
             raise UsageError(f'there is already a volume with name "{CLOUD_INIT_DISK}"')
         kind = o.cloud_init.lower()
@@ -655,6 +655,6 @@ def build_preference(*, name: str = "", namespaced: bool = False, namespace: str
         spec["machine"] = {"preferredMachineType": machine_type}
     if cpu_topology:
         if cpu_topology not in CPU_TOPOLOGIES:
-            raise flag_error("cpu-topology", f'CPU topology must have a value of sockets, cores, threads or spread')
+            raise flag_error("cpu-topology", 'CPU topology must have a value of sockets, cores, threads or spread')
         spec["cpu"] = {"preferredCPUTopology": cpu_topology}
     return {"apiVersion": "instancetype.kubevirt.io/v1beta1", "kind": kind, "metadata": meta, "spec": spec}

@@ -73,7 +73,7 @@ def dial_once(params: DialParams) -> Any:
     try:
         return connect(params.url, **_connect_kwargs(connect, params))
     except InvalidStatus as e:
-        raise api_error_from_status(e.response.status_code, e.response.body) from None
+        raise api_error_from_status(e.response.status_code, bytes(e.response.body)) from None
     except InvalidHandshake as e:
         raise ConnectionFailed(f"websocket handshake with the server failed: {e}") from None
     except TimeoutError:

@@ -164,13 +164,16 @@ MACOS_REAL_VNC = "/Applications/VNC Viewer.app/Contents/MacOS/vncviewer"
 _TYPE_BINARIES = {TIGER: TIGER_BIN, REMOTE_VIEWER: REMOTE_VIEWER_BIN, CHICKEN: "Chicken", REAL: TIGER_BIN}
 
 
+_path_exists = os.path.exists          # (inside Host, ``os`` is the field below)
+
+
 @dataclass(frozen=True)
 class Host:
     """What the viewer choice looks at on this machine (injected so the choice stays pure)."""
 
     os: str                                           # "linux" | "darwin" | "windows" | …
     which: Callable[[str], str | None]                # shutil.which
-    exists: Callable[[str], bool] = os.path.exists
+    exists: Callable[[str], bool] = _path_exists
     glob: Callable[[str], Sequence[str]] = field(default=lambda pattern: [])
 
 
@@ -222,7 +225,8 @@ def select_viewer(host: Host, port: int, *, vnc_type: str = "", vnc_path: str = 
         binary = _TYPE_BINARIES[vnc_type]
         found = host.which(binary)
         if not found:
-            raise VirtctlError(f'could not find {binary} in $PATH: exec: "{binary}": executable file not found in $PATH')
+            raise VirtctlError(f'could not find {binary} in $PATH: exec: "{binary}": executable file not found '
+                               'in $PATH')
         return Viewer(binary, _viewer_args(vnc_type, address, port, verbosity))
 
     if osn in ("linux", "windows"):

@@ -160,7 +160,8 @@ def _watch_viewer(viewer: subprocess.Popen, done: _Done) -> None:
     output, _ = viewer.communicate()
     if viewer.returncode != 0:
         text = (output or b"").decode(errors="replace")
-        log_line(f"{viewer.args[0]} execution failed: exit status {viewer.returncode}, output: {text}", "error")
+        program = viewer.args[0] if isinstance(viewer.args, (list, tuple)) else viewer.args
+        log_line(f"{program!s} execution failed: exit status {viewer.returncode}, output: {text}", "error")
         done.set(f"exit status {viewer.returncode}")
     else:
         done.set()

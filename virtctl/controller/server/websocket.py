@@ -9,8 +9,10 @@ import hashlib
 import socket
 from typing import Any
 
+from websockets.http11 import Request as WsRequest
 from websockets.server import ServerProtocol
 from websockets.sync.connection import Connection
+from websockets.typing import Subprotocol
 
 SUBPROTOCOLS = ["plain.kubevirt.io", "base64.kubevirt.io"]
 
@@ -23,12 +25,15 @@ def accept(sock: socket.socket, request_line: str, headers: Any) -> Connection |
     """Answer the handshake; the open Connection on 101, None when the handshake was refused
     (the refusal, e.g. 400 for an unsupported subprotocol, has been sent)."""
     head = (request_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
-    proto = ServerProtocol(subprotocols=SUBPROTOCOLS, max_size=None)
+    proto = ServerProtocol(subprotocols=[Subprotocol(p) for p in SUBPROTOCOLS], max_size=None)
     proto.receive_data(head)
     events = proto.events_received()
     if not events:
         return None
-    response = proto.accept(events[0])
+    request = events[0]
+    if not isinstance(request, WsRequest):
+        return None
+    response = proto.accept(request)
     proto.send_response(response)
     sock.sendall(b"".join(proto.data_to_send()))
     if response.status_code != 101:

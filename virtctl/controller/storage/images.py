@@ -312,7 +312,7 @@ def _decompressed(raw: _HashingReader, digest: str) -> Iterator[IO[bytes]]:
     peek = _PeekReader(raw)
     if peek.head.startswith(GZIP_MAGIC):
         with gzip.GzipFile(fileobj=peek, mode="rb") as gz:  # type: ignore[call-overload]
-            yield gz  # type: ignore[misc]
+            yield gz
             while gz.read(1 << 20):     # to the end, so the whole blob is hashed and checked
                 pass
         return
@@ -380,7 +380,7 @@ def apply_layer(stream: IO[bytes], root: Path, digest: str = "layer") -> None:
     """
     written: set[str] = set()        # paths created by this layer (opaque whiteouts keep them)
     try:
-        tar = tarfile.open(fileobj=stream, mode="r|")   # type: ignore[call-overload]
+        tar = tarfile.open(fileobj=stream, mode="r|")
     except tarfile.TarError as e:
         raise UnsafeLayer(f"layer {digest}: not a tar archive ({e})") from None
     try:
@@ -455,7 +455,7 @@ def _mode(member: tarfile.TarInfo) -> int:
 
 
 def _make_read_only(root: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+    for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
         for name in filenames:
             p = Path(dirpath, name)
             if not p.is_symlink():

@@ -120,7 +120,8 @@ def prepare_volumes(vmi: dict, settings: Settings, *, namespace: str, progress: 
     kernel_step = _plan_kernel_boot(spec)
 
     # 2. make it real
-    ctx = _Context(settings, namespace, str(name), str(uid), hostname, run_dir, images or ImageCache(settings), progress)
+    ctx = _Context(settings, namespace, str(name), str(uid), hostname, run_dir, images or ImageCache(settings),
+                   progress)
     prepared = PreparedVolumes(ephemeral_dir=run_dir)
     try:
         for vol_name, step in steps:

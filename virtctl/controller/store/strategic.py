@@ -48,8 +48,8 @@ def _merge(target: Any, patch: dict[str, Any]) -> Any:
                 target.pop(key, None)
             else:
                 target[key] = merged
-        elif isinstance(value, list) and key in MERGE_KEYS and MERGE_KEYS[key] and isinstance(target.get(key), list):
-            target[key] = _merge_list(target[key], value, MERGE_KEYS[key])
+        elif isinstance(value, list) and (merge_key := MERGE_KEYS.get(key)) and isinstance(target.get(key), list):
+            target[key] = _merge_list(target[key], value, merge_key)
         else:
             target[key] = copy.deepcopy(value)
     if isinstance(retain, list):

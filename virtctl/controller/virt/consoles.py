@@ -13,6 +13,7 @@ call that hangs holds up that thread only (never the registry's lock, so ``get``
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -68,7 +69,7 @@ class ConsoleRegistry:
                 return self
             self._opener = threading.Thread(target=self._run, name="console-opener", daemon=True)
         for host in self._hosts:
-            host.on_event(lambda ev, host=host: self._on_event(host, ev))
+            host.on_event(functools.partial(self._on_event, host))
         for host in self._hosts:
             try:
                 domains = host.list_domains()

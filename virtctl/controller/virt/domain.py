@@ -385,14 +385,21 @@ def _owner_from_element(vmi: ET.Element, qualified: bool = True) -> Owner | None
     return Owner(ns, name, vmi.findtext(tag("uid"), ""), vmi.findtext(tag("controller"), ""))
 
 
+def _child_attr(el: ET.Element, path: str, *names: str) -> str:
+    """The first non-empty of ``names`` on the child at ``path``; "" when there is none."""
+    child = el.find(path)
+    if child is None:
+        return ""
+    return next((v for v in (child.get(n) for n in names) if v), "")
+
+
 def parse_live(xml: str) -> LiveDomain:
     root = ET.fromstring(xml)
     disks = tuple(
-        LiveDisk(target=d.find("target").get("dev", "") if d.find("target") is not None else "",
-                 path=(d.find("source").get("file") or d.find("source").get("dev") or "")
-                 if d.find("source") is not None else "",
+        LiveDisk(target=_child_attr(d, "target", "dev"),
+                 path=_child_attr(d, "source", "file", "dev"),
                  device=d.get("device", "disk"),
-                 alias=d.find("alias").get("name", "") if d.find("alias") is not None else "")
+                 alias=_child_attr(d, "alias", "name"))
         for d in root.findall("devices/disk"))
     macs = tuple(m.get("address", "") for m in root.findall("devices/interface/mac"))
     serial_src = root.find("devices/serial/source")
@@ -411,7 +418,6 @@ def parse_live(xml: str) -> LiveDomain:
         macs=macs,
         serial_pty=serial_src.get("path", "") if serial_src is not None else "",
         vnc_socket=vnc_listen.get("socket", "") if vnc_listen is not None else "",
-        nics=tuple((i.find("alias").get("name", "") if i.find("alias") is not None else "",
-                    i.find("mac").get("address", "") if i.find("mac") is not None else "")
+        nics=tuple((_child_attr(i, "alias", "name"), _child_attr(i, "mac", "address"))
                    for i in root.findall("devices/interface[@type='user']")),
     )
