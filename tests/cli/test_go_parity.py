@@ -93,7 +93,15 @@ def test_unanswered_requests_are_worded_as_go_url_errors(env: dict, argv: list, 
     cause = f"dial tcp 127.0.0.1:{port}: connect: connection refused"
     r = virtctl(env, "-s", server, "--insecure-skip-tls-verify", *argv)
     assert r.returncode == 1 and r.stdout == ""
-    assert r.stderr.splitlines() == [f'Get "{api}/version": {cause}', message.format(api=api) + f": {cause}"]
+    # the version check first (kubecli's ServerVersion says only the url.Error's cause), then the command's error
+    assert r.stderr.splitlines() == [cause, message.format(api=api) + f": {cause}"]
+
+
+def test_version_against_no_server_says_the_cause_once(env: dict) -> None:
+    port = refused_port()
+    r = virtctl(env, "-s", f"https://127.0.0.1:{port}", "--insecure-skip-tls-verify", "version")
+    assert r.returncode == 1 and r.stdout.startswith("Client Version: version.Info{GitVersion:")
+    assert r.stderr == f"dial tcp 127.0.0.1:{port}: connect: connection refused\n"
 
 
 # ---- Dry Run execution

@@ -121,7 +121,7 @@ class _CobraHelp:
 class CobraCommand(_CobraHelp, TyperCommand):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """pflag accepts ``--flag=false`` for bool flags; click does not: record and strip it."""
-        bools = {o: p.name for p in self.params if isinstance(p, TyperOption) and p.is_flag
+        bools = {o: p.name or "" for p in self.params if isinstance(p, TyperOption) and p.is_flag
                  for o in p.opts if o.startswith("--")}
         takes_value = {o for p in self.params if isinstance(p, TyperOption) and not p.is_flag for o in p.opts}
         explicit: dict[str, bool] = {}
@@ -182,7 +182,7 @@ def new_app(**kw: Any) -> typer.Typer:
                        context_settings={"help_option_names": ["-h", "--help"]}, **kw)
 
 
-def load(name: str) -> TyperCommand | None:
+def load(name: str) -> click.Command | None:
     """The click command for a top-level command name (imports its module only)."""
     entry = registry.COMMANDS.get(name)
     if entry is None:
@@ -200,7 +200,7 @@ class RootGroup(CobraGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(n for n, e in registry.COMMANDS.items() if not e.hidden)
 
-    def get_command(self, ctx: click.Context, name: str) -> TyperCommand | None:
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name == "options":
             return _options_command()
         if name == "help":

@@ -22,7 +22,7 @@ def layer_progress(stream=None) -> Iterator[ProgressFn]:
 
     bars = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                     console=Console(file=stream), transient=False)
-    tasks: dict[str, int] = {}
+    tasks: dict = {}
 
     def update(digest: str, done: int, total: int) -> None:
         if digest not in tasks:

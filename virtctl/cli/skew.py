@@ -1,5 +1,6 @@
 """The client/server version-skew check Go virtctl runs after any failed command (``Execute`` in
-pkg/virtctl/root.go): it asks virt-api for ``/apis/subresources.kubevirt.io/v1/version`` and, when the
+pkg/virtctl/root.go): it asks virt-api for its version (kubecli's ServerVersion: the group, then
+``/apis/subresources.kubevirt.io/v1/version``) and, when the
 major or minor version differs from the client's, prints a warning before the error. When the check
 itself fails (no answer, a version that is not ``X.Y.Z``), Go prints that failure instead, so a
 command against an unreachable server reports the connection twice, as here. Successful commands
@@ -34,7 +35,7 @@ def check(inv: Invocation) -> str | None:
     """What Go prints (one ``PrintErrln``) before a command's error, or None. Never raises; never
     starts the local controller just to ask it (without a kubeconfig there is nothing to compare)."""
     from virtctl.cli import version_info
-    from virtctl.cli.go_errors import go_error
+    from virtctl.cli.go_errors import server_version_error
 
     try:
         client_version = version_info.client_info()["gitVersion"]
@@ -46,11 +47,10 @@ def check(inv: Invocation) -> str | None:
                 inv._config = resolve(inv.options.overrides)
             except NoKubeconfig:
                 return None
-        server_info = inv.client().server_version() or {}
-        server_version = str(server_info.get("gitVersion", ""))
+        server_version = str(version_info.server_info(inv.client()).get("gitVersion", ""))
         server = semver(server_version)
     except VirtctlError as e:
-        return go_error(e)
+        return server_version_error(e)
     except ValueError as e:
         return str(e)
     except Exception:                      # the check must never hide the command's own error

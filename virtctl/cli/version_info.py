@@ -8,7 +8,13 @@ import os
 import sys
 
 import virtctl
+from virtctl.cli.go_errors import server_version_error
 from virtctl.cli.state import current
+from virtctl.errors import VirtctlError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _FIELDS = (("GitVersion", "gitVersion"), ("GitCommit", "gitCommit"), ("GitTreeState", "gitTreeState"),
            ("BuildDate", "buildDate"), ("GoVersion", "goVersion"), ("Compiler", "compiler"),
@@ -42,6 +48,14 @@ def run(client: bool) -> None:
     if client:
         return
     sys.stdout.flush()
-    kv = current().client()
+    try:
+        info = server_info(current().client())
+    except VirtctlError as e:
+        raise VirtctlError(server_version_error(e), exit_code=e.exit_code) from None
+    sys.stdout.write(f"Server Version: {go_info(info)}\n")
+
+
+def server_info(kv: Any) -> dict:
+    """kubecli's ServerVersion().Get(): the subresource group first, then its version."""
     kv.call("GET", "/apis/subresources.kubevirt.io")
-    sys.stdout.write(f"Server Version: {go_info(kv.server_version() or {})}\n")
+    return kv.server_version() or {}
