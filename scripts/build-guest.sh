@@ -17,7 +17,8 @@
 #      on eth0 (QEMU user-mode network: 10.0.2.15), dropbear (key-only logins, root's keys from
 #      /root/.ssh/authorized_keys: a "#!" user-data script writes them, or the "- ssh-..." lines of
 #      a "#cloud-config" ssh_authorized_keys list), OpenSSH's sftp-server (scp), busybox httpd
-#      serving /www on port 80 (page "GUEST-HTTP-OK"), netcat-traditional as nc (UDP: nc -u), and
+#      serving /www on port 80 (page "GUEST-HTTP-OK"), netcat-traditional as /bin/nc (UDP: /bin/nc -u;
+#      a bare "nc" in busybox's sh is its own applet, without UDP), and
 #      qemu-ga on the org.qemu.guest_agent.0 virtio port (virtio_console); the guest's own
 #      /etc/os-release names it. The dynamically linked programs get their shared libraries
 #      (resolved from ELF NEEDED entries) from the Debian library packages, never from the host;
@@ -95,6 +96,16 @@ printf '/bin/sh\n' > root/etc/shells
 chmod 700 root/root root/root/.ssh
 printf 'NAME="virtctl test guest"\nPRETTY_NAME="virtctl test guest (Debian packages)"\nID=virtctl-test-guest\nID_LIKE=debian\nVERSION_ID="1"\nVERSION="1"\n' > root/etc/os-release
 printf 'GUEST-HTTP-OK\n' > root/www/index.html
+# qemu-ga's guest-shutdown runs "shutdown -h -P|-H|-r +0 <message>": busybox has reboot/poweroff/halt only
+cat > root/sbin/shutdown <<'SHUTDOWN'
+#!/bin/sh
+case " $* " in
+*" -r "*) echo GUEST-AGENT-REBOOT > /dev/ttyS0; reboot -f ;;
+*" -H "*) halt -f ;;
+*) echo GUEST-AGENT-POWEROFF > /dev/ttyS0; poweroff -f ;;
+esac
+SHUTDOWN
+chmod 755 root/sbin/shutdown
 cat > root/usr/share/udhcpc/default.script <<'DHCP'
 #!/bin/sh
 # busybox udhcpc hook: configure the lease on $interface

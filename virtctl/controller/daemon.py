@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from virtctl.controller.logfile import PrivateRotatingFileHandler
 from virtctl.controller.pki import _write_private, ensure_pki, ensure_private_dir, ensure_token
+from virtctl.controller.reconcile.guest_status import GuestStatusPoller
 from virtctl.controller.reconcile.manager import Manager
 from virtctl.controller.runtime import Runtime
 from virtctl.controller.server.app import ApiServer
@@ -76,15 +77,20 @@ class Controllers:
 
     manager: Manager
     hosts: tuple[Hypervisor, ...]
+    guest_status: GuestStatusPoller | None = None    # AgentConnected, guestOSInfo, interfaces
 
     def start(self, runtime: Runtime) -> None:
         self.manager.start()
+        if self.guest_status is not None:
+            self.guest_status.start()
         runtime.consoles.start()          # after the manager: records serial output from boot
         log.info("controllers started")
 
     def stop(self, runtime: Runtime) -> None:
         """Also when ``start`` never ran (the API server could not listen): the hosts are ours to close."""
         runtime.consoles.close()
+        if self.guest_status is not None:
+            self.guest_status.stop()
         try:
             self.manager.stop()
         except Exception:
@@ -104,7 +110,7 @@ def build_runtime(store: Store, settings: Settings, *, controllers: bool = True)
     hosts = open_hosts(settings)
     manager = Manager(store, settings, hosts)
     runtime = Runtime.create(store, settings, hosts, reconcile=manager.enqueue)
-    return runtime, Controllers(manager, tuple(hosts))
+    return runtime, Controllers(manager, tuple(hosts), GuestStatusPoller(store, hosts))
 
 
 def serve(settings: Settings, ready: Callable[[str], None] | None = None,

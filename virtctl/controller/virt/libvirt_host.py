@@ -453,7 +453,17 @@ class LibvirtHost:
             raise _fail(action, domain, e) from None
 
     def shutdown(self, domain: str) -> None:
-        self._call("shutdown", domain, lambda d: d.shutdown())
+        """The ACPI power button, as KubeVirt's graceful stop (never the guest agent, which
+        libvirt would pick by itself when one is connected)."""
+        def press(d: libvirt.virDomain) -> None:
+            try:
+                d.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN)
+            except libvirt.libvirtError as e:
+                if e.get_error_code() not in (libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT):
+                    raise
+                d.shutdown()                       # a driver without flags (test)
+
+        self._call("shutdown", domain, press)
 
     def destroy(self, domain: str) -> None:
         try:
@@ -469,6 +479,14 @@ class LibvirtHost:
         self._call("resume", domain, lambda d: d.resume())
 
     def reboot(self, domain: str) -> None:
+        """Soft reboot as KubeVirt does it: through the guest agent when one answers, else ACPI."""
+        dom = self._lookup(domain)
+        try:
+            dom.reboot(libvirt.VIR_DOMAIN_REBOOT_GUEST_AGENT)
+            return
+        except libvirt.libvirtError as e:
+            if e.get_error_code() in _GONE:
+                raise _fail("reboot", domain, e) from None
         self._call("reboot", domain, lambda d: d.reboot(0))
 
     def reset(self, domain: str) -> None:
