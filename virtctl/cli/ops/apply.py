@@ -111,7 +111,9 @@ def apply(args: list[str], filename: list[str], dry_run: bool, changed: frozense
         if key in seen:
             raise UsageError(f'error: {d.kind.singular}.{d.kind.group} "{key[2]}" appears twice in the input')
         seen.add(key)
-    # pass 1: decide and dry-run every write; nothing is stored if any of them fails
+    # pass 1: decide and dry-run every write; nothing is stored if any of them fails. One document
+    # needs no rehearsal (its own write fails whole), unless a dry run is all that was asked for.
+    rehearse = dry_run or len(docs) > 1
     for d in docs:
         name = d.obj["metadata"]["name"]
         try:
@@ -122,7 +124,8 @@ def apply(args: list[str], filename: list[str], dry_run: bool, changed: frozense
             desired = _desired(d)
             if d.existing is None:
                 d.action = "created"
-                kv.create(d.kind, desired, d.namespace, dry_run=True)
+                if rehearse:
+                    kv.create(d.kind, desired, d.namespace, dry_run=True)
             else:
                 current_last = ((d.existing.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
                 if current_last == desired["metadata"]["annotations"][LAST_APPLIED]:
@@ -133,7 +136,8 @@ def apply(args: list[str], filename: list[str], dry_run: bool, changed: frozense
                 desired["metadata"].setdefault("resourceVersion", d.existing["metadata"].get("resourceVersion"))
                 if d.kind.has_status and "status" in d.existing:
                     desired["status"] = d.existing["status"]
-                kv.replace(d.kind, desired, d.namespace, dry_run=True)
+                if rehearse:
+                    kv.replace(d.kind, desired, d.namespace, dry_run=True)
         except APIError as e:
             raise server_error(e) from None
     # pass 2: the writes
