@@ -103,6 +103,7 @@ class ConnectionServer:
         self._stopped = threading.Event()
         self._stopped.set()
         self._local = threading.local()
+        self._last_sweep = 0.0
 
     # ------------------------------------------------------------------ selector thread
     def serve_forever(self, poll_interval: float = 0.25) -> None:
@@ -117,7 +118,8 @@ class ConnectionServer:
                     else:
                         self._ready(key.data, events)
                 self._take_parked()
-                self._sweep()
+                if time.monotonic() - self._last_sweep >= 0.1:
+                    self._sweep()
         finally:
             self._stopped.set()
 
@@ -218,7 +220,7 @@ class ConnectionServer:
                 self._parked(conn)
 
     def _sweep(self) -> None:
-        now = time.monotonic()
+        now = self._last_sweep = time.monotonic()
         with self._lock:
             late = [c for c in self._conns if c.deadline is not None and c.deadline < now]
         for conn in late:
