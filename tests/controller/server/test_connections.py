@@ -159,3 +159,9 @@ def test_watches_leave_the_worker_pool(api_server):
     finally:
         for w in watches:
             w.close()
+
+
+def test_an_unauthenticated_post_gets_its_401_not_a_reset(api_server):
+    body = b"{" + b" " * 200_000 + b"}"
+    r = api_server.request("POST", VMS, body, headers={"Content-Type": "application/json"}, token="wrong")
+    assert r.status == 401 and r.json()["reason"] == "Unauthorized"

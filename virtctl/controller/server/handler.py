@@ -151,6 +151,16 @@ class ApiHandler(BaseHTTPRequestHandler):
             raise BadRequest("unexpected EOF reading the request body")
         return body
 
+    def _drop_small_body(self) -> None:
+        """Read an unwanted body of up to 256 KiB (as Go's net/http does) before answering, so closing
+        the connection does not reset it under the client's feet before it reads the answer."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return
+        if 0 < length <= 256 * 1024:
+            self._discard(length)
+
     def _discard(self, length: int) -> int:
         """Read and drop up to ``length`` bytes of an unwanted body (at most DRAIN_MAX in all), so a
         client that sends its whole body before reading gets the answer instead of a reset."""
@@ -210,6 +220,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         try:
             if not self._authorized():
                 self.close_connection = True            # no second try on this connection
+                self._drop_small_body()
                 raise Unauthorized("Unauthorized")
             if getattr(self, "conn", None) is not None:
                 self.conn.served = True
