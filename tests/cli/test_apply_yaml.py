@@ -91,6 +91,14 @@ def test_json_streams_and_yaml_documents() -> None:
     assert decode_stream(b'{\n\t"tabs": "are fine in JSON"\n}') == [{"tabs": "are fine in JSON"}]
 
 
+def test_scalars_resolve_as_kubectl_sends_them() -> None:
+    # what `kubectl create --dry-run=client -o json` printed for this document (kubectl 1.3x)
+    doc = (b"a: 1e3\nb: y\ny: 2\n'on': 3\non: 4\nc: 017\nd: 0o17\ne: 1_000\nf: 2001-01-01\n"
+           b"g: !!binary aGVsbG8=\n")
+    assert decode_stream(doc) == [{"a": 1000, "b": True, "c": 15, "d": 15, "e": 1000, "f": "2001-01-01",
+                                   "g": "hello", "on": 3, "true": 4}]
+
+
 # ---- any input: JSON values or a ManifestError, never anything else
 
 SCALARS = ["1", "0x1F", "017", "1e3", ".5", "-.inf", ".nan", "~", "null", "y", "on", "2001-01-01", "2001-13-45",

@@ -36,8 +36,6 @@ except AttributeError:                    # PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
 TAG = "tag:yaml.org,2002:"
-_RESOLVER = yaml.resolver.Resolver()
-_SEXAGESIMAL = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
 _TIMESTAMP = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt]|[ \t]+)(\d{1,2}):(\d{2}):(\d{2})(?:\.\d*)?"
                         r"(?:[ \t]*(Z|[-+]\d{1,2}(?::?\d{2})?))?)?$")
 
@@ -61,35 +59,29 @@ def _alias_ratio(decodes: int) -> float:
 
 def _int(text: str) -> int | float | str:
     plain = text.replace("_", "")
+    if not plain.isascii():               # Go's strconv reads ASCII digits only
+        return text
+    signed = plain[:1] in ("+", "-")
     sign = -1 if plain.startswith("-") else 1
-    digits = plain.lstrip("+-")
+    digits = plain[1:] if signed else plain
     try:
         if len(digits) > 66:
             raise OverflowError
+        if digits[:1] in ("+", "-", ""):
+            raise ValueError                   # one sign at most
         if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
             value = int(digits, 8)             # YAML 1.1 octal: 017
         else:
             value = int(digits, 0)             # 0b…, 0o…, 0x… or decimal
     except (ValueError, OverflowError):
         value = None
-    if value is not None and INT64_MIN <= sign * value <= (1 << 64) - 1:
+    if value is not None and (INT64_MIN <= sign * value < (1 << 63) or (not signed and value < (1 << 64))):
         return sign * value
     try:                                  # go-yaml: too big for (u)int64 → float64, else the text itself
         f = float(plain)
     except ValueError:
         return text
     return f if math.isfinite(f) else text
-
-
-def _float(text: str) -> float:
-    low = text.lower()
-    if low in (".inf", "+.inf"):
-        return math.inf
-    if low == "-.inf":
-        return -math.inf
-    if low == ".nan":
-        return math.nan
-    return float(text.replace("_", ""))
 
 
 def _valid_timestamp(text: str) -> bool:
@@ -109,29 +101,42 @@ def _mismatch(found: str, value: str, tag: str) -> YAMLDecodeError:
     return _fail(f"yaml: cannot decode !!{found} `{value}` as a !!{tag}")
 
 
+# go-yaml v2's resolve table (not YAML 1.1's regexes: ``y``/``n`` are booleans, ``0o17`` and ``1e3`` numbers)
+_GO_WORDS: dict[str, Any] = {
+    **dict.fromkeys("y Y yes Yes YES true True TRUE on On ON".split(), True),
+    **dict.fromkeys("n N no No NO false False FALSE off Off OFF".split(), False),
+    **dict.fromkeys(["", "~", "null", "Null", "NULL"], None),
+    **dict.fromkeys(".nan .NaN .NAN".split(), math.nan),
+    **dict.fromkeys(".inf .Inf .INF +.inf +.Inf +.INF".split(), math.inf),
+    **dict.fromkeys("-.inf -.Inf -.INF".split(), -math.inf),
+}
+_GO_DOT_FLOAT = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?\Z")
+
+
 def _implicit(value: str) -> Any:
-    """A plain scalar without a tag, resolved as go-yaml resolves it."""
-    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
-    kind = tag[len(TAG):] if tag.startswith(TAG) else "str"
-    if kind == "null":
-        return None
-    if kind == "bool":
-        return value.lower() in ("yes", "true", "on")
-    if kind == "int":
-        return value if _SEXAGESIMAL.match(value) else _int(value)
-    if kind == "float":
-        if _SEXAGESIMAL.match(value):
-            return value
-        try:
-            return _float(value)
-        except ValueError:
-            return value
-    return value                          # str, timestamp (kept as written), merge, value
+    """A plain scalar without a tag, resolved as go-yaml v2's ``resolve`` does: the word table, then
+    by its first character a float (``.5``) or an int, uint or float (digits and signs); timestamps
+    and everything else stay the text."""
+    if value in _GO_WORDS:
+        return _GO_WORDS[value]
+    first = value[:1]
+    if first == ".":
+        return float(value) if _GO_DOT_FLOAT.match(value) else value
+    if first and first in "0123456789+-":
+        return _int(value)
+    return value
+
+
+def _json_number(value: Any) -> Any:
+    """What a float's JSON text (encoding/json) reads back as: 1e3 → 1000, as kubectl sends it."""
+    if isinstance(value, float) and math.isfinite(value) and value == int(value) and abs(value) < 1e21:
+        return int(value)
+    return value
 
 
 def _scalar(tag: str | None, value: str, plain: bool) -> Any:
     if tag is None or tag == "!":
-        return _implicit(value) if plain and tag is None else value
+        return _json_number(_implicit(value)) if plain and tag is None else value
     if not tag.startswith(TAG):
         return value                      # a local or unknown tag: go-yaml keeps the text
     kind = tag[len(TAG):]

@@ -16,8 +16,11 @@ from virtctl.model import gojson, yamljson
     ("x: !custom 12", {"x": "12"}),
     ("1: a\ntrue: b\n1.5: c", {"1": "a", "true": "b", "1.5": "c"}),
     ("a: &a {k: 1}\nb: {<<: *a, j: 2}", {"a": {"k": 1}, "b": {"k": 1, "j": 2}}),
-    ("x: 0x1F\ny: 1_000\nz: 1:20", {"x": 31, "y": 1000, "z": "1:20"}),
-    ("x: !!float 3\ny: !!str 12\nz: !!float '1.5'", {"x": 3.0, "y": "12", "z": 1.5}),
+    # go-yaml v2 reads the key y as the boolean true: kubectl sends {"true": …} (checked with kubectl 1.3x)
+    ("x: 0x1F\ny: 1_000\nz: 1:20", {"x": 31, "true": 1000, "z": "1:20"}),
+    ("x: !!float 3\ny: !!str 12\nz: !!float '1.5'", {"x": 3.0, "true": "12", "z": 1.5}),
+    ("a: 1e3\nb: y\nc: 0o17\nd: 017\ne: 08\nf: .5\n'on': 1", {"a": 1000, "b": True, "c": 15, "d": 15, "e": 8,
+                                                                 "f": 0.5, "on": 1}),
     ("x: 123456789012345678901234567890", {"x": 1.2345678901234568e29}),
     ("a: 1\n---\nb: 2", {"a": 1}),                            # the first document, as yaml.Unmarshal
     ("", None),
