@@ -152,3 +152,19 @@ def test_a_pruned_object_is_read_back_by_a_strict_update(api_server):
     updated = api_server.store.mutate(kinds.VM, "default", "ctl",
                                       lambda o: o["metadata"].setdefault("labels", {}).update(a="b"))
     assert updated["metadata"]["labels"] == {"a": "b"}
+
+
+def test_a_json_patch_cannot_nest_an_object_deeper_than_bodies_may(api_server):
+    """Each op adds one level: 1,100 of them once built an object no later pass could walk (500)."""
+    api_server.store.create(kinds.VM, "default", _vm("deep"))
+    before = api_server.store.get(kinds.VM, "default", "deep")
+    path = "/spec/template/metadata"
+    ops = [{"op": "add", "path": path, "value": {}}]
+    for _ in range(1100):
+        path += "/a"
+        ops.append({"op": "add", "path": path, "value": {}})
+    r = api_server.request("PATCH", f"{VMS}/deep", json.dumps(ops).encode(),
+                           headers={"Content-Type": "application/json-patch+json"})
+    assert r.status == 400, r.body[:300]
+    assert r.json()["message"] == "the resulting object exceeds the maximum nesting depth of 100"
+    assert api_server.store.get(kinds.VM, "default", "deep") == before
