@@ -147,3 +147,50 @@ def test_hostile_parameters_never_get_a_5xx(api_server, quiet_log, query, verb):
         assert r.json()["kind"] == "Status"
     bad = [rec for rec in quiet_log.records if rec.exc_info or rec.levelno >= logging.ERROR]
     assert not bad, [rec.getMessage() for rec in bad]
+
+
+@st.composite
+def json_patch(draw) -> bytes:
+    """Patches that grow an object: nesting by path, doubling by copy, many operations."""
+    kind = draw(st.sampled_from(["nest", "copy", "many", "merge"]))
+    if kind == "nest":
+        n = draw(st.sampled_from([10, 99, 150, 1100]))
+        path, ops = "/spec/template/metadata", [{"op": "add", "path": "/spec/template/metadata", "value": {}}]
+        for _ in range(n):
+            path += "/a"
+            ops.append({"op": "add", "path": path, "value": {}})
+        return json.dumps(ops).encode()
+    if kind == "copy":
+        seed = draw(st.sampled_from([80, 100_000, 500_000]))
+        ops = [{"op": "add", "path": "/spec/template/metadata", "value": {"annotations": {"k0": "x" * seed}}}]
+        for i in range(1, draw(st.integers(1, 18))):
+            ops.append({"op": "copy", "from": "/spec/template/metadata/annotations",
+                        "path": f"/spec/template/metadata/annotations/k{i}"})
+        return json.dumps(ops).encode()
+    if kind == "many":
+        n = draw(st.sampled_from([100, 10_000, 10_001, 50_000]))
+        return json.dumps([{"op": "test", "path": "/kind", "value": "VirtualMachine"}] * n).encode()
+    return b'{"metadata": {"labels": ' + b'{"a": ' * 99 + b"1" + b"}" * 99 + b"}}"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(patch=json_patch())
+def test_growing_patches_never_get_a_5xx(api_server, quiet_log, patch):
+    store = api_server.store
+    if not store.list(kinds.VM, "default")[0]:
+        store.create(kinds.VM, "default", {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+                                           "metadata": {"name": "fz"},
+                                           "spec": {"runStrategy": "Halted",
+                                                    "template": {"spec": {"domain": {"devices": {}}}}}})
+    before = store.list(kinds.VM)
+    ctype = "application/merge-patch+json" if patch.startswith(b"{") else "application/json-patch+json"
+    r = api_server.request("PATCH", f"{VMS}/fz", patch, headers={"Content-Type": ctype}, timeout=120)
+    assert r.status < 500, (patch[:200], r.body[:300])
+    if r.status >= 400:
+        assert r.json()["kind"] == "Status"
+        assert store.list(kinds.VM) == before
+    else:
+        store.delete(kinds.VM, "default", "fz")
+    bad = [rec for rec in quiet_log.records if rec.exc_info or rec.levelno >= logging.ERROR]
+    assert not bad, [rec.getMessage() for rec in bad]
