@@ -3,20 +3,19 @@ for every kind (docs/compatibility.md#core-api)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from virtctl.controller.server.messages import Request
 from virtctl.controller.store.protocol import Store
 from virtctl.errors import Forbidden, NotFound
-from virtctl.model import kinds
+from virtctl.model import gojson, kinds
 
 WRITES = ("POST", "PUT", "PATCH")
 
 
 def _body_name(req: Request) -> str:
     try:
-        body = json.loads(req.body or b"{}")
+        body = gojson.loads(req.body or b"{}")        # Go's decoder: depth-limited, never a RecursionError
     except (ValueError, UnicodeDecodeError):
         return ""
     meta = body.get("metadata") if isinstance(body, dict) else None
