@@ -21,7 +21,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from virtctl.controller.logfile import PrivateRotatingFileHandler
 from virtctl.controller.pki import _write_private, ensure_pki, ensure_private_dir, ensure_token
@@ -33,6 +34,9 @@ from virtctl.controller.settings import Settings
 from virtctl.controller.store import ObjectStore, Store
 from virtctl.controller.virt.hypervisor import Hypervisor
 from virtctl.errors import VirtctlError
+
+if TYPE_CHECKING:                  # libvirt loads only when controllers run (see open_hosts)
+    from virtctl.controller.virt.libvirt_host import LibvirtHost
 
 log = logging.getLogger("virtctl.controller")
 
@@ -67,8 +71,14 @@ def open_hosts(settings: Settings) -> list[Hypervisor]:
     # late: libvirt loads only when controllers run (not for `--no-controllers` or `import daemon`)
     from virtctl.controller.virt.libvirt_host import LibvirtHost
 
-    return [LibvirtHost(uri, settings.node_name(i), owner_id=settings.controller_id)
+    return [_hypervisor(LibvirtHost(uri, settings.node_name(i), owner_id=settings.controller_id))
             for i, uri in enumerate(settings.libvirt_uris)]
+
+
+def _hypervisor(host: LibvirtHost) -> Hypervisor:
+    # LibvirtHost.migrate takes another LibvirtHost (libvirt migrates between two of its own
+    # connections), narrower than the protocol's Hypervisor; every host here is a LibvirtHost.
+    return cast(Hypervisor, host)
 
 
 @dataclass(frozen=True)
@@ -123,7 +133,7 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None,
     server: ApiServer | None = None
     runtime: Runtime | None = None
     workers: Controllers | None = None
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, signal.Handlers | int | Callable[[int, FrameType | None], Any] | None] = {}
     try:
         store = ObjectStore(settings.db_path)
         pki = ensure_pki(settings.pki_dir)
@@ -152,8 +162,8 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None,
         if store is not None:
             store.close()
         remove_runtime(settings)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         logging.getLogger("virtctl").removeHandler(log_handler)
         log_handler.close()
 
