@@ -186,3 +186,14 @@ def test_a_4000_digit_yaml_number_is_not_an_integer(api_server):
     assert r.status == 422, r.body[:300]
     assert r.json()["details"]["causes"][0]["field"] == "spec.template.spec.domain.cpu.cores"
     assert api_server.store.list(kinds.VM)[0] == []
+
+
+def test_a_deeply_nested_docker_config_secret_is_invalid_not_a_crash(api_server):
+    import base64
+
+    deep = base64.b64encode(b"[" * 5000 + b"]" * 5000).decode()
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "dc"},
+              "type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": deep}}
+    r = api_server.request("POST", "/api/v1/namespaces/default/secrets", secret)
+    assert r.status == 422, r.body[:300]
+    assert "exceeded max depth" in r.json()["message"]

@@ -10,7 +10,7 @@ from typing import Any
 
 from virtctl.controller.schema.core import common as c
 from virtctl.controller.schema.validation import Problem
-from virtctl.model import kinds
+from virtctl.model import gojson, kinds
 from virtctl.model.kinds import Kind
 
 MAX_SIZE = 1024 * 1024               # core.MaxSecretSize: Secrets and ConfigMaps alike
@@ -114,9 +114,8 @@ def _type_problems(obj: dict[str, Any], decoded: dict[str, bytes]) -> list[Probl
         if key not in decoded:
             problems.append(c.required(f"data[{key}]"))
         else:
-            import json
             try:
-                json.loads(decoded[key] or b"null")
+                gojson.loads(decoded[key] or b"null")      # depth-limited: never a RecursionError
             except ValueError as e:
                 problems.append(c.invalid(f"data[{key}]", "<secret contents redacted>", str(e)))
     elif kind_of == BASIC_AUTH:
