@@ -194,3 +194,29 @@ def test_growing_patches_never_get_a_5xx(api_server, quiet_log, patch):
         store.delete(kinds.VM, "default", "fz")
     bad = [rec for rec in quiet_log.records if rec.exc_info or rec.levelno >= logging.ERROR]
     assert not bad, [rec.getMessage() for rec in bad]
+
+
+CORE = ["/api/v1/namespaces/default/configmaps", "/api/v1/namespaces/default/secrets",
+        "/api/v1/namespaces/default/services", "/api/v1/namespaces", "/api/v1/namespaces/default/events"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(path=st.sampled_from(CORE),
+       body=st.one_of(yaml_body().map(lambda b: ("application/yaml", b)),
+                      json_body().map(lambda b: ("application/json", b))),
+       kind=st.sampled_from(["ConfigMap", "Secret", "Service", "Namespace", "Event"]))
+def test_hostile_bodies_to_core_kinds_never_get_a_5xx(api_server, quiet_log, path, body, kind):
+    ctype, data = body
+    data = data.replace(b"apiVersion: kubevirt.io/v1\nkind: VirtualMachine", f"apiVersion: v1\nkind: {kind}".encode())
+    data = data.replace(b'"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine"',
+                        f'"apiVersion": "v1", "kind": "{kind}"'.encode())
+    r = api_server.request("POST", path, data, headers={"Content-Type": ctype}, timeout=120)
+    assert r.status < 500, (path, ctype, data[:200], r.body[:300])
+    if r.status >= 400:
+        assert r.json()["kind"] == "Status"
+    elif r.status == 201:
+        name = r.json()["metadata"]["name"]
+        api_server.request("DELETE", f"{path}/{name}")
+    bad = [rec for rec in quiet_log.records if rec.exc_info or rec.levelno >= logging.ERROR]
+    assert not bad, [rec.getMessage() for rec in bad]
