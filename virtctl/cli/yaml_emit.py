@@ -17,6 +17,23 @@ _FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
 _NUMERIC = frozenset("0123456789_:.-+eExXoObBabcdfABCDFtTzZ ")   # what numbers and timestamps are made of
 _QUOTE_FIRST = frozenset("#,[]{}&*!|>'\"%@`")
 _PRINTABLE = frozenset(chr(c) for c in range(0x20, 0x7F))
+_DIGITS = frozenset("0123456789")
+
+
+def _digits(s: str) -> bool:
+    return bool(s) and set(s) <= _DIGITS
+
+
+def _is_timestamp(s: str) -> bool:
+    """``2001-12-14`` or ``2001-12-14T21:59:43[.10]Z`` (RFC 3339 in UTC, as Kubernetes writes times):
+    YAML 1.1 timestamps, which PyYAML quotes. Other timestamp spellings are left to PyYAML."""
+    if len(s) == 10:
+        return _digits(s[:4] + s[5:7] + s[8:]) and s[4] == s[7] == "-"
+    if len(s) < 20 or s[10] != "T" or not s.endswith("Z") or not _is_timestamp(s[:10]):
+        return False
+    clock, _, fraction = s[11:-1].partition(".")
+    return (len(clock) == 8 and clock[2] == clock[5] == ":" and _digits(clock[:2] + clock[3:5] + clock[6:])
+            and (_digits(fraction) or "." not in s[11:]))
 
 
 class _Unsure(Exception):
@@ -35,6 +52,10 @@ def _plain_or_quoted(s: str) -> str:
             or s[0] in _QUOTE_FIRST or s[:2] in ("- ", "? ", ": ") or s in ("-", "?", ":")):
         return quoted
     if s[0] in _FIRST and set(s) <= _SAFE:
+        if s[0].isdigit() and (_is_timestamp(s) or s == "0" or (s[0] != "0" and _digits(s))):
+            return quoted                         # a timestamp or a decimal integer to YAML 1.1
+        if s[0].isdigit() and "-" in s and ":" not in s and "." not in s and len(s.split("-")[0]) != 4:
+            return s                              # no number has an inner "-", no date this first field: a uid
         if s[0].isdigit() and set(s) <= _NUMERIC:
             raise _Unsure                         # 12, 1_000, 1:30, 2001-01-01, 0x1f …
         return s
