@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from virtctl.controller.server import tables
-from virtctl.controller.server.messages import encode
+from virtctl.controller.server.messages import ServerState, encode
 from virtctl.controller.store.watch import Watch
 from virtctl.errors import APIError
 from virtctl.model.kinds import Kind
@@ -66,7 +66,7 @@ def send_error(handler: Any, err: APIError) -> None:
     handler.close_connection = True
 
 
-def stream(handler: Any, state: Any, kind: Kind, watch: Watch, deadline: float | None, as_table: bool,
+def stream(handler: Any, state: ServerState, kind: Kind, watch: Watch, deadline: float | None, as_table: bool,
            include_object: str | None) -> None:
     handler.close_connection = True
     first = True
