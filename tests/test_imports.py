@@ -62,6 +62,7 @@ FAST_COMMAND_LINES = [
     ["create", "instancetype", "--cpu", "1", "--memory", "1Gi"], ["create", "preference", "--namespaced"],
     ["delete", "vm", "vm1", "--dry-run"], ["snapshot", "create", "vm1"], ["snapshot", "list"],
     ["snapshot", "restore", "s1"], ["snapshot", "delete", "s1"], ["get", "vm", "vm1"], ["get", "vm", "-o", "json"],
+    ["get", "vm", "vm1", "-o", "yaml"], ["create", "vm", "--name", "x", "--user", "u", "--ssh-key", "ssh-ed25519 A k"],
     ["version"], ["version", "--client"], ["strat", "vm1"], ["apply", "-f", "{tmp}/vm.json"],
 ]
 
