@@ -408,8 +408,7 @@ class VMIController:
             vmi = self._write_status(vmi, _stopped_status(self.facts.stop_detail(dom))) or vmi
         self._release(vmi)
         owner_alive = self._owner_alive(vmi)
-        if st.VMI_FINALIZER in (_meta(vmi).get("finalizers") or []):
-            self.events.normal(vmi, "Deleted", "Signaled Deletion", host=(vmi.get("status") or {}).get("nodeName"))
+        released: list[bool] = []
 
         def drop(m: dict) -> Any:
             before = list(m.get("finalizers") or [])
@@ -417,9 +416,12 @@ class VMIController:
                      and (owner_alive or f != st.VM_CONTROLLER_FINALIZER)]
             if after == before:
                 return False
+            released[:] = [st.VMI_FINALIZER in before]
             m["finalizers"] = after
 
         self._write_meta(vmi, drop)
+        if released and released[0]:
+            self.events.normal(vmi, "Deleted", "Signaled Deletion", host=(vmi.get("status") or {}).get("nodeName"))
 
     def _owner_alive(self, vmi: dict) -> bool:
         ref = st.controller_ref(vmi)

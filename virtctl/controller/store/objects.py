@@ -291,7 +291,8 @@ class ObjectStore:
             work = copy.deepcopy(current)
             # fields stored before unknown fields were pruned on write are not the caller's to answer
             # for: without them, a Strict write checks only what ``fn`` adds
-            schema.prune(schema.definition_for(k), work)
+            if not kinds.is_core(k):                 # core kinds: schema.core prunes on write
+                schema.prune(schema.definition_for(k), work)
             if fn(work) is False:
                 return current
             try:

@@ -53,7 +53,14 @@ def admit(kind: Kind, obj: dict[str, Any], field_validation: str) -> list[str]:
         common.prune(tree, obj)
         if field_validation == "Warn":
             warnings.extend(f'unknown field "{u}"' for u in found)
-    problems = rule(kind, obj)
+    meta = obj.get("metadata") or {}
+    for key in ("labels", "annotations"):
+        common.string_map(kind, meta, key, f"ObjectMeta.metadata.{key}")
+    problems = [common.invalid("metadata.labels", k, e) for k in meta.get("labels") or {}
+                for e in common.qualified_name_errors(k)]
+    problems += [common.invalid("metadata.annotations", k, e.lower()) for k in meta.get("annotations") or {}
+                 for e in common.qualified_name_errors(k)]
+    problems += rule(kind, obj)
     if problems:
         raise _invalid(kind, obj, problems)
     return warnings

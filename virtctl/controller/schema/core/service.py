@@ -56,6 +56,8 @@ def _decode(kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
     c.expect(kind, spec, dict, "Service.spec", "v1.ServiceSpec")
     ports = spec.get("ports")
     c.expect(kind, ports, list, "Service.spec.ports", "[]v1.ServicePort")
+    if ports:
+        spec["ports"] = ports = [{} if p is None else p for p in ports]      # null decodes as a zero ServicePort
     for port in ports or []:
         c.expect(kind, port, dict, "Service.spec.ports", "v1.ServicePort")
         c.expect(kind, port.get("port"), int, "Service.spec.ports.port", "int32")
@@ -78,6 +80,8 @@ def _decode(kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
     for key in ("clusterIPs", "externalIPs", "ipFamilies", "loadBalancerSourceRanges"):
         value = spec.get(key)
         c.expect(kind, value, list, f"Service.spec.{key}", "[]string")
+        if value:
+            spec[key] = value = ["" if item is None else item for item in value]
         for item in value or []:
             c.expect(kind, item, str, f"Service.spec.{key}", "string")
     return spec
