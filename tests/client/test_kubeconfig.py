@@ -77,12 +77,12 @@ def test_kubeconfig_list_merges_first_wins(tmp_path: Path, monkeypatch) -> None:
                    current="x")
     b = kubeconfig(tmp_path / "b", clusters={"c": {"server": "https://second:2"}, "d": {"server": "https://d:4"}},
                    users={"u": {"token": "tok-b"}, "v": {"token": "tok-v"}},
-                   contexts={"x": {"cluster": "d", "user": "v"}, "y": {"cluster": "d", "user": "v"}},
-                   current="y")
+                   contexts={"x": {"cluster": "d", "user": "v"}, "z": {"cluster": "d", "user": "v"}},
+                   current="z")
     monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'missing'}{os.pathsep}{a}{os.pathsep}{b}")
     cfg = resolve(Overrides())
     assert (cfg.server, cfg.token, cfg.namespace, cfg.context) == ("https://first:1", "tok-a", "na", "x")
-    cfg = resolve(Overrides(context="y"))
+    cfg = resolve(Overrides(context="z"))
     assert (cfg.server, cfg.token, cfg.namespace) == ("https://d:4", "tok-v", "default")
 
 
@@ -195,3 +195,14 @@ def test_fast_path_agrees_with_kubernetes_loader(tmp_path: Path, case: str) -> N
     raw_cluster = yaml.safe_load(path.read_text())["clusters"][0]["cluster"]
     assert (cfg.proxy_url or None) == (ref.proxy or raw_cluster.get("proxy-url"))
     assert cfg.namespace == active["context"].get("namespace", "default") == namespace
+
+
+def test_a_name_yaml_reads_as_a_boolean_makes_the_file_unusable_as_for_kubectl(tmp_path: Path) -> None:
+    p = kubeconfig(tmp_path / "y", clusters={"c": {"server": "https://d:4"}}, users={"u": {"token": "t"}},
+                   contexts={"y": {"cluster": "c", "user": "u"}}, current="y")
+    assert "name: y" in p.read_text()                   # plain: go-yaml v2 reads it as true
+    with pytest.raises(ConfigError) as e:
+        resolve(Overrides(kubeconfig=str(p)))
+    # kubectl 1.3x, same file: contexts come before current-context in it
+    assert e.value.message == (f'error loading config file "{p}": json: cannot unmarshal bool into Go struct field '
+                               "NamedContext.contexts.name of type string")

@@ -154,6 +154,30 @@ def _load_file(path: str) -> dict:
     return data
 
 
+_NAMED = {"clusters": "NamedCluster", "users": "NamedAuthInfo", "contexts": "NamedContext"}
+
+
+def _go_json_type(value: Any) -> str:
+    return ("bool" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else
+            "object" if isinstance(value, dict) else "array" if isinstance(value, list) else "string")
+
+
+def _check_names(data: dict, path: str) -> None:
+    """client-go decodes into typed structs: a name YAML reads as something else (``name: y`` is
+    the boolean true) makes the whole file unusable, with encoding/json's words."""
+    def refuse(value: Any, field: str) -> ConfigError:
+        return ConfigError(f'error loading config file "{path}": json: cannot unmarshal {_go_json_type(value)} '
+                           f"into Go struct field {field} of type string")
+    for key, value in data.items():                     # in the file's order, as Go decodes
+        if key == "current-context" and value is not None and not isinstance(value, str):
+            raise refuse(value, "Config.current-context")
+        if key in _NAMED and isinstance(value, list):
+            for item in value:
+                name = item.get("name") if isinstance(item, dict) else None
+                if name is not None and not isinstance(name, str):
+                    raise refuse(name, f"{_NAMED[key]}.{key}.name")
+
+
 def load_merged(paths: list[str], explicit: bool) -> dict:
     """Merge kubeconfig files (client-go rules). Missing files are skipped unless explicit."""
     merged: dict[str, Any] = {"clusters": {}, "users": {}, "contexts": {}, "current-context": "",
@@ -164,6 +188,7 @@ def load_merged(paths: list[str], explicit: bool) -> dict:
                 raise ConfigError(f"stat {path}: no such file or directory")
             continue
         data = _load_file(path)
+        _check_names(data, path)
         merged["files"].append(path)
         base = os.path.dirname(os.path.realpath(path))
         for section, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
