@@ -138,6 +138,12 @@ def test_unknown_command_says_did_you_mean_this(env: dict) -> None:
     assert r.stderr == 'unknown command "strat" for "virtctl"\n\nDid you mean this?\n\tstart\n\n'
     r = virtctl(env, "xyzzy")
     assert r.stderr == 'unknown command "xyzzy" for "virtctl"\n'
+    plugin = subprocess.run([sys.executable, "-c", "from virtctl.cli.main import main; import sys; "
+                             "sys.exit(main(['strat'], argv0='kubectl-virt'))"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert plugin.stderr == 'unknown command "strat" for "kubectl virt"\n\nDid you mean this?\n\tstart\n\n'
+    sub = virtctl(env, "snapshot", "lst")
+    assert sub.stderr == 'unknown command "lst" for "virtctl snapshot"\n'
 
 
 # ---- completion command

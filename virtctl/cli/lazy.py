@@ -171,7 +171,7 @@ class CobraGroup(_CobraHelp, TyperGroup):
         if self.get_command(ctx, name) is None and not name.startswith("-"):
             from virtctl.errors import UsageError
 
-            raise UsageError(registry.unknown_command(name, _path(ctx)))
+            raise UsageError(registry.unknown_command(name, _path(ctx), suggest=ctx.parent is None))
         return super().resolve_command(ctx, args)
 
 

@@ -116,8 +116,9 @@ def suggestions(typed: str) -> list[str]:
     return [n for n in names if _distance(typed, n) <= 2 or n.lower().startswith(typed.lower())]
 
 
-def unknown_command(typed: str, path: str) -> str:
-    """cobra's error for an unknown sub-command, with its "Did you mean this?" list."""
-    found = suggestions(typed) if " " not in path else []
+def unknown_command(typed: str, path: str, suggest: bool = True) -> str:
+    """cobra's error for an unknown sub-command, with its "Did you mean this?" list (of the root's
+    commands: ``suggest`` is for the root only)."""
+    found = suggestions(typed) if suggest else []
     hint = "\n\nDid you mean this?\n" + "".join(f"\t{s}\n" for s in found) if found else ""
     return f'unknown command "{typed}" for "{path}"{hint}'
