@@ -70,6 +70,7 @@ def vm(env, key, guest, local_registry) -> str:  # noqa: F811
                   "boot/initramfs.cpio.gz": Path(guest.initrd).read_bytes()})
     local_registry.push_image("virtctl-test/kernel-boot", "guest-access", [layer])
     image = f"{local_registry.host}/virtctl-test/kernel-boot:guest-access"
+    env.image = image
     name = f"ga-{uuid.uuid4().hex[:6]}"
     pub = key.with_suffix(".pub").read_text().strip()
     manifest = {
@@ -96,6 +97,28 @@ def vm(env, key, guest, local_registry) -> str:  # noqa: F811
 
 def a_is_address(arg: str) -> bool:
     return arg.count(".") == 3
+
+
+def ported_vm(env: Standalone, image: str, name: str, port: int, run_strategy: str = "Always") -> None:
+    """A VM whose interface declares ``ports: [{port}]`` (forwarded from 127.0.0.1:<port> at start)."""
+    manifest = {
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
+        "spec": {"runStrategy": run_strategy, "template": {"spec": {
+            "terminationGracePeriodSeconds": 5,
+            "domain": {
+                "memory": {"guest": "192Mi"},
+                "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
+                                            "container": {"image": image, "kernelPath": "/boot/vmlinuz",
+                                                          "initrdPath": "/boot/initramfs.cpio.gz"}}},
+                "devices": {"interfaces": [{"name": "default", "masquerade": {},
+                                            "ports": [{"name": "http", "port": port}]}]},
+            },
+            "networks": [{"name": "default", "pod": {}}],
+        }}},
+    }
+    path = Path(env.state_dir).parent / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    env.run("apply", "-f", str(path))
 
 
 class Forward:
@@ -240,6 +263,38 @@ def test_udp_to_guest_nc(env, vm, key):
             assert b"udp-ping-42" in got
     finally:
         fwd.close()
+
+
+def test_interface_ports_are_forwarded_from_boot_and_a_taken_port_fails_the_vmi(env, vm):
+    # the guest's httpd listens on 80: the declared port 80 is reachable on 127.0.0.1:80
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 80)) == 0:
+            pytest.skip("127.0.0.1:80 is already taken on this machine")
+    name = f"ports-{uuid.uuid4().hex[:4]}"
+    ported_vm(env, env.image, name, 80)
+    try:
+        assert "GUEST-HTTP-OK" in http_get(80, attempts=120)
+    finally:
+        env.run("delete", "vm", name)
+    # a host port in use: the VMI fails, saying which port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        name = f"taken-{uuid.uuid4().hex[:4]}"
+        ported_vm(env, env.image, name, port, run_strategy="Once")     # Once: a Failed VMI stays
+        deadline = time.monotonic() + 120
+        vmi: dict = {}
+        while time.monotonic() < deadline:
+            r = env.run("get", "vmi", name, "-o", "json", check=False)
+            vmi = json.loads(r.stdout) if r.returncode == 0 else {}
+            if (vmi.get("status") or {}).get("phase") == "Failed":
+                break
+            time.sleep(1)
+        assert vmi["status"]["phase"] == "Failed", vmi.get("status")
+        text = json.dumps(vmi["status"])
+        assert f"127.0.0.1:{port}/tcp" in text and "already in use" in text
+        env.run("delete", "vm", name)
 
 
 # ---------------------------------------------------------------- guest agent and addresses

@@ -19,7 +19,6 @@ import logging
 import socket
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,18 +80,6 @@ def _vmi_of(ctx: ActionContext, plural: str) -> dict:
 
 # ---------------------------------------------------------------- forwards per host
 
-_FORWARDS: weakref.WeakKeyDictionary[Any, hostfwd.HostForwards] = weakref.WeakKeyDictionary()
-_FORWARDS_LOCK = threading.Lock()
-
-
-def forwards_of(host: Hypervisor) -> hostfwd.HostForwards:
-    with _FORWARDS_LOCK:
-        fw = _FORWARDS.get(host)
-        if fw is None:
-            fw = _FORWARDS[host] = hostfwd.HostForwards(host.monitor_command)
-        return fw
-
-
 def netdev_of(host: Hypervisor, domain: str) -> str:
     nics = parse_live(host.domain_xml(domain)).nics
     if not nics or not nics[0][0]:
@@ -123,7 +110,7 @@ class Tunnel:
             pass
         self.sock.close()
         if self.forward is not None:
-            forwards_of(self.host).remove(self.domain, self.netdev, self.forward)
+            hostfwd.forwards_of(self.host).remove(self.domain, self.netdev, self.forward)
 
 
 def _established(fw: hostfwd.HostForwards, domain: str, host_port: int) -> bool:
@@ -143,7 +130,7 @@ def _established(fw: hostfwd.HostForwards, domain: str, host_port: int) -> bool:
 
 
 def dial(host: Hypervisor, domain: str, port: int, protocol: str) -> Tunnel:
-    fw = forwards_of(host)
+    fw = hostfwd.forwards_of(host)
     netdev = netdev_of(host, domain)
     fwd = fw.add(domain, netdev, protocol, port)
     refused = errors.InternalError(f"Internal error occurred: dial {protocol} {hostfwd.GUEST_IP}:{port}: "

@@ -64,8 +64,7 @@ EXPECTED: dict[str, str] = {
     "vmi-fedora.yaml": "golden",
     "vmi-host-disk.yaml": "golden",
     "vmi-kernel-boot.yaml": "golden",
-    "vmi-masquerade.yaml": "spec.domain.devices.interfaces[0].ports: forwarding ports needs the passt backend of "
-                           "user-mode networking (libvirt newer than 9.0 and passt), which this host does not have",
+    "vmi-masquerade.yaml": "golden",
     "vmi-migratable.yaml": "golden",
     "vmi-nocloud.yaml": "golden",
     "vmi-pvc.yaml": "golden",
@@ -261,10 +260,13 @@ def test_default_interface_and_mac():
     assert convert(no_nic).interfaces == []
 
 
-def test_ports_need_passt():
+def test_ports_with_and_without_passt():
     vmi = base_vmi(devices={"interfaces": [{"name": "default", "masquerade": {}, "ports": [{"port": 8080}]}]})
     vmi["spec"]["networks"] = [{"name": "default", "pod": {}}]
-    assert reject(vmi).startswith("spec.domain.devices.interfaces[0].ports: forwarding ports needs the passt")
+    slirp = convert(vmi)                 # QEMU's user-mode network: the controller adds them at run time
+    assert slirp.interfaces[0].backend == ""
+    assert [(p.protocol, p.port, p.host_port) for p in slirp.interfaces[0].port_forwards] == [("tcp", 8080, 8080)]
+    assert "portForward" not in slirp.to_xml()
     with_passt = HostInfo(machines=HOST.machines, passt=True)
     xml = convert(vmi, host=with_passt).to_xml()
     assert '<portForward proto="tcp" address="127.0.0.1">' in xml and '<range start="8080" to="8080" />' in xml

@@ -272,6 +272,7 @@ class VMIController:
             paused = (vmi.get("spec") or {}).get("startStrategy") == "Paused"
             self.facts.forget(dom)
             host.start(domain.to_xml(), paused=paused)
+            _forward_ports(host, dom, domain)
         except APIError as e:
             self._fail(vmi, "FailedCreate", e.message, host=host.node_name)
             return
@@ -470,6 +471,22 @@ class VMIController:
                     self._released.add(ds.vmi_uid)
                 except Exception as e:
                     log.warning("releasing volumes of orphan %s failed: %s", dom, e)
+
+
+def _forward_ports(host: Hypervisor, dom: str, domain: Any) -> None:
+    """``interfaces[].ports`` on QEMU's own user-mode network: forwarded from 127.0.0.1 through the
+    monitor right after the start; a port that cannot be forwarded stops the domain and fails the VMI."""
+    from virtctl.controller.virt import hostfwd
+
+    nics = [hostfwd.NicPorts(n, i.alias, i.port_forwards) for n, i in enumerate(domain.interfaces)
+            if i.port_forwards and not i.backend]
+    if not nics:
+        return
+    try:
+        hostfwd.install_ports(host, dom, nics)
+    except hostfwd.PortsUnavailable:
+        host.destroy(dom)
+        raise
 
 
 def _stopped_status(reason: str) -> Callable[[dict], None]:

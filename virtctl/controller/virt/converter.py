@@ -524,11 +524,10 @@ def _interfaces(ctx: _Ctx, devices: dict) -> list[Interface]:
             nic.backend = "passt"
         ports = iface.get("ports") or []
         if ports:
-            if not ctx.host.passt:
-                raise field_invalid(f"{path}.ports", "forwarding ports needs the passt backend of user-mode "
-                                                "networking (libvirt newer than 9.0 and passt), which this host "
-                                                "does not have")
-            nic.backend = "passt"
+            # with passt libvirt forwards them; on QEMU's own user-mode network (libvirt 9.0) the
+            # controller adds them through the monitor as soon as the domain starts (virt/hostfwd.py)
+            if ctx.host.passt:
+                nic.backend = "passt"
             nic.port_forwards = _port_forwards(ports, f"{path}.ports")
         nic.boot_order = _boot_order(iface.get("bootOrder"), f"{path}.bootOrder", boot_orders)
         if iface.get("dhcpOptions"):

@@ -299,7 +299,7 @@ class Domain:
             if i.backend:
                 ET.SubElement(el, "backend", type=i.backend)
             by_proto: dict[str, list[PortForward]] = {}
-            for p in i.port_forwards:
+            for p in i.port_forwards if i.backend == "passt" else []:   # slirp: added at run time
                 by_proto.setdefault(p.protocol, []).append(p)
             for proto, forwards in by_proto.items():
                 pf = ET.SubElement(el, "portForward", proto=proto, address="127.0.0.1")

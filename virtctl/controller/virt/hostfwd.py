@@ -15,10 +15,12 @@ from __future__ import annotations
 import re
 import socket
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from virtctl.errors import InternalError
+from virtctl.errors import InternalError, VirtctlError
 
 PROTOCOLS = ("tcp", "udp")
 LOOPBACK = "127.0.0.1"
@@ -142,3 +144,51 @@ class HostForwards:
 
     def list(self, domain: str) -> list[Forward]:
         return parse_usernet(self.usernet(domain))
+
+
+class _HasMonitor(Protocol):
+    def monitor_command(self, domain: str, command: str) -> str: ...
+
+
+_BY_HOST: weakref.WeakKeyDictionary[Any, HostForwards] = weakref.WeakKeyDictionary()
+_BY_HOST_LOCK = threading.Lock()
+
+
+def forwards_of(host: _HasMonitor) -> HostForwards:
+    """The one :class:`HostForwards` of a host (its lock keeps monitor conversations apart)."""
+    with _BY_HOST_LOCK:
+        fw = _BY_HOST.get(host)
+        if fw is None:
+            fw = _BY_HOST[host] = HostForwards(host.monitor_command)
+        return fw
+
+
+class PortsUnavailable(VirtctlError):
+    """A port of ``spec.domain.devices.interfaces[].ports`` cannot be forwarded (the host port is taken)."""
+
+
+@dataclass(frozen=True)
+class NicPorts:
+    index: int                   # position in spec.domain.devices.interfaces
+    alias: str                   # the NIC's device alias (ua-<name>)
+    ports: Sequence[Any]         # domain.PortForward: protocol, port (guest), host_port
+
+
+def install_ports(host: _HasMonitor, domain: str, nics: Sequence[NicPorts]) -> list[Forward]:
+    """Forward every declared port from 127.0.0.1:<port> into the guest, as the field documents;
+    all or nothing: on a failure the ones added are removed and :class:`PortsUnavailable` names
+    the port."""
+    fw = forwards_of(host)
+    added: list[tuple[str, Forward]] = []
+    for nic in nics:
+        netdev = netdev_id(nic.alias)
+        for j, p in enumerate(nic.ports):
+            try:
+                added.append((netdev, fw.add(domain, netdev, p.protocol, p.port, host_port=p.host_port)))
+            except InternalError:
+                for nd, f in added:
+                    fw.remove(domain, nd, f)
+                raise PortsUnavailable(
+                    f"spec.domain.devices.interfaces[{nic.index}].ports[{j}]: cannot forward 127.0.0.1:"
+                    f"{p.host_port}/{p.protocol} to the guest: the host port is already in use") from None
+    return [f for _, f in added]
