@@ -303,7 +303,8 @@ class RegistryClient:
         resp = self._request(ref, "GET", f"/v2/{ref.repository}/manifests/{reference}", {"Accept": ACCEPT})
         try:
             if resp.status == 404:
-                raise ImageNotFound(f'image "{ref}" not found')
+                detail = _error_detail(resp)             # the registry's own words: "manifest unknown", …
+                raise ImageNotFound(f'image "{ref}" not found' + (f": {detail}" if detail else ""))
             self._check_status(resp, ref)
             raw = self._transfer(ref, lambda: http.read(resp, MAX_MANIFEST_BYTES + 1))
         finally:
