@@ -172,7 +172,6 @@ def run(rest: list[str]) -> int | None:
     params = parse(flags, argv, positional)
     if params is None:
         return None
-    import importlib
-
-    getattr(importlib.import_module(module), function)(**params)
+    # __import__ with a fromlist returns the submodule itself; importlib is one import more
+    getattr(__import__(module, fromlist=[function]), function)(**params)
     return 0
