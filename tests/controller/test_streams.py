@@ -289,9 +289,10 @@ def test_virtctl_console_disconnect_message(env):
     guest_line(host, domain_name("default", "kicked"), timeout=10)
     deadline = time.monotonic() + 10
     console = api.runtime.consoles.get(domain_name("default", "kicked"))
-    while console._client is None:           # the first client is attached
-        assert time.monotonic() < deadline
+    while console is None or console._client is None:     # opened (the registry stores it after the
+        assert time.monotonic() < deadline                # guest line is up), and the client attached
         time.sleep(0.05)
+        console = api.runtime.consoles.get(domain_name("default", "kicked"))
     other = dial(ws_params(kv, "kicked", "console"), timeout=5)
     out, err = proc.communicate(timeout=15)
     other.close()
