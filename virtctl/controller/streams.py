@@ -1,5 +1,6 @@
 """Server side of the console and VNC streams, and the read-only ``vnc/screenshot`` and
-``consolelog`` actions (REFERENCE §3, §4.1, §4.2).
+``consolelog`` actions (docs/compatibility.md#subresource-api, docs/compatibility.md#console,
+docs/compatibility.md#vnc).
 
 * ``console`` (websocket): 400 ``VMI is not running`` unless the VMI is Running. One client per VMI:
   a new one takes the console over and the old websocket is dropped without a close frame, so its

@@ -1,4 +1,4 @@
-"""KubeVirt's validating webhooks, the rules a user meets first (REFERENCE §5.2).
+"""KubeVirt's validating webhooks, the rules a user meets first (docs/compatibility.md#admission-rules).
 
 Each rule returns causes (deny) and warnings (admit with a ``Warning`` header), as virt-api's
 admitters do; the apiserver wraps a denial as ``admission webhook "<name>" denied the request: …``.

@@ -1,7 +1,7 @@
 """The ``paths`` of one group version's OpenAPI 3 document: KubeVirt's swagger paths that this server
-routes, plus what kubectl looks for in them (KUBE-API-COMPAT §2.6): every operation of a kind tagged
-with its group/version/kind, and ``fieldValidation`` on PATCH, which tells kubectl 1.29+ that the
-server validates fields itself."""
+routes, plus what kubectl looks for in them (docs/compatibility.md#discovery-and-openapi): every
+operation of a kind tagged with its group/version/kind, and ``fieldValidation`` on PATCH, which
+tells kubectl 1.29+ that the server validates fields itself."""
 
 from __future__ import annotations
 

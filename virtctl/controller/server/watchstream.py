@@ -1,4 +1,4 @@
-"""Chunked watch responses: one JSON event per line, flushed per event (KUBE-API-COMPAT §2.5)."""
+"""Chunked watch responses: one JSON event per line, flushed per event (docs/compatibility.md#watch)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Websocket upgrade on the HTTP server's own socket (KUBE-API-COMPAT §8.3): the parsed request head
-is fed to ``websockets``' sans-I/O ServerProtocol, the handshake answered, and the socket handed to
-a ``websockets.sync.connection.Connection``."""
+"""Websocket upgrade on the HTTP server's own socket (docs/compatibility.md#websocket-protocol): the
+parsed request head is fed to ``websockets``' sans-I/O ServerProtocol, the handshake answered, and
+the socket handed to a ``websockets.sync.connection.Connection``."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """A domain's serial console: a bounded ring of everything the guest printed, one live client.
 
-The stream is a NONBLOCK libvirt stream served by the default event loop (LIBVIRT.md §5: the fast
-pattern). The guest UART delivers ~25-byte chunks, so the readable callback only appends to the
-ring and hands the chunk to the attached client; searching is incremental (``wait_for``), never a
-rescan of the whole buffer. When the stream ends while the domain still exists (QEMU restarted by a
-snapshot revert, or the domain migrated), the console is reopened and the ring keeps going.
+The stream is a NONBLOCK libvirt stream served by the default event loop, the fast pattern
+(docs/standalone.md#measured-libvirt-and-qemu-facts). The guest UART delivers ~25-byte chunks, so
+the readable callback only appends to the ring and hands the chunk to the attached client;
+searching is incremental (``wait_for``), never a rescan of the whole buffer. When the stream ends
+while the domain still exists (QEMU restarted by a snapshot revert, or the domain migrated), the
+console is reopened and the ring keeps going.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """What this machine can run: domain type (TCG vs KVM), arch, machine types, optional firmware/tools.
 
 KVM is used only with real hardware virtualization: ``/dev/kvm`` may be PVM (``kvm_pvm``), which
-libvirt advertises as kvm but which never boots a stock guest (LIBVIRT.md §3). Everything else
-runs under TCG (``type='qemu'``).
+libvirt advertises as kvm but which never boots a stock guest
+(docs/standalone.md#measured-libvirt-and-qemu-facts). Everything else runs under TCG (``type='qemu'``).
 """
 
 from __future__ import annotations

@@ -497,7 +497,7 @@ class LibvirtHost:
 
     def migrate(self, domain: str, target: LibvirtHost) -> None:
         """Live-migrate a running domain to ``target`` (blocks until done). The hosts share this
-        machine's files, so local disks need no copy: hence UNSAFE (LIBVIRT.md §8)."""
+        machine's files, so local disks need no copy: hence UNSAFE (docs/standalone.md#migration)."""
         params = {libvirt.VIR_MIGRATE_PARAM_URI: "tcp://127.0.0.1",
                   libvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS: "127.0.0.1"}
         flags = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_UNSAFE
