@@ -119,3 +119,17 @@ def test_deleting_a_namespace_stops_its_vms_then_goes(env):
     while env.our_domains() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not env.our_domains()
+
+
+def test_an_unreachable_libvirt_is_reported_on_the_vmi(env):
+    make_ns(env.store, env.ns)
+    from virtctl.controller.virt.libvirt_host import LibvirtHost
+    lost = LibvirtHost("test:///default", "node01")
+    env.start(lost)
+    lost.close()                                      # libvirt gone: every look at a domain fails
+    env.vmi_obj("lost")
+    ev = wait_for(lambda: next((e for e in env.store.list(kinds.EVENT, env.ns)[0] if e["reason"] == "SyncFailed"),
+                               None), what="SyncFailed event")
+    assert ev["type"] == "Warning" and ev["involvedObject"]["name"] == "lost"
+    cond = {c["type"]: c for c in (env.get_vmi("lost")["status"].get("conditions") or [])}["Synchronized"]
+    assert cond["status"] == "False" and cond["message"] == ev["message"]

@@ -114,6 +114,11 @@ class Manager:
                     queue.done(key)
                     return
                 delay = queue.add_rate_limited(key)
+                if queue is self.vmi_queue:
+                    try:
+                        self.vmi_controller.report_error(key, e)
+                    except Exception as report_failed:      # the store is going away: the log has it
+                        log.debug("reporting %s failed: %s", key, report_failed)
                 log.warning("%s %s/%s: %s (retry in %.2fs)", queue.name, key[0], key[1], e, delay,
                             exc_info=log.isEnabledFor(logging.DEBUG))
             finally:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Sequence
 
+from virtctl.controller.reconcile.events import VIRT_CONTROLLER, VIRT_HANDLER, Recorder
 from virtctl.controller.reconcile.migration_job import Job, Jobs
 from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.store.protocol import Store
@@ -59,6 +60,8 @@ class MigrationController:
 
     def __init__(self, store: Store, hosts: Sequence[Hypervisor]):
         self.store = store
+        self.events = Recorder(store, VIRT_CONTROLLER)
+        self.handler_events = Recorder(store, VIRT_HANDLER)
         self.hosts = list(hosts)
         self.jobs = Jobs()                          # transfers under way in this process
 
@@ -108,6 +111,7 @@ class MigrationController:
 
         self._write(vmim, running)
         self._write(vmi, lambda s: s.update(migrationState=dict(state)))
+        self.handler_events.normal(vmi, "Migrating", "VirtualMachineInstance is migrating.", host=source.node_name)
         job = Job(str(state["migrationUid"] or ""), domain_name(namespace, vmi_name), source, target)
         self.jobs.run(job, lambda j: self._transfer(j, vmim, vmi))
 
@@ -238,6 +242,12 @@ class MigrationController:
         if failed:
             m = vmim.get("metadata") or {}
             log.info("migration %s/%s failed: %s", m.get("namespace"), m.get("name"), failed)
+            self.events.warning(vmim, "FailedMigration", failed)
+        else:
+            self.events.normal(vmim, "SuccessfulMigration", "Source node reported migration succeeded")
+            if vmi is not None and node:
+                self.handler_events.normal(vmi, "Migrated", f"The VirtualMachineInstance migrated to node {node}.",
+                                           host=node)
         if vmi is not None:                         # first: a final VMIM may be deleted at once
             self._write(vmi, on_vmi)
         self._write(vmim, on_vmim)

@@ -15,6 +15,7 @@ import copy
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from virtctl.controller.reconcile.events import VIRT_CONTROLLER, Recorder
 from virtctl.controller.reconcile.snapshot import (
     OPERATION_COMPLETE,
     claim_of,
@@ -57,6 +58,7 @@ class RestoreController:
         self.store = store
         self.settings = settings
         self._now = now or (lambda: datetime.now(timezone.utc))
+        self.events = Recorder(store, VIRT_CONTROLLER)
 
     def reconcile(self, key: tuple[str, str]) -> None:
         ns, name = key
@@ -110,6 +112,8 @@ class RestoreController:
             s["restoreTime"] = now
             set_conditions(s, ("False", OPERATION_COMPLETE), ("True", OPERATION_COMPLETE), now)
         self._update(restore, done)
+        self.events.normal(restore, "VirtualMachineRestoreComplete",
+                           f"Successfully completed VirtualMachineRestore {name}")
 
     # ------------------------------------------------------------------ steps
     def _target_ready(self, restore: dict, vm: dict) -> bool:
@@ -230,6 +234,7 @@ class RestoreController:
             set_conditions(s, ("False", message), ("False", message), now)
             st.set_condition(s, "Failure", "True", message, now=now)
         self._update(restore, change)
+        self.events.warning(restore, "VirtualMachineRestoreError", message)
 
 
 def restored_spec(source_vm: dict, restores: list[dict]) -> dict:

@@ -17,6 +17,7 @@ import copy
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from virtctl.controller.reconcile.events import VIRT_CONTROLLER, Recorder
 from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage.snapshots import delete_snapshot_file, save_volume
@@ -113,6 +114,7 @@ class SnapshotController:
         self.store = store
         self.settings = settings
         self._now = now or (lambda: datetime.now(timezone.utc))
+        self.events = Recorder(store, VIRT_CONTROLLER)
 
     def reconcile(self, key: tuple[str, str]) -> None:
         namespace, name = key
@@ -157,6 +159,9 @@ class SnapshotController:
             set_vm_flag(self.store, namespace, vm_name, "snapshotInProgress", None, only_if=name)
             return
         self._update(snap, lambda s, now: self._succeeded(s, vm, content, now))
+        self.events.normal(snap, "SuccessfulVirtualMachineSnapshotContentCreate",
+                           "Successfully created VirtualMachineSnapshotContent "
+                           + str(((content or {}).get("metadata") or {}).get("name", "")))
         set_vm_flag(self.store, namespace, vm_name, "snapshotInProgress", None, only_if=name)
 
     # ------------------------------------------------------------------ status
@@ -202,6 +207,7 @@ class SnapshotController:
             set_conditions(s, ("False", "In error state"), ("False", "Error"), now)
             st.set_condition(s, "Failure", "True", message, now=now)
         self._update(snap, change)
+        self.events.warning(snap, "VirtualMachineSnapshotError", message)
 
     def _wait_for_source(self, snap: dict) -> None:
         deadline = parse_duration((snap.get("spec") or {}).get("failureDeadline"))

@@ -177,6 +177,20 @@ class VMIController:
             return
         # Unknown/WaitingForSync: nothing this controller can act on
 
+    def report_error(self, key: tuple[str, str], error: Exception) -> None:
+        """A reconcile that raised (libvirt unreachable, …): the VMI's Synchronized condition and a
+        Warning event say why, as virt-handler's SyncFailed does; the manager retries with backoff."""
+        ns, name = key
+        try:
+            vmi = self.store.get(self.kind, ns, name)
+        except NotFound:
+            return
+        if st.is_final(vmi):
+            return
+        message = str(error) or type(error).__name__
+        self._write_status(vmi, lambda s: st.set_condition(s, "Synchronized", "False", SYNC_FAILED_REASON, message))
+        self.events.warning(vmi, "SyncFailed", message, host=(vmi.get("status") or {}).get("nodeName") or "")
+
     # ------------------------------------------------------------------ hosts
     def host_for(self, vmi: dict) -> Hypervisor:
         node = (vmi.get("status") or {}).get("nodeName")

@@ -1,5 +1,5 @@
 """Discovery documents: /version, /api, /apis, /apis/{g}, /apis/{g}/{v}, KubeVirt's subresource group,
-and the empty protobuf OpenAPI v2 (KUBE-API-COMPAT §1–2)."""
+and the empty protobuf OpenAPI v2 (docs/compatibility.md#discovery-and-openapi)."""
 
 from __future__ import annotations
 
