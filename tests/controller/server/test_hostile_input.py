@@ -197,3 +197,32 @@ def test_a_deeply_nested_docker_config_secret_is_invalid_not_a_crash(api_server)
     r = api_server.request("POST", "/api/v1/namespaces/default/secrets", secret)
     assert r.status == 422, r.body[:300]
     assert "exceeded max depth" in r.json()["message"]
+
+
+def _head_only(api_server, head: str) -> bytes:
+    """Send a request head and read the answer without sending any body."""
+    ctx = api_server.ssl_context()
+    with socket.create_connection(("127.0.0.1", api_server.server.port), timeout=10) as raw, \
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+        s.sendall(head.encode())
+        return s.recv(65536)
+
+
+def test_an_announced_oversized_body_is_answered_before_it_is_sent(api_server):
+    """kube-apiserver answers 413 on the Content-Length alone; a client reading before it sends
+    (curl, Go) must not wait for its own upload."""
+    out = _head_only(api_server, f"POST {VMS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {api_server.token}\r\n"
+                                 "Content-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 413"), out[:200]
+
+
+@pytest.mark.parametrize("headers,message", [
+    ("Content-Length: 5\r\nContent-Length: 7\r\n", 'multiple Content-Length headers; got ["5" "7"]'),
+    ("Transfer-Encoding: gzip, chunked\r\n", 'unsupported transfer encoding: "gzip, chunked"'),
+    ("Content-Length: -1\r\n", "invalid Content-Length"),
+])
+def test_unframeable_bodies_are_bad_requests(api_server, headers, message):
+    out = _head_only(api_server, f"POST {VMS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {api_server.token}\r\n"
+                                 f"Content-Type: application/json\r\n{headers}\r\n")
+    assert out.startswith(b"HTTP/1.1 400"), out[:200]
+    assert message in json.loads(out.split(b"\r\n\r\n", 1)[1])["message"]

@@ -10,8 +10,9 @@ import io
 import logging
 import re
 import ssl
+from functools import partial
 from http.server import BaseHTTPRequestHandler
-from typing import Any, cast
+from typing import Any, Callable, cast
 from urllib.parse import unquote, urlsplit
 
 from virtctl.controller.server import routes
@@ -40,6 +41,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     server_version = "virtctl-local"
     sys_version = ""
     server: Any                   # app.ApiHTTPServer (a connections.ConnectionServer)
+    _drain: Callable[[], object] | None = None      # drops an unwanted body after the answer
     conn: Any                     # connections.Conn
 
     @classmethod
@@ -128,9 +130,18 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         limit = self.server.state.max_body
-        if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
+        encoding = (self.headers.get("Transfer-Encoding") or "").strip()
+        if encoding.lower() == "chunked":
             return self._read_chunked(limit)
-        length_text = self.headers.get("Content-Length")
+        if encoding:
+            self.close_connection = True
+            raise BadRequest(f'unsupported transfer encoding: "{encoding[:64]}"')
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(set(lengths)) > 1:
+            self.close_connection = True
+            raise BadRequest("http: message cannot contain multiple Content-Length headers; got "
+                             + "[" + " ".join(f'"{v[:20]}"' for v in lengths[:4]) + "]")
+        length_text = lengths[0] if lengths else None
         if not length_text:
             return b""
         try:
@@ -143,7 +154,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             raise BadRequest("invalid Content-Length")
         if length > limit:
             self.close_connection = True
-            self._discard(length)
+            self._drain = partial(self._discard, length)       # after the 413 is sent
             raise TooLarge(f"Request entity too large: limit is {limit}")
         body = self.rfile.read(length)
         if len(body) < length:
@@ -186,29 +197,42 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _read_chunked(self, limit: int) -> bytes:
         parts: list[bytes] = []
         total = 0
-        too_large = False
         while True:
             size = self._chunk_size()
             if size == 0:
                 while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                     pass
-                break
-            if too_large or total + size > limit:
-                too_large = True
+                return b"".join(parts)
+            if total + size > limit:
                 self.close_connection = True
-                if self._discard(size) < size:
-                    break                        # drained all we will: the connection closes
-            else:
-                chunk = self.rfile.read(size)
-                if len(chunk) < size:
-                    self.close_connection = True
-                    raise BadRequest("unexpected EOF in chunked body")
-                parts.append(chunk)
+                self._drain = partial(self._drain_chunks, size)   # after the 413 is sent
+                raise TooLarge(f"Request entity too large: limit is {limit}")
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                self.close_connection = True
+                raise BadRequest("unexpected EOF in chunked body")
+            parts.append(chunk)
             total += size
             self.rfile.readline(1024)
-        if too_large:
-            raise TooLarge(f"Request entity too large: limit is {limit}")
-        return b"".join(parts)
+
+    def _drain_chunks(self, size: int) -> None:
+        """Drop the rest of a chunked body, starting with a chunk of ``size`` bytes not yet read."""
+        while size:
+            if self._discard(size) < size:
+                return                           # drained all we will: the connection closes
+            self.rfile.readline(1024)
+            try:
+                size = self._chunk_size()
+            except BadRequest:
+                return
+
+    def _drain_pending(self) -> None:
+        drain, self._drain = self._drain, None
+        if drain is not None:
+            try:
+                drain()
+            except (OSError, ValueError):
+                pass
 
     def _deadline(self, seconds: float | None) -> None:
         conn = getattr(self, "conn", None)
@@ -217,6 +241,7 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         self.response_started = False
+        self._drain = None
         try:
             if not self._authorized():
                 self.close_connection = True            # no second try on this connection
@@ -256,6 +281,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                       type(e).__name__, str(e)[:200])
             log.debug("traceback", exc_info=True)
             self._send_error(InternalError("an error on the server has prevented the request from succeeding"))
+        finally:
+            self._drain_pending()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The stdlib's own refusals (bad request line, unsupported method, oversized headers) as a
