@@ -7,7 +7,7 @@ Needs root, a running libvirtd (scripts/setup-libvirt.sh) and the test guest (sc
 without ``--guest-dir``: $VIRTCTL_TEST_GUEST_DIR, /var/cache/virtctl-test-guest or the repository's
 ``guest/``, the first that holds one). Our host has an owner id of its own, so it sees only its
 domains; the raw half's domains carry no metadata, so no controller on this libvirtd opens their
-console (docs/standalone.md).
+console (docs/standalone.md#domains).
 """
 
 from __future__ import annotations

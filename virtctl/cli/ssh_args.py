@@ -1,5 +1,5 @@
 """Pure decisions of ``ssh``/``scp``: target parsing and the OpenSSH command lines, with Go virtctl's
-messages (docs/compatibility.md, ssh and scp). No process is started here."""
+messages (docs/compatibility.md#ssh-and-scp). No process is started here."""
 
 from __future__ import annotations
 

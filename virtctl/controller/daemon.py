@@ -2,7 +2,8 @@
 
 This is the composition root: :func:`build_runtime` builds every part once (store, libvirt hosts,
 reconcile manager, consoles) into a typed :class:`~virtctl.controller.runtime.Runtime` that is
-handed to the API server and, through it, to the subresource handlers (docs/architecture.md).
+handed to the API server and, through it, to the subresource handlers
+(docs/architecture.md#the-composition-root).
 
 Order: store → PKI + token → libvirt hosts → API server → runtime file (0600: pid, url, port, ca)
 → ``ready(url)`` → controllers. Shutdown runs the other way round and removes the runtime file.

@@ -1,5 +1,6 @@
 """The controller's log file: size-bounded (rotated at ``MAX_BYTES``, ``BACKUPS`` old files kept) and
-private (every file, the rotated ones included, is created 0600), see docs/standalone.md."""
+private (every file, the rotated ones included, is created 0600), see
+docs/standalone.md#state-directory."""
 
 from __future__ import annotations
 

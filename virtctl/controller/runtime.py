@@ -1,7 +1,8 @@
 """The controller's parts, wired once: :class:`Runtime` is built by the composition root
 (:func:`virtctl.controller.daemon.build_runtime`) and handed explicitly to the API server, which
 passes it to every subresource handler (``ActionContext.runtime``). The controllers get the parts
-they need (store, settings, hosts) as constructor arguments. See docs/architecture.md.
+they need (store, settings, hosts) as constructor arguments. See
+docs/architecture.md#the-composition-root.
 
 Adding a service (say, a port-forward manager): give it a field here, build it in
 ``daemon.build_runtime`` (start/stop it in ``daemon.serve`` if it has threads), use it from the

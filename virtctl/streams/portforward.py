@@ -1,4 +1,4 @@
-"""Client side of ``port-forward`` (docs/compatibility.md, port-forward).
+"""Client side of ``port-forward`` (docs/compatibility.md#port-forward).
 
 The websocket ``…/{virtualmachineinstances|virtualmachines}/{name}/portforward/{port}/{protocol}``
 (``plain.kubevirt.io``) carries, in binary frames, the byte stream of one TCP connection, or UDP

@@ -1,5 +1,5 @@
-"""``create vm|instancetype|preference``: print a manifest (docs/compatibility.md). No API call. Flags and help;
-what the commands do is in :mod:`virtctl.cli.ops.create`."""
+"""``create vm|instancetype|preference``: print a manifest (docs/compatibility.md#create-vm).
+No API call. Flags and help; what the commands do is in :mod:`virtctl.cli.ops.create`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``guestosinfo``, ``userlist``, ``fslist`` (VMI): the guest agent's data as indented JSON
-(docs/compatibility.md, guest agent)."""
+(docs/compatibility.md#guest-agent)."""
 
 from __future__ import annotations
 

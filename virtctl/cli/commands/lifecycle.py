@@ -1,6 +1,6 @@
-"""VM lifecycle: ``start``, ``stop``, ``restart``, ``migrate``, ``migrate-cancel`` (docs/compatibility.md),
-plus ``--wait``/``--timeout`` (beyond Go virtctl). The flags and help live here; what each command
-does is in :mod:`virtctl.cli.ops.lifecycle`."""
+"""VM lifecycle: ``start``, ``stop``, ``restart``, ``migrate``, ``migrate-cancel``
+(docs/compatibility.md#lifecycle-actions), plus ``--wait``/``--timeout`` (beyond Go virtctl). The
+flags and help live here; what each command does is in :mod:`virtctl.cli.ops.lifecycle`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""``pause``/``unpause`` (vm|vmi NAME), ``soft-reboot`` and ``reset`` (docs/compatibility.md): flags and
-help; what they do is in :mod:`virtctl.cli.ops.pause`."""
+"""``pause``/``unpause`` (vm|vmi NAME), ``soft-reboot`` and ``reset``
+(docs/compatibility.md#lifecycle-actions): flags and help; what they do is in :mod:`virtctl.cli.ops.pause`."""
 
 from __future__ import annotations
 

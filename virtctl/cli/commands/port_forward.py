@@ -1,5 +1,6 @@
-"""``port-forward type/name[/namespace] [protocol/]localPort[:targetPort]...`` (docs/compatibility.md,
-port-forward): TCP/UDP tunnels to a VM's guest through the ``portforward`` websocket subresource."""
+"""``port-forward type/name[/namespace] [protocol/]localPort[:targetPort]...``
+(docs/compatibility.md#port-forward): TCP/UDP tunnels to a VM's guest through the ``portforward``
+websocket subresource."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``snapshot create|list|restore|delete`` (beyond Go virtctl, docs/compatibility.md): VirtualMachineSnapshot and
+"""``snapshot create|list|restore|delete`` (beyond Go virtctl,
+docs/compatibility.md#beyond-go-virtctl): VirtualMachineSnapshot and
 VirtualMachineRestore objects (snapshot.kubevirt.io/v1beta1), with ``--wait``/``--timeout``."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """``ssh (VM|VMI)`` and ``scp SRC DST``: the local OpenSSH client with ``port-forward --stdio`` as its
-ProxyCommand, as Go virtctl does since v1.7 (docs/compatibility.md, ssh and scp). The exit status is
+ProxyCommand, as Go virtctl does since v1.7 (docs/compatibility.md#ssh-and-scp). The exit status is
 ssh's (scp's)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Query parameters as the apiserver reads them: apimachinery's query-parameter conversion (booleans,
 ``strconv.ParseInt``), the list options its storage checks (resourceVersion, continue), and the
 validation of the options of a write (``dryRun``, ``fieldValidation``), with kube-apiserver's codes
-and messages (docs/compatibility.md)."""
+and messages (docs/compatibility.md#rest-semantics)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ One pool of kept-alive connections per process and TLS mode (verified, or not ve
 registry on loopback or listed as insecure); bodies are streamed as sent (no transparent
 decompression: digests are over the bytes on the wire, and the importer undoes gzip/xz itself);
 no retries; redirects followed here so that every hop is checked. Which hosts may be spoken to
-in plain HTTP is decided by :func:`plain_http_allowed` (see docs/standalone.md, registries).
+in plain HTTP is decided by :func:`plain_http_allowed` (see docs/standalone.md#registries).
 
 Every failure to get an answer is a :class:`TransportError` (one line, no traceback); HTTP error
 statuses are answers, left to the caller.

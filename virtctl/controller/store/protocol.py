@@ -1,7 +1,7 @@
 """The object store as its users see it: the API server, the subresource actions and the controllers
 annotate with :class:`Store`; :class:`~virtctl.controller.store.objects.ObjectStore` (SQLite) is the
 implementation. The semantics of each call are in the package docstring (``virtctl.controller.store``)
-and in docs/architecture.md.
+and in docs/architecture.md#store.
 
 Only what callers use is here: opening and closing a store is the composition root's business
 (``virtctl.controller.daemon``), which holds the concrete ``ObjectStore``.

@@ -4,7 +4,7 @@ the domain starts so that its ring holds the output since boot (``console --show
 hosts and reached by the console subresources through ``Runtime.consoles``.
 
 Only the controller's own domains are ever seen here: a host with an owner id drops the events of
-every other domain on its libvirtd (docs/standalone.md), so a controller never opens, with
+every other domain on its libvirtd (docs/standalone.md#domains), so a controller never opens, with
 VIR_DOMAIN_CONSOLE_FORCE, the console of another controller's or a user's domain.
 
 Consoles are opened by one thread, in event order: an event never costs a thread, and a libvirt

@@ -1,7 +1,7 @@
 """The guest agent (qemu-ga on the ``org.qemu.guest_agent.0`` channel) in KubeVirt's shapes.
 
 The agent's answers are converted by plain functions into what KubeVirt's subresources and VMI
-status carry (docs/compatibility.md, guest agent): ``VirtualMachineInstanceGuestAgentInfo``
+status carry (docs/compatibility.md#guest-agent): ``VirtualMachineInstanceGuestAgentInfo``
 (``guestosinfo``), ``VirtualMachineInstanceGuestOSUserList`` (``userlist``),
 ``VirtualMachineInstanceFileSystemList`` (``filesystemlist``), ``status.guestOSInfo`` and
 ``status.interfaces[]``. :class:`GuestAgent` asks the agent through an ``agent(domain, json) -> json``

@@ -5,7 +5,7 @@ domain of a VMI ``<namespace>_<vmi-name>`` (both DNS-1123, so the name is unambi
 the VMI's namespace, name and uid and the controller's id in its ``<metadata>`` so that a restarted
 controller re-adopts it. On libvirt the domain is called :func:`libvirt_domain_name`: the same name
 with a short tag of the controller's id, so that several controllers (two users, a test run) can
-run a VMI of the same namespace and name on one libvirtd (docs/standalone.md).
+run a VMI of the same namespace and name on one libvirtd (docs/standalone.md#domains).
 """
 
 from __future__ import annotations
