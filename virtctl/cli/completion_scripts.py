@@ -96,26 +96,26 @@ $__virtctlCompleter = {
     param($wordToComplete, $commandAst, $cursorPosition)
     $elements = $commandAst.CommandElements
     $prog = $elements[0].ToString()
-    $words = @()
-    for ($i = 1; $i -lt $elements.Count; $i++) {
-        if ($elements[$i].Extent.EndOffset -le $cursorPosition -and $elements[$i].ToString() -ne $wordToComplete) {
-            $words += $elements[$i].ToString()
-        }
-    }
-    $out = @(& $prog __complete @words "$wordToComplete" 2>$null)
+    # the words before the one being completed (that one ends at the cursor)
+    $words = @($elements | Select-Object -Skip 1 | Where-Object { $_.Extent.EndOffset -lt $cursorPosition } |
+               ForEach-Object { $_.ToString() })
+    $last = $wordToComplete
+    if (-not $last -and $PSVersionTable.PSVersion -lt [version]'7.3') { $last = '""' }   # else dropped
+    $out = @(& $prog __complete @words $last 2>$null)
     $directive = 4
     if ($out.Count -gt 0 -and $out[-1] -like ':*') {
         $directive = [int]($out[-1].Substring(1))
         $out = @($out | Select-Object -SkipLast 1)
     }
-    $results = foreach ($line in $out) {
+    $results = @(foreach ($line in $out) {
         if (-not $line) { continue }
         $name, $desc = $line -split "`t", 2
         if (-not $desc) { $desc = $name }
         [System.Management.Automation.CompletionResult]::new($name, $name, 'ParameterValue', $desc)
-    }
-    if (-not $results -and ($directive -band 4) -eq 0) {
-        return                      # nothing from virtctl: PowerShell completes file names
+    })
+    if ($results.Count -eq 0) {
+        if (($directive -band 4) -ne 0) { '' }      # NoFileComp: an empty answer keeps file names away
+        return                                      # otherwise PowerShell completes file names
     }
     $results
 }
