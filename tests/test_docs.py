@@ -34,6 +34,8 @@ _OUTSIDE = [
 OUTSIDE_CITATION = re.compile("|".join(_OUTSIDE))
 
 DOC_CITATION = re.compile(r"\bdocs/([A-Za-z0-9_.-]+\.md)(#[A-Za-z0-9_-]+)?")
+# the other way to name a section: docs/standalone.md, "Volumes" (or docs/standalone.md ("Volumes"))
+DOC_SECTION = re.compile(r"\bdocs/([A-Za-z0-9_.-]+\.md),? \(?\"([^\"]+)\"")
 MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -79,6 +81,8 @@ def test_slug_follows_github() -> None:
     assert slug("Refused with 422") == "refused-with-422"
     assert slug("`create vm`") == "create-vm"
     assert anchors("# A\n```\n# not a heading\n```\n## A\n") == {"a", "a-1"}
+    m = DOC_SECTION.search('see docs/standalone.md ("Reaching the guest") for')
+    assert m is not None and slug(m.group(2)) == "reaching-the-guest"
 
 
 def test_no_citation_of_files_outside_the_repository() -> None:
@@ -95,8 +99,9 @@ def test_cited_docs_and_anchors_exist() -> None:
     bad = []
     for path in repo_files():
         for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            for m in DOC_CITATION.finditer(line):
-                name, anchor = m.group(1), m.group(2)
+            cited = [(m.group(1), m.group(2)) for m in DOC_CITATION.finditer(line)]
+            cited += [(m.group(1), "#" + slug(m.group(2))) for m in DOC_SECTION.finditer(line)]
+            for name, anchor in cited:
                 if name not in cache:
                     doc = DOCS / name
                     cache[name] = anchors(doc.read_text()) if doc.is_file() else None
