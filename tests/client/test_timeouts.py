@@ -189,3 +189,17 @@ def test_get_watch_reports_a_cut_stream_and_ends_quietly_otherwise(tmp_path, mon
         assert res.code == 1 and last.startswith("Unable to connect to the server:") and "Traceback" not in res.err
     else:
         assert res.code == 0, res
+
+
+def test_connections_keep_alive_like_client_go(api_server) -> None:
+    from virtctl.client.http11 import KEEPALIVE
+
+    kv = KubeVirtClient.from_config(resolve(Overrides(kubeconfig=str(api_server.kubeconfig_path))))
+    try:
+        kv.list(kinds.VM)
+        sock = kv.transport._conn.sock             # the live connection the request used
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE == 30
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 30
+    finally:
+        kv.close()

@@ -20,6 +20,9 @@ MAX_HEADERS = 200
 # TLS handshake, both also cut short by the request time-out (--request-timeout)
 DIAL_TIMEOUT = 30.0
 TLS_HANDSHAKE_TIMEOUT = 10.0
+# and its dialer's TCP keep-alive (net.Dialer{KeepAlive: 30 s}): a watch over a dead path fails
+# instead of waiting for ever
+KEEPALIVE = 30
 
 
 class HTTPError(OSError):
@@ -176,6 +179,7 @@ class Connection:
             raise ConnectTimeout("dial", dial != DIAL_TIMEOUT) from None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            _keepalive(sock)
             if self.tunnel is not None:
                 try:
                     self._open_tunnel(sock)
@@ -281,6 +285,13 @@ class Connection:
             rfile.close()
         if sock is not None:
             sock.close()
+
+
+def _keepalive(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL"):        # Linux; elsewhere the system's defaults
+        if hasattr(socket, name):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), KEEPALIVE)
 
 
 def _status_line(line: bytes) -> tuple[int, str]:
