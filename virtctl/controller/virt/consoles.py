@@ -54,7 +54,7 @@ class ConsoleRegistry:
 
     def __init__(self, hosts: Sequence[Hypervisor] = ()):
         self._lock = threading.Lock()              # the maps only: never held across a libvirt call
-        self._opening = threading.RLock()          # one open at a time (FORCE: two would steal)
+        self._opening: dict[str, threading.RLock] = {}   # per domain: one open at a time (FORCE: two would steal)
         self._wake = threading.Condition(self._lock)
         self._consoles: dict[str, tuple[Hypervisor, SerialConsole]] = {}
         self._pending: dict[str, tuple[Hypervisor, str]] = {}   # domain → (host, FRESH|ARRIVED), in order
@@ -118,7 +118,7 @@ class ConsoleRegistry:
 
     def open(self, host: Hypervisor, domain: str) -> SerialConsole:
         """A new console for ``domain`` on ``host``, replacing (after closing) the one kept so far."""
-        with self._opening:
+        with self._open_lock(domain):
             with self._lock:
                 if self._closed:
                     raise RuntimeError("the console registry is closed")
@@ -133,6 +133,11 @@ class ConsoleRegistry:
             console.close()
             raise RuntimeError("the console registry is closed")
 
+    def _open_lock(self, domain: str) -> threading.RLock:
+        """Opens of one domain wait for each other; a hung open holds up no other domain."""
+        with self._lock:
+            return self._opening.setdefault(domain, threading.RLock())
+
     def get(self, domain: str) -> SerialConsole | None:
         with self._lock:
             found = self._consoles.get(domain)
@@ -145,7 +150,7 @@ class ConsoleRegistry:
             found = self._consoles.get(domain)
         if found is not None and found[0] is host and found[1].connected:
             return found[1]
-        with self._opening:                               # someone may have opened it meanwhile
+        with self._open_lock(domain):                     # someone may have opened it meanwhile
             with self._lock:
                 found = self._consoles.get(domain)
             if found is not None and found[0] is host and found[1].connected:
