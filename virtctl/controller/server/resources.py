@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from virtctl.controller.server import core_admission, core_events, tables, watchstream
+from virtctl.controller.server import core_admission, core_events, core_protobuf, tables, watchstream
 from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, json_response
 from virtctl.controller.store import patches
 from virtctl.errors import BadRequest, Gone, MethodNotAllowed, NotFound, UnsupportedMediaType
@@ -50,6 +51,9 @@ def parse(parts: list[str]) -> ResourcePath | None:
 
 def handle(state: ServerState, req: Request, rp: ResourcePath) -> Response | Streaming:
     req.query.check_write_options(req.method)
+    if req.method in ("POST", "PUT") and req.content_type == core_protobuf.CONTENT_TYPE:
+        req.body = json.dumps(core_protobuf.decode(rp.kind, req.body)).encode()      # kubectl 1.32+
+        req.headers.replace_header("Content-Type", "application/json")
     core_admission.check_namespace(state.store, req, rp.kind, rp.namespace, rp.name)
     if rp.kind is kinds.EVENT_V1:
         state = core_events.view_state(state)      # a view of the core Events
