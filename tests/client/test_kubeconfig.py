@@ -116,8 +116,13 @@ def test_relative_paths_resolve_against_the_kubeconfig_dir(tmp_path: Path) -> No
 def test_bad_request_timeout_is_a_clear_error(tmp_path: Path) -> None:
     p = kubeconfig(tmp_path / "c", clusters={"c": {"server": "https://a:1"}}, users={"u": {}},
                    contexts={"x": {"cluster": "c", "user": "u"}}, current="x")
-    with pytest.raises(ConfigError, match="invalid timeout value"):
-        resolve(Overrides(kubeconfig=str(p), request_timeout="soon"))
+    for bad in ("soon", "1.5", "-1", " 5"):                # what kubectl refuses, in its words
+        with pytest.raises(ConfigError) as e:
+            resolve(Overrides(kubeconfig=str(p), request_timeout=bad))
+        assert e.value.message == ("Invalid timeout value. Timeout must be a single integer in seconds, or an integer "
+                                   "followed by a corresponding time unit (e.g. 1s | 2m | 3h)")
+    for good, seconds in (("30", 30), ("0", None), ("1m30s", 90), ("0.5s", 0.5), ("-1s", None)):
+        assert resolve(Overrides(kubeconfig=str(p), request_timeout=good)).timeout == seconds
 
 
 # ------------------------------------------------------------------ agreement with kubernetes.config

@@ -215,17 +215,18 @@ def _b64(value: str, what: str) -> bytes:
 
 
 def parse_timeout(value: str) -> float | None:
-    """``--request-timeout``: a bare number of seconds or a Go duration (``1m30s``); 0 = none."""
+    """``--request-timeout`` as clientcmd's ``ParseTimeout`` reads it: whole seconds (``30``) or a Go
+    duration (``1m30s``, ``0.5s``); ``1.5`` and ``-1`` are refused; 0 or less = no time-out."""
     from virtctl.model.durations import parse_duration
 
-    value = (value or "0").strip()
-    try:
-        seconds = float(value)
-    except ValueError:
+    value = value or "0"
+    if value.isascii() and value.isdigit():
+        seconds = float(int(value))
+    else:
         try:
             seconds = parse_duration(value)
         except ValueError:
-            raise ConfigError("invalid timeout value. Timeout must be a single integer in seconds, "
+            raise ConfigError("Invalid timeout value. Timeout must be a single integer in seconds, "
                               "or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)") from None
     return seconds if seconds > 0 else None
 
