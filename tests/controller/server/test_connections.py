@@ -165,3 +165,18 @@ def test_an_unauthenticated_post_gets_its_401_not_a_reset(api_server):
     body = b"{" + b" " * 200_000 + b"}"
     r = api_server.request("POST", VMS, body, headers={"Content-Type": "application/json"}, token="wrong")
     assert r.status == 401 and r.json()["reason"] == "Unauthorized"
+
+
+def test_clients_that_reset_mid_request_leave_no_error_in_the_log(api_server, caplog):
+    import logging
+    import struct
+
+    caplog.set_level(logging.INFO, logger="virtctl")
+    for partial in (b"GET /ver", f"POST {VMS} HTTP/1.1\r\nContent-Length: 100\r\n".encode()):
+        s = _tls(api_server)
+        s.sendall(partial)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))    # close with a RST
+        s.close()
+    time.sleep(0.5)
+    assert api_server.request("GET", VMS).status == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

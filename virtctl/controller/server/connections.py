@@ -283,6 +283,9 @@ class ConnectionServer:
                 return
             try:
                 self.handler_class.serve_connection(conn, self)
+            except (OSError, ValueError) as e:       # the client reset or vanished: its business
+                log.debug("connection from %s ended: %s", conn.address, e)
+                self.close_connection(conn)
             except Exception as e:                   # a handler bug must not cost the pool a worker
                 log.error("connection from %s failed: %s: %s", conn.address, type(e).__name__, e)
                 log.debug("traceback", exc_info=True)
