@@ -8,13 +8,16 @@ is reading ``--password-file`` (through an injectable reader).
 from __future__ import annotations
 
 import random
-from pathlib import Path
-from typing import Any, Callable
 
 from virtctl.errors import UsageError
 from virtctl.model.names import label_errors
 from virtctl.model.quantity import canonical, parse_quantity
 from virtctl.model.record import Factory, Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                  # typing and pathlib cost ≈ 8 ms of every `create vm`: annotations only
+    from collections.abc import Callable
+    from typing import Any
 
 RUN_STRATEGIES = ("Always", "Manual", "Halted", "Once", "RerunOnFailure")
 CLOUD_INIT_DISK = "cloudinitdisk"
@@ -583,8 +586,14 @@ def _import_source(flag: str, src_type: str, p: dict) -> dict:
     return {"sourceRef": ref}
 
 
+def read_text(path: str) -> str:
+    """A file's text (``--password-file``)."""
+    with open(path) as f:
+        return f.read()
+
+
 def build_vm(options: VMOptions, *, rand: Callable[[], str] = random_suffix,
-             read_file: Callable[[str], str] = lambda p: Path(p).read_text()) -> tuple[dict, list[str]]:
+             read_file: Callable[[str], str] = read_text) -> tuple[dict, list[str]]:
     """The VirtualMachine for these options and the stderr text Go virtctl prints on the way."""
     check_exclusive(VM_EXCLUSIVE_GROUPS, options.changed)
     build = _VMBuild(options, rand, read_file)
