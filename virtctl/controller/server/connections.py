@@ -116,7 +116,11 @@ class ConnectionServer:
                     elif key.data == "wake":
                         self._drain_wake()
                     else:
-                        self._ready(key.data, events)
+                        try:
+                            self._ready(key.data, events)
+                        except Exception as e:          # one broken connection must not stop the loop
+                            log.error("connection from %s: %s: %s", key.data.address, type(e).__name__, e)
+                            self._close_idle(key.data)
                 self._take_parked()
                 if time.monotonic() - self._last_sweep >= 0.1:
                     self._sweep()
