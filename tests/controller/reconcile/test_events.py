@@ -133,3 +133,10 @@ def test_an_unreachable_libvirt_is_reported_on_the_vmi(env):
     assert ev["type"] == "Warning" and ev["involvedObject"]["name"] == "lost"
     cond = {c["type"]: c for c in (env.get_vmi("lost")["status"].get("conditions") or [])}["Synchronized"]
     assert cond["status"] == "False" and cond["message"] == ev["message"]
+
+
+def test_event_ttl_comes_from_config_yaml(tmp_path):
+    from virtctl.controller.settings import Settings
+    assert Settings(state_dir=tmp_path).event_ttl == 3600
+    (tmp_path / "config.yaml").write_text("eventTTL: 60\n")
+    assert Settings.load(tmp_path).event_ttl == 60

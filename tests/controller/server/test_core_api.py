@@ -368,3 +368,8 @@ def test_generated_protobuf_bodies_never_get_a_5xx(api_server_session, plural, d
     assert r.status < 500, (data, r.body)
     if r.status == 201:
         api_server_session.request("DELETE", f"{NS}/default/{plural}/{r.json()['metadata']['name']}")
+
+
+def test_namespaces_have_no_deletecollection(api_server):
+    r = api_server.request("DELETE", NS)
+    assert r.status == 405 and "default" in names(api_server, NS)

@@ -99,6 +99,7 @@ def _fields(buf: bytes) -> list[tuple[int, int, Any]]:
         number, wire = key >> 3, key & 7
         if number == 0:
             raise _Corrupt("illegal tag 0")
+        value: Any
         if wire == 0:
             value, pos = _varint(buf, pos)
         elif wire == 1:
@@ -153,6 +154,8 @@ def _decode(message: str, buf: bytes, depth: int = 0) -> dict[str, Any]:
         raise _Corrupt("nesting too deep")
     schema = SCHEMA[message]
     out: dict[str, Any] = {}
+    key: Any
+    item: Any
     for number, wire, raw in _fields(buf):
         entry = schema.get(number)
         if entry is None:
@@ -161,22 +164,25 @@ def _decode(message: str, buf: bytes, depth: int = 0) -> dict[str, Any]:
         if label == "map":
             if wire != 2:
                 raise _Corrupt(f"wrong wireType {wire} for a map entry")
-            key, value = "", "" if kind == S else ""
+            key, item = "", ""
             for n, w, r in _fields(raw):
                 if n == 1:
                     key = _scalar(S, w, r)
                 elif n == 2:
-                    value = _scalar(kind, w, r)
-            out.setdefault(name, {})[key] = value
+                    item = _scalar(kind, w, r)
+            out.setdefault(name, {})[key] = item
             continue
+        value: Any
         if kind in SCHEMA:
             if wire != 2:
                 raise _Corrupt(f"wrong wireType {wire} for a message")
-            value = _decode(kind, raw, depth + 1)
+            sub = _decode(kind, raw, depth + 1)
             if kind == "Time":
-                value = _time(value)
+                value = _time(sub)
             elif kind == "IntOrString":
-                value = value.get("strVal", "") if value.get("type") == 1 else value.get("intVal", 0)
+                value = sub.get("strVal", "") if sub.get("type") == 1 else sub.get("intVal", 0)
+            else:
+                value = sub
         else:
             value = _scalar(kind, wire, raw)
         if label == "repeated":

@@ -93,6 +93,9 @@ def _collection(state: ServerState, req: Request, rp: ResourcePath) -> Response 
         obj = store.create(kind, rp.namespace, req.json(empty={}), dry_run=req.query.dry_run(),
                            field_validation=_field_validation(req), warnings=warnings)
         return json_response(201, obj, warnings)
+    if req.method == "DELETE" and "deletecollection" not in (kind.verbs or ("deletecollection",)):
+        raise MethodNotAllowed(f"the server does not allow this method on the requested resource "
+                               f"(delete {kind.resource})")          # namespaces: one at a time
     if req.method == "DELETE":
         dry_run = req.query.dry_run()
         items, rv = store.list(kind, rp.namespace, req.query.get("labelSelector"), req.query.get("fieldSelector"))
