@@ -64,6 +64,7 @@ FAST_COMMAND_LINES = [
     ["snapshot", "restore", "s1"], ["snapshot", "delete", "s1"], ["get", "vm", "vm1"], ["get", "vm", "-o", "json"],
     ["get", "vm", "vm1", "-o", "yaml"], ["create", "vm", "--name", "x", "--user", "u", "--ssh-key", "ssh-ed25519 A k"],
     ["version"], ["version", "--client"], ["strat", "vm1"], ["apply", "-f", "{tmp}/vm.json"],
+    ["port-forward", "--stdio=true", "vmi/vm1", "22", "23"], ["ssh", "@vmi/vm1"], ["scp", "a", "b"],
 ]
 
 

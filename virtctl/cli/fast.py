@@ -54,6 +54,10 @@ _CREATE_VM = {
 }
 _GET = {"-o": _s("output"), "--output": _s("output"), "-l": _s("selector"), "--selector": _s("selector"),
         "-w": _b("watch"), "--watch": _b("watch"), "-A": _b("all_namespaces"), "--all-namespaces": _b("all_namespaces")}
+_SSH = {"-l": _s("username"), "--username": _s("username"), "-i": _s("identity_file"),
+        "--identity-file": _s("identity_file"), "--known-hosts": _s("known_hosts"), "-p": ("port", INT, 22),
+        "--port": ("port", INT, 22), "-t": _l("local_ssh_opts"), "--local-ssh-opts": _l("local_ssh_opts"),
+        "--local-ssh": ("local_ssh", BOOL, True)}
 
 _OPS = "virtctl.cli.ops."
 # command path -> (module, function, flags, takes positional arguments)
@@ -82,6 +86,12 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, Flags, bool]] = {
     ("snapshot", "restore"): (_OPS + "snapshot", "restore", _SNAP_WAIT, True),
     ("snapshot", "delete"): (_OPS + "snapshot", "delete", {}, True),
     ("get",): ("virtctl.cli.getting", "get", _GET, True),
+    # an ssh ProxyCommand starts `port-forward --stdio` for every connection
+    ("port-forward",): (_OPS + "guest", "port_forward", {"--stdio": _b("stdio"),
+                                                         "--address": _s("address", "127.0.0.1")}, True),
+    ("ssh",): (_OPS + "guest", "ssh", {**_SSH, "-c": _s("command"), "--command": _s("command")}, True),
+    ("scp",): (_OPS + "guest", "scp", {**_SSH, "-r": _b("recursive"), "--recursive": _b("recursive"),
+                                       "--preserve": _b("preserve")}, True),
     ("version",): ("virtctl.cli.version_info", "version", {"--client": _b("client"), "-c": _b("client")}, False),
 }
 

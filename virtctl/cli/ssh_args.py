@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from virtctl.errors import VirtctlError
 from virtctl.streams.portforward import Target, parse_target
@@ -52,8 +52,7 @@ def build_ssh_argv(program: list[str], kind: str, name: str, namespace: str, use
     return argv
 
 
-@dataclass(frozen=True)
-class Remote:
+class Remote(NamedTuple):
     user: str
     target: Target
     path: str

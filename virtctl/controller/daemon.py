@@ -29,6 +29,7 @@ from virtctl.controller.logfile import PrivateRotatingFileHandler
 from virtctl.controller.pki import _write_private, ensure_pki, ensure_private_dir, ensure_token
 from virtctl.controller.reconcile.guest_status import GuestStatusPoller
 from virtctl.controller.reconcile.manager import Manager
+from virtctl.controller.reconcile.services import ServicePublisher
 from virtctl.controller.runtime import Runtime
 from virtctl.controller.server.app import ApiServer
 from virtctl.controller.settings import Settings
@@ -89,17 +90,22 @@ class Controllers:
     manager: Manager
     hosts: tuple[Hypervisor, ...]
     guest_status: GuestStatusPoller | None = None    # AgentConnected, guestOSInfo, interfaces
+    services: ServicePublisher | None = None         # NodePort/LoadBalancer Services on 127.0.0.1
 
     def start(self, runtime: Runtime) -> None:
         self.manager.start()
         if self.guest_status is not None:
             self.guest_status.start()
+        if self.services is not None:
+            self.services.start()
         runtime.consoles.start()          # after the manager: records serial output from boot
         log.info("controllers started")
 
     def stop(self, runtime: Runtime) -> None:
         """Also when ``start`` never ran (the API server could not listen): the hosts are ours to close."""
         runtime.consoles.close()
+        if self.services is not None:
+            self.services.stop()
         if self.guest_status is not None:
             self.guest_status.stop()
         try:
@@ -121,7 +127,7 @@ def build_runtime(store: Store, settings: Settings, *, controllers: bool = True)
     hosts = open_hosts(settings)
     manager = Manager(store, settings, hosts)
     runtime = Runtime.create(store, settings, hosts, reconcile=manager.enqueue)
-    return runtime, Controllers(manager, tuple(hosts), GuestStatusPoller(store, hosts))
+    return runtime, Controllers(manager, tuple(hosts), GuestStatusPoller(store, hosts), ServicePublisher(store, hosts))
 
 
 def serve(settings: Settings, ready: Callable[[str], None] | None = None,

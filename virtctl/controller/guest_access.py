@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import threading
 import time
@@ -113,17 +114,21 @@ class Tunnel:
             hostfwd.forwards_of(self.host).remove(self.domain, self.netdev, self.forward)
 
 
-def _established(fw: hostfwd.HostForwards, domain: str, host_port: int) -> bool:
+def _established(fw: hostfwd.HostForwards, domain: str, sock: socket.socket, host_port: int) -> bool:
     """Wait until QEMU's side of the connection is ESTABLISHED with the guest; False when the guest
-    refused it (QEMU then drops the connection)."""
+    refused it (QEMU then drops our connection: EOF or reset). QEMU accepts our connection from its
+    main loop, so a moment may pass before the connection shows at all."""
     deadline = time.monotonic() + ESTABLISH_TIMEOUT
     pause = 0.002
     while time.monotonic() < deadline:
-        state = hostfwd.connection_state(fw.usernet(domain), host_port)
-        if state == "ESTABLISHED":
+        if hostfwd.connection_state(fw.usernet(domain), host_port) == "ESTABLISHED":
             return True
-        if state is None:
-            return False
+        readable, _, _ = select.select([sock], [], [], 0)
+        if readable:
+            try:
+                return bool(sock.recv(1, socket.MSG_PEEK))      # data: the guest answered
+            except OSError:
+                return False
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
     return False
@@ -143,7 +148,7 @@ def dial(host: Hypervisor, domain: str, port: int, protocol: str) -> Tunnel:
     ok = False
     try:
         sock = socket.create_connection((hostfwd.LOOPBACK, fwd.host_port), timeout=ESTABLISH_TIMEOUT)
-        ok = _established(fw, domain, fwd.host_port)
+        ok = _established(fw, domain, sock, fwd.host_port)
     except OSError:
         ok = False
     finally:

@@ -18,8 +18,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from virtctl.errors import VirtctlError
 
@@ -29,15 +28,13 @@ _KINDS = {"vm": "vm", "vms": "vm", "virtualmachine": "vm", "virtualmachines": "v
           "vmi": "vmi", "vmis": "vmi", "virtualmachineinstance": "vmi", "virtualmachineinstances": "vmi"}
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     kind: str                 # vm | vmi
     name: str
     namespace: str            # "" = the current one
 
 
-@dataclass(frozen=True)
-class PortSpec:
+class PortSpec(NamedTuple):
     protocol: str             # tcp | udp
     local: int
     remote: int

@@ -4,19 +4,10 @@ websocket subresource."""
 
 from __future__ import annotations
 
-import json
-import sys
-import threading
-import time
-from collections.abc import Callable
-from typing import Any
-
 import typer
 
-from virtctl.cli.args import bool_value
+from virtctl.cli.args import call_params
 from virtctl.cli.lazy import CobraCommand, new_app
-from virtctl.cli.state import current
-from virtctl.errors import APIError, UsageError, VirtctlError
 
 app = new_app()
 
@@ -37,31 +28,16 @@ EXAMPLES = """  # Forward the local port 8080 to the vmi port:
   ssh -o 'ProxyCommand={{ProgramName}} port-forward --stdio=true vm/testvm/mynamespace 22' root@vm.testvm.mynamespace"""
 
 
-def _log(level: str, msg: str) -> None:
-    line = {"component": "portforward", "level": level, "msg": msg,
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())}
-    sys.stderr.write(json.dumps(line) + "\n")
-    sys.stderr.flush()
+def help_text() -> str:
+    """The command's help, for the argument-count error of the fast path (which has no click context)."""
+    from typer._click import core as click_core
+    from typer.main import get_command
 
-
-def dialer(inv: Any, kind_word: str, name: str, namespace: str) -> Any:
-    """``dial(port, protocol)`` → an open port-forward websocket to the VM or VMI."""
-    from virtctl.model.kinds import VM, VMI
-    from virtctl.streams.dial import dial_once
-    from virtctl.streams.portforward import subresource
-
-    kv = inv.client()
-    kind = VM if kind_word == "vm" else VMI
-
-    def dial(port: int, protocol: str) -> Any:
-        params = kv.transport.websocket_params(kv.subresource_path(kind, namespace, name,
-                                                                   subresource(port, protocol)))
-        try:
-            return dial_once(params)
-        except APIError as e:
-            raise VirtctlError(f"can't access {kind_word.upper()} {name}: {e.message}") from None
-
-    return dial
+    cmd = get_command(app)
+    commands = getattr(cmd, "commands", {})
+    cmd = commands.get("port-forward", cmd)
+    root = click_core.Context(cmd, info_name="virtctl")       # only its presence matters: the path
+    return cmd.get_help(click_core.Context(cmd, info_name="port-forward", parent=root))
 
 
 @app.command("port-forward", cls=CobraCommand, short_help=SHORT, help=SHORT, epilog=EXAMPLES)
@@ -76,45 +52,6 @@ def port_forward(
                                 help="--address=127.0.0.1: Set this to the address the local ports should be "
                                      "opened on"),
 ) -> None:
-    from virtctl.streams import portforward as pf
+    from virtctl.cli.ops import guest
 
-    argv = list(args or [])
-    if len(argv) < 2:
-        _log("fatal", f"Number of input parameters is incorrect, portforward requires at least 2 arg(s), "
-                      f"received {len(argv)}")
-        sys.stderr.write(ctx.get_help() + "\n")
-        raise UsageError("argument validation failed")
-    target = pf.parse_target(argv[0])
-    ports = [pf.parse_port(a) for a in argv[1:]]
-    stdio = bool_value(ctx, "stdio", stdio)
-    if stdio and len(ports) != 1:
-        raise VirtctlError("only one port supported when forwarding to stdout")
-    inv = current()
-    namespace = target.namespace or inv.namespace
-    dial = dialer(inv, target.kind, target.name, namespace)
-
-    if stdio:
-        ws = dial(ports[0].remote, ports[0].protocol)
-        pf.bridge_stdio(ws)
-        return
-
-    servers: list[tuple[Any, Any, Callable[..., None]]] = []
-    for spec in ports:
-        run: Callable[..., None]
-        if spec.protocol == "udp":
-            sock, run = pf.listen_udp(address, spec), pf.serve_udp
-        else:
-            sock, run = pf.listen_tcp(address, spec), pf.serve_tcp
-        _log("info", f"forwarding {spec.protocol} {address}:{sock.getsockname()[1]} to {spec.remote}")
-        servers.append((sock, spec, run))
-    for sock, spec, run in servers:
-        threading.Thread(target=run, args=(sock, spec, dial, lambda m: _log("error", m)),
-                         name=f"portforward-{spec.local}", daemon=True).start()
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for sock, _, _ in servers:
-            sock.close()
+    guest.port_forward(**call_params(ctx))

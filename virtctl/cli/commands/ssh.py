@@ -4,16 +4,10 @@ ssh's (scp's)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import typer
 
-from virtctl.cli.args import bool_value, exact_args
+from virtctl.cli.args import call_params
 from virtctl.cli.lazy import CobraCommand, new_app
-from virtctl.cli.state import current
-from virtctl.errors import VirtctlError
 
 app = new_app()
 
@@ -40,31 +34,6 @@ SCP_EXAMPLES = """  # Copy a file to the remote home folder of user jdoe
   {{ProgramName}} scp jdoe@vmi/testvmi:myfile.bin ~/myfile.bin"""
 
 
-def program() -> list[str]:
-    """How to run this program again (the ProxyCommand's first words)."""
-    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "virtctl"
-    if argv0.endswith("__main__.py") or argv0 == "-m":
-        return [sys.executable, "-m", "virtctl"]
-    return [os.path.abspath(argv0) if os.sep in argv0 else argv0]
-
-
-def _ident(ctx: typer.Context, name: str) -> bool:
-    src = ctx.get_parameter_source(name)
-    return src is not None and src.name == "COMMANDLINE"
-
-
-def _run(argv: list[str]) -> None:
-    inv = current()
-    if inv.options.verbosity >= 3:
-        sys.stderr.write(" ".join(argv) + "\n")
-    try:
-        rc = subprocess.call(argv)
-    except FileNotFoundError:
-        raise VirtctlError(f'exec: "{argv[0]}": executable file not found in $PATH') from None
-    if rc != 0:
-        raise VirtctlError(f"exit status {rc}", exit_code=rc if 0 < rc < 256 else 1)
-
-
 @app.command("ssh", cls=CobraCommand, short_help=SSH_SHORT, help=SSH_SHORT, epilog=SSH_EXAMPLES)
 def ssh(
     ctx: typer.Context,
@@ -88,16 +57,9 @@ def ssh(
     local_ssh: bool = typer.Option(True, "--local-ssh", hidden=True,
                                    help="--local-ssh=true: always true: the local ssh client is used"),
 ) -> None:
-    from virtctl.cli.ssh_args import build_ssh_argv, parse_ssh_target
+    from virtctl.cli.ops import guest
 
-    target = exact_args(args, 1)[0]
-    inv = current()
-    user, t = parse_ssh_target(target, username)
-    argv = build_ssh_argv(program(), t.kind, t.name, t.namespace or inv.namespace, user, port,
-                          list(local_ssh_opts or []), identity_file if _ident(ctx, "identity_file") else "",
-                          command)
-    bool_value(ctx, "local_ssh", local_ssh)
-    _run(argv)
+    guest.ssh(**call_params(ctx))
 
 
 @app.command("scp", cls=CobraCommand, short_help=SCP_SHORT, help=SCP_SHORT, epilog=SCP_EXAMPLES)
@@ -126,12 +88,6 @@ def scp(
     local_ssh: bool = typer.Option(True, "--local-ssh", hidden=True,
                                    help="--local-ssh=true: always true: the local ssh client is used"),
 ) -> None:
-    from virtctl.cli.ssh_args import build_scp_argv, parse_scp_locations
+    from virtctl.cli.ops import guest
 
-    src, dst = exact_args(args, 2)
-    inv = current()
-    remote, local, to_remote = parse_scp_locations(src, dst, username)
-    argv = build_scp_argv(program(), remote, inv.namespace, local, to_remote, port, list(local_ssh_opts or []),
-                          identity_file if _ident(ctx, "identity_file") else "",
-                          bool_value(ctx, "recursive", recursive), bool_value(ctx, "preserve", preserve))
-    _run(argv)
+    guest.scp(**call_params(ctx))
