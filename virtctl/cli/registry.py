@@ -23,6 +23,8 @@ COMMANDS: dict[str, Entry] = {
     "completion": Entry("completion", "Generate the autocompletion script for the specified shell"),
     "create": Entry("create", "Create a manifest for the specified Kind."),
     "delete": Entry("delete", "Delete KubeVirt objects by kind and name.", completes="kind"),
+    "expose": Entry("expose", "Expose a virtual machine instance, virtual machine, or virtual machine instance "
+                              "replica set as a new service.", completes="kind"),
     "fslist": Entry("guestinfo", "Return full list of filesystems available on the guest machine.", completes="vmi"),
     "get": Entry("get", "Display one or many KubeVirt objects.", completes="kind"),
     "guestosinfo": Entry("guestinfo", "Return guest agent info about operating system.", completes="vmi"),
