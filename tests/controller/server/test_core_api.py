@@ -373,3 +373,15 @@ def test_generated_protobuf_bodies_never_get_a_5xx(api_server_session, plural, d
 def test_namespaces_have_no_deletecollection(api_server):
     r = api_server.request("DELETE", NS)
     assert r.status == 405 and "default" in names(api_server, NS)
+
+
+def test_finalize_releases_a_terminating_namespace(api_server):
+    api = api_server
+    post(api, NS, {"metadata": {"name": "stuck"}})
+    api.request("DELETE", f"{NS}/stuck")                     # no namespace controller here: it stays
+    assert api.request("GET", f"{NS}/stuck").json()["status"]["phase"] == "Terminating"
+    r = api.request("PUT", f"{NS}/stuck/finalize", {"metadata": {"name": "stuck"}, "spec": {"finalizers": []}})
+    assert r.status == 200
+    assert api.request("GET", f"{NS}/stuck").status == 404
+    assert api.request("GET", f"{NS}/default/finalize").status == 405
+    assert api.request("PUT", f"{NS}/nope/finalize", {"spec": {}}).status == 404

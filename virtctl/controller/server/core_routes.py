@@ -4,9 +4,11 @@ under it, served by the same CRUD/list/watch code as the KubeVirt kinds
 
 from __future__ import annotations
 
+import copy
+
 from virtctl.controller.server import discovery, resources
 from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, json_response
-from virtctl.errors import MethodNotAllowed
+from virtctl.errors import BadRequest, MethodNotAllowed, NotFound
 from virtctl.model import kinds
 
 
@@ -23,6 +25,8 @@ def route(state: ServerState, req: Request, parts: list[str]) -> Response | Stre
         listing = discovery.resource_list(kinds.CORE, "v1")
         assert listing is not None
         return json_response(200, listing)
+    if len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "finalize":
+        return _finalize(state, req, rest[1])
     rp = resources.parse([kinds.CORE, "v1", *rest])
     if rp is None and len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "status":
         rp = resources.ResourcePath(kinds.NAMESPACE, None, rest[1], "status")
@@ -34,3 +38,28 @@ def route(state: ServerState, req: Request, parts: list[str]) -> Response | Stre
 def _get_only(req: Request) -> None:
     if req.method != "GET":
         raise MethodNotAllowed("the server does not allow this method on the requested resource")
+
+
+def _finalize(state: ServerState, req: Request, name: str) -> Response:
+    """``PUT namespaces/{name}/finalize``: set ``spec.finalizers`` (what users do to release a
+    namespace stuck in Terminating); a Terminating namespace left without finalizers goes."""
+    if req.method != "PUT":
+        raise MethodNotAllowed("the server does not allow this method on the requested resource")
+    body = req.json(empty={})
+    spec = body.get("spec") if isinstance(body, dict) else None
+    finalizers = spec.get("finalizers") if isinstance(spec, dict) else None
+    if finalizers is not None and not isinstance(finalizers, list):
+        raise BadRequest('Namespace in version "v1" cannot be handled as a Namespace: json: cannot unmarshal '
+                         f"{type(finalizers).__name__} into Go struct field NamespaceSpec.spec.finalizers of type "
+                         "[]v1.FinalizerName")
+    dry_run = req.query.dry_run()
+    current = state.store.get(kinds.NAMESPACE, None, name)
+    new = copy.deepcopy(current)
+    new.setdefault("spec", {})["finalizers"] = list(finalizers or [])
+    stored = state.store.replace(kinds.NAMESPACE, None, name, new, dry_run=dry_run)
+    if not dry_run and stored["metadata"].get("deletionTimestamp") and not stored["spec"].get("finalizers"):
+        try:
+            stored = state.store.delete(kinds.NAMESPACE, None, name)
+        except NotFound:
+            pass
+    return json_response(200, stored)
