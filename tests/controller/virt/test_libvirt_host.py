@@ -271,3 +271,33 @@ def test_unreachable_libvirtd_is_retried_on_use(tmp_path):
             h.host_info()
     finally:
         h.close()
+
+
+def test_a_uuid_taken_between_the_check_and_the_start_is_replaced():
+    """Two controllers starting the same namespace/name at once: the one whose createXML loses the
+    race for the UUID takes its own and starts anyway."""
+    a = LibvirtHost("test:///default", "node01", owner_id="controller-a")
+    raced: list[bool] = []
+
+    class Racing(LibvirtHost):
+        def _unique_uuid(self, root):
+            changed = super()._unique_uuid(root)
+            if not raced:                                   # the other controller starts right now
+                raced.append(True)
+                a.start(dom_a.to_xml())
+            return changed
+
+    b = Racing("test:///default", "node01", owner_id="controller-b")
+    name = unique("race")
+    vmi_a, dom_a = make_domain(a, name)
+    vmi_b, dom_b = make_domain(b, name)
+    try:
+        b.start(dom_b.to_xml())
+        assert raced
+        assert a.status(dom_a.name).vmi_uid == vmi_a["metadata"]["uid"]
+        assert b.status(dom_b.name).vmi_uid == vmi_b["metadata"]["uid"]
+    finally:
+        a.destroy(dom_a.name)
+        b.destroy(dom_b.name)
+        a.close()
+        b.close()

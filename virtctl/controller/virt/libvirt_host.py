@@ -100,7 +100,8 @@ _PAUSED_REASONS = {
 _RUNNING_REASONS = {
     libvirt.VIR_DOMAIN_RUNNING_BOOTED: "booted", libvirt.VIR_DOMAIN_RUNNING_MIGRATED: "migrated",
     libvirt.VIR_DOMAIN_RUNNING_RESTORED: "restored", libvirt.VIR_DOMAIN_RUNNING_FROM_SNAPSHOT: "from-snapshot",
-    libvirt.VIR_DOMAIN_RUNNING_UNPAUSED: "unpaused", libvirt.VIR_DOMAIN_RUNNING_MIGRATION_CANCELED: "migration-canceled",
+    libvirt.VIR_DOMAIN_RUNNING_UNPAUSED: "unpaused",
+    libvirt.VIR_DOMAIN_RUNNING_MIGRATION_CANCELED: "migration-canceled",
     libvirt.VIR_DOMAIN_RUNNING_SAVE_CANCELED: "save-canceled", libvirt.VIR_DOMAIN_RUNNING_WAKEUP: "wakeup",
     libvirt.VIR_DOMAIN_RUNNING_CRASHED: "crashed",
 }
@@ -354,11 +355,12 @@ class LibvirtHost:
             return None
         return owner.uid
 
-    def _stamp_owner(self, root: ET.Element) -> str:
-        """The domain XML with this controller's identity in its owner metadata and its name."""
+    def _stamp_owner(self, root: ET.Element, domain: str) -> str:
+        """The XML of our domain ``domain`` with this controller's identity in its owner metadata
+        and its (libvirt) name."""
         name = root.find("name")
-        if name is not None and name.text:
-            name.text = libvirt_domain_name(name.text, self.owner_id)
+        if name is not None:
+            name.text = libvirt_domain_name(domain, self.owner_id)
         vmi = root.find(f"metadata/{{{METADATA_NS}}}vmi")
         if vmi is not None and self.owner_id:
             el = vmi.find(f"{{{METADATA_NS}}}controller")
@@ -367,23 +369,25 @@ class LibvirtHost:
             el.text = self.owner_id
         return ET.tostring(root, encoding="unicode")
 
-    def _unique_uuid(self, root: ET.Element) -> None:
+    def _unique_uuid(self, root: ET.Element) -> bool:
         """When another domain on this libvirtd (another controller's VMI of the same namespace and
         name) holds our UUID, take one derived from it and our id, in ``<uuid>`` and in the SMBIOS
-        entry that libvirt requires to match it. Otherwise the UUID stays what the VMI asked for."""
+        entry that libvirt requires to match it (True). Otherwise the UUID stays what the VMI asked
+        for (False)."""
         el = root.find("uuid")
         if not self._suffix or el is None or not el.text:
-            return
+            return False
         try:
             other = self.conn().lookupByUUIDString(el.text)
         except libvirt.libvirtError:
-            return                                 # free (or unknown: createXML will say)
+            return False                           # free (or unknown: createXML will say)
         if self.domain_of(other.name()) is not None:
-            return                                 # our own: createXML reports it
+            return False                           # our own: createXML reports it
         new = str(uuidlib.uuid5(uuidlib.UUID(el.text), self.owner_id))
         for entry in root.iterfind("sysinfo/system/entry[@name='uuid']"):
             entry.text = new
         el.text = new
+        return True
 
     def list_domains(self) -> dict[str, DomainStatus]:
         out: dict[str, DomainStatus] = {}
@@ -421,29 +425,36 @@ class LibvirtHost:
         return status_from_state(state, reason, uid)
 
     def start(self, domain_xml: str, paused: bool = False) -> None:
-        flags = libvirt.VIR_DOMAIN_START_PAUSED if paused else 0
         root = ET.fromstring(domain_xml)
         name = root.findtext("name", "?")
         owner = parse_owner(root)
         with self._lock:
             self._legacy.discard(name)             # a fresh start always gets the tagged name
         self._unique_uuid(root)
-        domain_xml = self._stamp_owner(root)
         with self._lock:
             self._stopped.pop(name, None)
             self._uids[name] = owner.uid if owner else ""
             while len(self._uids) > _MAX_REMEMBERED:
                 self._uids.pop(next(iter(self._uids)))
         try:
-            self.conn().createXML(domain_xml, flags)
+            self._create(self._stamp_owner(root, name), paused)
         except libvirt.libvirtError as e:
-            if not (paused and e.get_error_code() == libvirt.VIR_ERR_INVALID_ARG):
+            if not self._unique_uuid(root):
                 raise _fail("start", name, e) from None
-            # the test driver has no START_PAUSED: start, then pause at once
+            # another controller's VMI of the same namespace and name took the UUID meanwhile
             try:
-                self.conn().createXML(domain_xml, 0).suspend()
+                self._create(self._stamp_owner(root, name), paused)
             except libvirt.libvirtError as e2:
                 raise _fail("start", name, e2) from None
+
+    def _create(self, domain_xml: str, paused: bool) -> None:
+        try:
+            self.conn().createXML(domain_xml, libvirt.VIR_DOMAIN_START_PAUSED if paused else 0)
+        except libvirt.libvirtError as e:
+            if not (paused and e.get_error_code() == libvirt.VIR_ERR_INVALID_ARG):
+                raise
+            # the test driver has no START_PAUSED: start, then pause at once
+            self.conn().createXML(domain_xml, 0).suspend()
 
     def _call(self, action: str, domain: str, fn: Callable[[libvirt.virDomain], Any]) -> Any:
         dom = self._lookup(domain)
