@@ -335,6 +335,12 @@ def test_guest_agent_and_addresses(env, vm, key):
     assert vmi["status"]["guestOSInfo"]["id"] == "virtctl-test-guest"
     table = env.run("get", "vmi", vm).stdout
     assert "10.0.2.15" in table
+    if shutil.which("kubectl"):                       # real kubectl: the server's Table has the IP column
+        r = subprocess.run(["kubectl", "--context", "virtctl-local", "get", "vmi", vm], env=env.env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        header, row = r.stdout.splitlines()[:2]
+        assert "IP" in header.split() and "10.0.2.15" in row.split()
 
     # the agent goes away: AgentConnected goes, guestosinfo says so
     ssh(env, vm, key, "kill $(cat /run/qemu-ga.pid)")
