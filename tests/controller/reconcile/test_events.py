@@ -140,3 +140,22 @@ def test_event_ttl_comes_from_config_yaml(tmp_path):
     assert Settings(state_dir=tmp_path).event_ttl == 3600
     (tmp_path / "config.yaml").write_text("eventTTL: 60\n")
     assert Settings.load(tmp_path).event_ttl == 60
+
+
+def test_a_vm_in_crash_loop_says_why(env, caplog):
+    make_ns(env.store, env.ns)
+
+    def refuse(vmi, settings, namespace=None):
+        raise VirtctlError('image "127.0.0.1:5000/nope:v1" not found: manifest unknown')
+
+    env.manager = manager_mod.start(env.store, env.settings, [env.host], prepare_volumes=refuse, resync_seconds=0.5)
+    with caplog.at_level(logging.WARNING, logger="virtctl.controller.reconcile.events"):
+        vm = env.vm()
+        env.wait_vm_status("CrashLoopBackOff")
+        ev = wait_for(lambda: next((e for e in env.store.list(kinds.EVENT, env.ns)[0]
+                                    if e["involvedObject"]["kind"] == "VirtualMachine" and e["type"] == "Warning"),
+                                   None), what="a Warning event on the VM")
+    assert ev["involvedObject"]["uid"] == vm["metadata"]["uid"] and ev["reason"] == "FailedCreate"
+    assert "manifest unknown" in ev["message"]
+    lines = [r for r in caplog.records if "manifest unknown" in r.getMessage()]
+    assert all("VirtualMachineInstance" in r.getMessage() for r in lines)      # logged once per failure

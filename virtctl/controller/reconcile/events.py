@@ -62,13 +62,16 @@ class Recorder:
     def normal(self, obj: Object, reason: str, message: str, *, host: str | None = None) -> None:
         self.event(obj, NORMAL, reason, message, host=host)
 
-    def warning(self, obj: Object, reason: str, message: str, *, host: str | None = None) -> None:
-        self.event(obj, WARNING, reason, message, host=host)
+    def warning(self, obj: Object, reason: str, message: str, *, host: str | None = None,
+                logged: bool = True) -> None:
+        self.event(obj, WARNING, reason, message, host=host, logged=logged)
 
-    def event(self, obj: Object, event_type: str, reason: str, message: str, *, host: str | None = None) -> None:
+    def event(self, obj: Object, event_type: str, reason: str, message: str, *, host: str | None = None,
+              logged: bool = True) -> None:
+        """``logged=False``: a warning already logged for another object (a VMI's, repeated on its VM)."""
         ref = reference(obj)
         host = self.host if host is None else host
-        if event_type == WARNING:
+        if event_type == WARNING and logged:
             log.warning("%s %s/%s: %s: %s", ref.get("kind", "object"), ref.get("namespace", ""),
                         ref.get("name", ""), reason, message)
         key = (self.component, host, ref.get("kind", ""), ref.get("namespace", ""), ref.get("name", ""),

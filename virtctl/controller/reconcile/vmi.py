@@ -304,7 +304,11 @@ class VMIController:
               component: Recorder | None = None, host: str | None = None, full: str | None = None) -> None:
         """Failed: the phase and conditions, a Warning event and (through the recorder) a WARNING
         log line, with the whole message (``full`` when the condition keeps only its first line)."""
-        (component or self.events).warning(vmi, event, full or message, host=host)
+        recorder = component or self.events
+        recorder.warning(vmi, event, full or message, host=host)
+        owner = self._owner(vmi)
+        if owner is not None:             # the VM restarts its VMI: its own events keep the reason
+            recorder.warning(owner, event, full or message, host=host, logged=False)
         def change(s: dict) -> None:
             st.set_phase(s, st.FAILED)
             s["reason"] = reason
@@ -437,6 +441,17 @@ class VMIController:
         self._write_meta(vmi, drop)
         if released and released[0]:
             self.events.normal(vmi, "Deleted", "Signaled Deletion", host=(vmi.get("status") or {}).get("nodeName"))
+
+    def _owner(self, vmi: dict) -> dict | None:
+        """The VM that controls ``vmi``, if it still exists."""
+        ref = st.controller_ref(vmi)
+        if not ref or ref.get("kind") != "VirtualMachine":
+            return None
+        try:
+            vm = self.store.get(kinds.VM, _meta(vmi).get("namespace"), ref.get("name") or "")
+        except NotFound:
+            return None
+        return vm if _meta(vm).get("uid") == ref.get("uid") else None
 
     def _owner_alive(self, vmi: dict) -> bool:
         ref = st.controller_ref(vmi)
