@@ -203,3 +203,62 @@ def test_connections_keep_alive_like_client_go(api_server) -> None:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 30
     finally:
         kv.close()
+
+
+# ---- --request-timeout bounds the whole exchange (Go's Client.Timeout), not each read
+
+def trickling_server(answer: bytes, step: int = 1, after_head: bytes = b"") -> tuple[socket.socket, int, list[int]]:
+    """Reads one request, sends ``after_head`` at once and then ``answer`` ``step`` bytes at a time,
+    every 0.25 s: each read gets something well within a second, the whole takes far longer.
+    ``sent`` counts the bytes it managed to send before the client hung up."""
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    sent = [0]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        f = conn.makefile("rb")
+        try:
+            while f.readline() not in (b"\r\n", b""):
+                pass
+            conn.sendall(after_head)
+            for i in range(0, len(answer), step):
+                conn.sendall(answer[i:i + step])
+                sent[0] += len(answer[i:i + step])
+                time.sleep(0.25)
+        except OSError:
+            return
+        finally:
+            f.close()
+            conn.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, listener.getsockname()[1], sent
+
+
+def test_a_server_that_answers_a_byte_at_a_time_is_cut_at_the_request_timeout(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    slow_head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60 + b"\r\nContent-Length: 2\r\n\r\n{}"
+    listener, port, sent = trickling_server(slow_head)
+    try:
+        res = run_cli(["--server", f"http://127.0.0.1:{port}", "--request-timeout=1s", "get", "vm", "x"])
+    finally:
+        listener.close()
+    assert (res.code, res.err.splitlines()[-1:]) == (1, [AWAITING_HEADERS.strip()]), res
+    assert sent[0] < len(slow_head)               # it gave up long before the answer could be complete
+
+
+def test_a_watch_ends_at_the_request_timeout_even_while_events_flow(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunk = b"%x\r\n" % len(EVENT) + EVENT + b"\r\n"
+    listener, port, sent = trickling_server(chunk * 400, step=len(chunk), after_head=head)   # 4 events a second
+    kv = KubeVirtClient.from_config(resolve(Overrides(server=f"http://127.0.0.1:{port}", request_timeout="1")))
+    try:
+        events = sum(1 for _ in kv.watch(kinds.VM))   # ends quietly, as kubectl get -w does
+    finally:
+        kv.close()
+        listener.close()
+    assert sent[0] < 400 * len(chunk) and 0 < events < 400     # the first event comes at once

@@ -8,10 +8,13 @@ whole ``virtctl get vm NAME`` request; this module costs nothing beyond ``socket
 
 from __future__ import annotations
 
+import io
 import socket
+import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:                  # typing costs start-up time; annotations only
+    from collections.abc import Callable
     from typing import Any
 
 MAX_LINE = 65536
@@ -41,6 +44,23 @@ class ConnectTimeout(TimeoutError):
         super().__init__(f"{phase} timed out")
         self.phase = phase
         self.by_request = by_request
+
+
+class _ArmedReader(io.RawIOBase):
+    """The socket as a raw stream (what ``makefile("rb")`` gives) that calls ``before`` ahead of
+    every receive: the request's deadline then bounds a line that arrives byte by byte."""
+
+    def __init__(self, sock: socket.socket, before: Callable[[], None]):
+        super().__init__()
+        self._sock = sock
+        self._before = before
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._before()
+        return self._sock.recv_into(buffer)
 
 
 class Response:
@@ -167,6 +187,7 @@ class Connection:
         # (the transport's retry rule, :func:`may_retry`, depends on both)
         self.sent = 0
         self.answered = False
+        self.deadline: float | None = None        # time.monotonic() by which the request must be done
 
     def connect(self) -> None:
         import time
@@ -200,7 +221,7 @@ class Connection:
             sock.close()
             raise
         self.sock = sock
-        self.rfile = sock.makefile("rb")
+        self.rfile = io.BufferedReader(_ArmedReader(sock, self.arm))
 
     def _open_tunnel(self, sock: socket.socket) -> None:
         host, port = self.tunnel  # type: ignore[misc]
@@ -216,7 +237,11 @@ class Connection:
             raise OSError(f"proxy refused the tunnel to {target}: {status} {reason}")
 
     def request(self, method: str, target: str, headers: list[tuple[str, str]],
-                body: bytes | None = None) -> Response:
+                body: bytes | None = None, *, deadline: float | None = None) -> Response:
+        """Send one request and read the answer's head. ``deadline`` (``time.monotonic()``) bounds
+        the whole exchange, body included, as Go's ``Client.Timeout`` does: every read and write
+        waits only for what is left of it."""
+        self.deadline = deadline
         if self.sock is None:
             self.connect()
         lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host_header or self._host_header()}"]
@@ -231,6 +256,7 @@ class Connection:
         self.sent, self.answered = 0, False
         data = memoryview(head + body if body else head)
         while self.sent < len(data):             # counted: "nothing written" makes any request safe to resend
+            self.arm()
             self.sent += self.sock.send(data[self.sent:])
         line = self.rfile.readline(MAX_LINE + 1)
         if not line:
@@ -241,6 +267,16 @@ class Connection:
             _headers(self.rfile)
             status, reason = _status_line(self.rfile.readline(MAX_LINE + 1))
         return Response(self, status, reason, _headers(self.rfile), method)
+
+    def arm(self) -> None:
+        """Let the next socket operation wait only until the request's deadline (called before
+        every send and every receive, so a server trickling bytes cannot stretch it)."""
+        if self.deadline is None or self.sock is None:
+            return
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request's deadline passed")
+        self.sock.settimeout(left)
 
     def _host_header(self) -> str:
         host, port = self.tunnel if self.tunnel else (self.host, self.port)

@@ -142,6 +142,15 @@ def _env_proxy(scheme: str, host: str) -> str:
 REPLAYABLE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 
 
+def _deadline(timeout: float | None) -> float | None:
+    """--request-timeout bounds a whole request, answer included (Go's ``Client.Timeout``)."""
+    if timeout is None:
+        return None
+    import time
+
+    return time.monotonic() + timeout
+
+
 def may_retry(method: str, headers: dict[str, str], error: BaseException, *, reused: bool, sent: int,
               answered: bool) -> bool:
     """Whether a request that failed with ``error`` may be sent again on a new connection: Go's
@@ -151,7 +160,7 @@ def may_retry(method: str, headers: dict[str, str], error: BaseException, *, reu
     ``Idempotency-Key``), and only while no byte of the answer arrived and the connection was
     closed or reset under it (not on a time-out). A POST the server may have received is never
     sent twice: that would create two objects."""
-    if not reused:
+    if not reused or isinstance(error, TimeoutError):   # out of time: no second try
         return False
     if sent == 0:
         return True
@@ -237,9 +246,9 @@ class HTTPTransport:
         return f"{self.scheme}://{netloc}{target}"
 
     def _send(self, conn: http11.Connection, method: str, path: str, body: bytes | None,
-              headers: dict[str, str]) -> http11.Response:
+              headers: dict[str, str], deadline: float | None = None) -> http11.Response:
         pairs = list(headers.items()) + [("Impersonate-Group", g) for g in self.cfg.impersonate_groups]
-        return conn.request(method, path, pairs, body)
+        return conn.request(method, path, pairs, body, deadline=deadline)
 
     # ---- the interface
     def request(self, method: str, path: str, *, query: dict | None = None, body: bytes | None = None,
@@ -251,6 +260,7 @@ class HTTPTransport:
             headers["Content-Type"] = content_type
         target = self.url_path(path, query)
         timeout = timeout if timeout is not None else self.cfg.timeout
+        deadline = _deadline(timeout)
         for attempt in (0, 1):
             conn = self._conn
             if conn is not None and conn.idle_closed():
@@ -262,7 +272,7 @@ class HTTPTransport:
             else:
                 conn.settimeout(timeout)
             try:
-                resp = self._send(conn, method, target, body, headers)
+                resp = self._send(conn, method, target, body, headers, deadline)
                 data = resp.read()
             except OSError as e:
                 self.close()
@@ -285,10 +295,11 @@ class HTTPTransport:
         headers = self.headers()
         headers["Accept"] = "application/json"
         # --request-timeout bounds a watch too (kubectl -w ends then)
-        conn = self._new_connection(timeout if timeout is not None else self.cfg.timeout)
+        timeout = timeout if timeout is not None else self.cfg.timeout
+        conn = self._new_connection(timeout)
         try:
             try:
-                resp = self._send(conn, "GET", self.url_path(path, query), None, headers)
+                resp = self._send(conn, "GET", self.url_path(path, query), None, headers, _deadline(timeout))
             except OSError as e:
                 raise self._connection_error(e) from None
             if resp.status >= 300:
