@@ -101,9 +101,11 @@ class Recorder:
                 return
         ns = ref.get("namespace") or "default"
         try:
-            self.store.get(kinds.NAMESPACE, None, ns)
+            namespace = self.store.get(kinds.NAMESPACE, None, ns)
         except NotFound:
             return                               # the namespace went (or the object's did with it)
+        if (namespace.get("status") or {}).get("phase") == "Terminating":
+            return                               # it is being emptied: a new event would outlive it
         name = f"{ref.get('name') or 'event'}.{time.time_ns():x}"
         source: dict[str, str] = {"component": self.component}
         if host:
