@@ -73,11 +73,9 @@ def test_source_fields() -> None:
 
 
 @pytest.mark.parametrize("source, message", [
-    ({"secretRef": {"name": "s"}}, "spec.volumes[0].cloudInitNoCloud.secretRef: secret references are not "
-                                   "supported in standalone mode (there are no Kubernetes Secrets); put the data "
-                                   "in userData/userDataBase64 or networkData/networkDataBase64"),
-    ({"networkDataSecretRef": {"name": "s"}}, "spec.volumes[0].cloudInitNoCloud.networkDataSecretRef: secret "
-                                              "references are not supported"),
+    ({"secretRef": {}}, "spec.volumes[0].cloudInitNoCloud.secretRef.name: Required value"),
+    ({"networkDataSecretRef": {"name": 7}}, "spec.volumes[0].cloudInitNoCloud.networkDataSecretRef.name: Required "
+                                            "value"),
     ({"userData": "a", "userDataBase64": "YQ=="}, "spec.volumes[0].cloudInitNoCloud: userData and userDataBase64 "
                                                   "are mutually exclusive"),
     ({"userDataBase64": "not base64!"}, "spec.volumes[0].cloudInitNoCloud.userDataBase64: is not valid base64"),

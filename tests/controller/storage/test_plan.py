@@ -222,17 +222,9 @@ def test_host_disk_from_the_example_is_denied_without_host_disk_dirs(tmp_path: P
 
 
 @pytest.mark.parametrize("volume, message", [
-    ({"name": "cm", "configMap": {"name": "app-config"}},
-     "spec.volumes[1].configMap: configMap volumes are not supported in standalone mode: there are no Kubernetes "
-     "ConfigMaps"),
-    ({"name": "s", "secret": {"secretName": "s"}},
-     "spec.volumes[1].secret: secret volumes are not supported in standalone mode: there are no Kubernetes Secrets"),
     ({"name": "sa", "serviceAccount": {"serviceAccountName": "default"}},
      "spec.volumes[1].serviceAccount: serviceAccount volumes are not supported in standalone mode: there are no "
      "Kubernetes service accounts"),
-    ({"name": "d", "downwardAPI": {"fields": []}},
-     "spec.volumes[1].downwardAPI: downwardAPI volumes are not supported in standalone mode: there is no pod to "
-     "take fields from"),
     ({"name": "m", "downwardMetrics": {}},
      "spec.volumes[1].downwardMetrics: downwardMetrics volumes are not supported in standalone mode: there is no "
      "metrics collector on this host"),

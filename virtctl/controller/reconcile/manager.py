@@ -23,6 +23,7 @@ from virtctl.controller.reconcile.snapshot import SnapshotController
 from virtctl.controller.reconcile.vm import VMController
 from virtctl.controller.reconcile.vmi import DomainFacts, PrepareVolumes, Requeue, VMIController
 from virtctl.controller.settings import Settings
+from virtctl.controller.storage import configsources
 from virtctl.controller.storage.importer import ensure_data_volumes
 from virtctl.controller.store.corekinds import ensure_system_namespaces
 from virtctl.controller.store.protocol import Object, Store
@@ -81,6 +82,11 @@ class Manager:
             self.restore_queue.add(key)
         elif kind is kinds.NAMESPACE:
             self.namespace_queue.add(key)
+        elif kind is kinds.SECRET or kind is kinds.CONFIGMAP:
+            # a VMI waiting for this Secret/ConfigMap starts now (docs/standalone.md#secrets-and-configmaps-in-vms)
+            vmis, _ = self.store.list(kinds.VMI, key[0])
+            for name in configsources.referencing(vmis, kind.kind, key[1]):
+                self.vmi_queue.add((key[0], name))
 
     def _on_domain_event(self, ev: DomainEvent) -> None:
         if self._stop.is_set():

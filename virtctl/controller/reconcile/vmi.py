@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 from virtctl.controller.reconcile.events import VIRT_CONTROLLER, VIRT_HANDLER, Recorder
 from virtctl.controller.settings import Settings
+from virtctl.controller.storage import configsources
 from virtctl.controller.storage import plan as volumes
 from virtctl.controller.store.protocol import Store
 from virtctl.controller.virt import host as host_mod
@@ -191,6 +192,13 @@ class VMIController:
         self._write_status(vmi, lambda s: st.set_condition(s, "Synchronized", "False", SYNC_FAILED_REASON, message))
         self.events.warning(vmi, "SyncFailed", message, host=(vmi.get("status") or {}).get("nodeName") or "")
 
+    def _lookup(self, kind: str, namespace: str, name: str) -> dict | None:
+        """A Secret or ConfigMap for :func:`configsources.resolve` (None when it does not exist)."""
+        try:
+            return self.store.get(kinds.SECRET if kind == "Secret" else kinds.CONFIGMAP, namespace, name)
+        except NotFound:
+            return None
+
     # ------------------------------------------------------------------ hosts
     def host_for(self, vmi: dict) -> Hypervisor:
         node = (vmi.get("status") or {}).get("nodeName")
@@ -258,7 +266,14 @@ class VMIController:
         """Prepare volumes, record the node, then create the domain."""
         ns = _meta(vmi).get("namespace")
         try:
-            prepared = self._prepare(vmi, self.settings, namespace=ns)
+            extra = {"sources": configsources.resolve(vmi, self._lookup)} if configsources.needed(vmi) else {}
+            prepared = self._prepare(vmi, self.settings, namespace=ns, **extra)
+        except configsources.SourceNotFound as e:
+            # KubeVirt's launcher pod waits for the volume to mount (kubelet's FailedMount)
+            missing = str(e)
+            self._write_status(vmi, lambda s: st.set_condition(s, "Synchronized", "False", "FailedMount", missing))
+            self.events.warning(vmi, "FailedMount", missing)
+            raise Requeue(VOLUME_RETRY_SECONDS) from None
         except volumes.VolumeNotFound as e:
             # KubeVirt waits for a missing PVC to appear (ErrorPvcNotFound on the VM)
             missing = str(e)

@@ -1,4 +1,5 @@
-"""cloud-init data sources as ISO images: NoCloud (label ``cidata``) and ConfigDrive (``config-2``).
+"""cloud-init data sources as ISO images: NoCloud (label ``cidata``) and ConfigDrive (``config-2``);
+:func:`write_iso` also makes the ISOs of Secret, ConfigMap and downward API volumes.
 
 Built with pycdlib, with Joliet and Rock Ridge so that cloud-init sees the real lower-case names
 (``user-data``, ``meta-data``, ``openstack/latest/user_data``); the plain ISO 9660 names are only
@@ -13,6 +14,7 @@ import io
 import json
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,17 +33,15 @@ class CloudInitData:
 
 
 def read_cloud_init_source(source: dict, field: str) -> CloudInitData:
-    """userData/userDataBase64 and networkData/networkDataBase64 of a cloudInit volume.
-
-    Secret references need Kubernetes Secrets, which standalone mode does not have: refused.
-    """
+    """userData/userDataBase64 and networkData/networkDataBase64 of a cloudInit volume. Data from a
+    ``secretRef``/``networkDataSecretRef`` is resolved from the Secret by
+    :mod:`virtctl.controller.storage.configsources` and takes the place of these."""
     if not isinstance(source, dict):
         raise field_invalid(f"{field}", "must be an object")
-    for key in ("secretRef", "userDataSecretRef", "networkDataSecretRef"):
-        if source.get(key):
-            raise field_invalid(f"{field}.{key}", "secret references are not supported in standalone mode "
-                                             "(there are no Kubernetes Secrets); put the data in "
-                                             "userData/userDataBase64 or networkData/networkDataBase64")
+    for key in ("secretRef", "networkDataSecretRef"):
+        ref = source.get(key)
+        if ref is not None and (not isinstance(ref, dict) or not isinstance(ref.get("name"), str) or not ref["name"]):
+            raise field_invalid(f"{field}.{key}.name", "Required value", "FieldValueRequired")
     return CloudInitData(_one_of(source, "userData", field), _one_of(source, "networkData", field))
 
 
@@ -63,30 +63,41 @@ def _one_of(source: dict, key: str, field: str) -> bytes | None:
     return None
 
 
-def nocloud_meta_data(instance_id: str, hostname: str) -> bytes:
-    return f"instance-id: {instance_id}\nlocal-hostname: {hostname}\n".encode()
+def nocloud_meta_data(instance_id: str, hostname: str, public_keys: Sequence[str] = ()) -> bytes:
+    """NoCloud meta-data; SSH keys of ``accessCredentials`` (noCloud) as ``public-keys`` ("0", "1", …
+    as KubeVirt numbers them; JSON strings are valid YAML scalars)."""
+    text = f"instance-id: {instance_id}\nlocal-hostname: {hostname}\n"
+    if public_keys:
+        text += "public-keys:\n" + "".join(f"  {json.dumps(str(i))}: {json.dumps(k)}\n"
+                                           for i, k in enumerate(public_keys))
+    return text.encode()
 
 
-def config_drive_meta_data(instance_id: str, hostname: str) -> bytes:
-    return json.dumps({"uuid": instance_id, "hostname": hostname, "name": hostname}, indent=2).encode()
+def config_drive_meta_data(instance_id: str, hostname: str, public_keys: Sequence[str] = ()) -> bytes:
+    meta: dict[str, object] = {"uuid": instance_id, "hostname": hostname, "name": hostname}
+    if public_keys:
+        meta["public_keys"] = {str(i): k for i, k in enumerate(public_keys)}
+    return json.dumps(meta, indent=2).encode()
 
 
-def write_nocloud_iso(dest: Path, data: CloudInitData, *, instance_id: str, hostname: str) -> None:
+def write_nocloud_iso(dest: Path, data: CloudInitData, *, instance_id: str, hostname: str,
+                      public_keys: Sequence[str] = ()) -> None:
     """NoCloud: user-data, meta-data, network-config at the root of a volume labelled ``cidata``."""
-    files = {"user-data": data.user_data or b"", "meta-data": nocloud_meta_data(instance_id, hostname)}
+    files = {"user-data": data.user_data or b"", "meta-data": nocloud_meta_data(instance_id, hostname, public_keys)}
     if data.network_data is not None:
         files["network-config"] = data.network_data
-    _write_iso(dest, NOCLOUD_LABEL, files)
+    write_iso(dest, NOCLOUD_LABEL, files)
 
 
-def write_config_drive_iso(dest: Path, data: CloudInitData, *, instance_id: str, hostname: str) -> None:
+def write_config_drive_iso(dest: Path, data: CloudInitData, *, instance_id: str, hostname: str,
+                           public_keys: Sequence[str] = ()) -> None:
     """OpenStack config drive: openstack/latest/{user_data,meta_data.json,network_data.json}."""
-    files = {"openstack/latest/meta_data.json": config_drive_meta_data(instance_id, hostname)}
+    files = {"openstack/latest/meta_data.json": config_drive_meta_data(instance_id, hostname, public_keys)}
     if data.user_data is not None:
         files["openstack/latest/user_data"] = data.user_data
     if data.network_data is not None:
         files["openstack/latest/network_data.json"] = data.network_data
-    _write_iso(dest, CONFIG_DRIVE_LABEL, files)
+    write_iso(dest, CONFIG_DRIVE_LABEL, files)
 
 
 def _iso9660_name(name: str, used: set[str], is_dir: bool) -> str:
@@ -104,7 +115,8 @@ def _iso9660_name(name: str, used: set[str], is_dir: bool) -> str:
         stem = f"{base[:8 - len(str(n))]}{n}"
 
 
-def _write_iso(dest: Path, label: str, files: dict[str, bytes]) -> None:
+def write_iso(dest: Path, label: str, files: dict[str, bytes]) -> None:
+    """An ISO 9660 image (Joliet, Rock Ridge) labelled ``label`` holding ``files`` (path → bytes)."""
     iso = pycdlib.PyCdlib()
     iso.new(interchange_level=1, vol_ident=label, joliet=3, rock_ridge="1.09")
     iso_dirs: dict[str, str] = {"": ""}           # logical dir → ISO 9660 path

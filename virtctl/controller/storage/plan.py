@@ -19,6 +19,7 @@ from typing import Callable
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import cloudinit, qemu_img
 from virtctl.controller.storage.checks import check_image, check_pull_policy, parse_size, reject_pull_secret
+from virtctl.controller.storage.configsources import ResolvedSources
 from virtctl.controller.storage.images import ImageCache
 from virtctl.controller.storage.layout import (
     NAME_MAX,
@@ -36,11 +37,8 @@ from virtctl.errors import field_invalid
 
 # volume types standalone mode cannot give a meaning to, and why
 UNSUPPORTED_VOLUME_TYPES = {
-    "configMap": "configMap volumes are not supported in standalone mode: there are no Kubernetes ConfigMaps",
-    "secret": "secret volumes are not supported in standalone mode: there are no Kubernetes Secrets",
     "serviceAccount": "serviceAccount volumes are not supported in standalone mode: there are no Kubernetes "
                       "service accounts",
-    "downwardAPI": "downwardAPI volumes are not supported in standalone mode: there is no pod to take fields from",
     "downwardMetrics": "downwardMetrics volumes are not supported in standalone mode: there is no metrics "
                        "collector on this host",
     "sysprep": "sysprep volumes are not supported in standalone mode: they need a ConfigMap or Secret",
@@ -49,7 +47,9 @@ UNSUPPORTED_VOLUME_TYPES = {
                      "container",
 }
 SUPPORTED_VOLUME_TYPES = ("containerDisk", "persistentVolumeClaim", "dataVolume", "ephemeral", "emptyDisk",
-                          "hostDisk", "cloudInitNoCloud", "cloudInitConfigDrive")
+                          "hostDisk", "cloudInitNoCloud", "cloudInitConfigDrive", "secret", "configMap",
+                          "downwardAPI")
+CONFIG_VOLUME_TYPES = ("secret", "configMap", "downwardAPI")
 
 
 @dataclass
@@ -86,8 +86,10 @@ class _Context:
 
 
 def prepare_volumes(vmi: dict, settings: Settings, *, namespace: str, progress: Progress | None = None,
-                    images: ImageCache | None = None) -> PreparedVolumes:
-    """Resolve every volume of a VMI (and its kernel boot container) to local files.
+                    images: ImageCache | None = None, sources: ResolvedSources | None = None) -> PreparedVolumes:
+    """Resolve every volume of a VMI (and its kernel boot container) to local files. ``sources``:
+    what the VMI takes from Secrets, ConfigMaps and the downward API
+    (:func:`virtctl.controller.storage.configsources.resolve`).
 
     Idempotent for one VMI uid: files already in its run dir are kept (a controller restarted
     before the domain started gets the same overlays back). On error, files created by this call
@@ -116,7 +118,7 @@ def prepare_volumes(vmi: dict, settings: Settings, *, namespace: str, progress: 
             raise field_invalid(f"{field_path}.name", f'Duplicate value: "{vol_name}"', "FieldValueDuplicate")
         seen.add(vol_name)
         steps.append((vol_name, _plan_volume(volume, vol_name, field_path, settings, namespace,
-                                             disk_specs.get(vol_name) or {})))
+                                             disk_specs.get(vol_name) or {}, sources or ResolvedSources())))
     kernel_step = _plan_kernel_boot(spec)
 
     # 2. make it real
@@ -148,7 +150,7 @@ def release_volumes(settings: Settings, namespace: str, vmi_name: str, vmi_uid: 
 
 
 def _plan_volume(volume: dict, vol_name: str, field_path: str, settings: Settings, namespace: str,
-                 disk_spec: dict) -> _Step:
+                 disk_spec: dict, sources: ResolvedSources) -> _Step:
     kinds = [k for k in volume if k != "name"]
     if not kinds:
         raise field_invalid(field_path, "must have exactly one volume source (none given)", "FieldValueRequired")
@@ -237,14 +239,33 @@ def _plan_volume(volume: dict, vol_name: str, field_path: str, settings: Setting
             return DiskSource(vol_name, str(path), "raw", readonly=disk_readonly, media=media)
         return host_disk
 
+    if kind in CONFIG_VOLUME_TYPES:
+        if vol_name not in sources.files:
+            raise VolumeError(f"{src_path}: the {kind} volume's data was not resolved")
+        files, label = sources.files[vol_name], sources.labels.get(vol_name, "cfgdata")
+
+        def config_volume(ctx: _Context) -> DiskSource:
+            final, tmp = ctx.new_file(f"{vol_name}.iso")
+            cloudinit.write_iso(tmp, label, files)
+            ctx.commit(tmp, final)
+            return DiskSource(vol_name, str(final), "raw", readonly=True, media=media, ephemeral=True)
+        return config_volume
+
     # cloudInitNoCloud | cloudInitConfigDrive
     data = cloudinit.read_cloud_init_source(src, src_path)
-    writer = cloudinit.write_nocloud_iso if kind == "cloudInitNoCloud" else cloudinit.write_config_drive_iso
+    from_secret = sources.cloud_init.get(vol_name)
+    if from_secret is not None:
+        data = cloudinit.CloudInitData(from_secret.user_data if from_secret.user_data is not None else data.user_data,
+                                       from_secret.network_data if from_secret.network_data is not None
+                                       else data.network_data)
+    nocloud = kind == "cloudInitNoCloud"
+    writer = cloudinit.write_nocloud_iso if nocloud else cloudinit.write_config_drive_iso
+    keys = sources.nocloud_keys if nocloud else sources.config_drive_keys
 
     def cloud_init(ctx: _Context) -> DiskSource:
         final, tmp = ctx.new_file(f"{vol_name}.iso")
         # rebuilt every time: the file is small and must match the VMI's current data
-        writer(tmp, data, instance_id=ctx.vmi_uid, hostname=ctx.hostname)
+        writer(tmp, data, instance_id=ctx.vmi_uid, hostname=ctx.hostname, public_keys=keys)
         ctx.commit(tmp, final)
         return DiskSource(vol_name, str(final), "raw", readonly=disk_readonly, media=media, ephemeral=True)
     return cloud_init

@@ -120,7 +120,6 @@ _SPEC_UNSUPPORTED = {
     "resourceClaims": "dynamic resource allocation (DRA)",
     "livenessProbe": "a liveness probe",
     "readinessProbe": "a readiness probe",
-    "accessCredentials": "access credentials injection",
     "dnsConfig": "a custom DNS configuration",
     "utilityVolumes": "utility volumes",
 }

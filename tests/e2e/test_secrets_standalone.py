@@ -1,0 +1,131 @@
+"""Secrets and ConfigMaps used by VMs in standalone mode, with a real controller process, real QEMU
+and real kubectl 1.30: cloud-init user data from a Secret (``secretRef``) runs in the guest, and a
+``secret`` volume reaches the guest as a disk with the Secret's keys as files; a VM whose Secret does
+not exist stays Pending with kubelet's FailedMount event naming it, and starts once the Secret is
+created."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
+from tests.e2e.test_standalone import Standalone, _tar
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.30")
+
+
+@pytest.fixture(scope="module")
+def env(libvirt_host, tmp_path_factory):
+    e = Standalone(tmp_path_factory.mktemp("secrets"))
+    e.run("local", "up", timeout=60)
+    yield e
+    e.run("local", "down", check=False, timeout=60)
+    from virtctl.controller.settings import Settings
+    from virtctl.controller.virt.libvirt_host import LibvirtHost
+    host = LibvirtHost(libvirt_host.uri, "node01", owner_id=Settings(state_dir=e.state_dir).controller_id)
+    try:
+        for dom in host.list_domains():
+            host.destroy(dom)
+    finally:
+        host.close()
+
+
+@pytest.fixture(scope="module")
+def image(guest, local_registry) -> str:  # noqa: F811
+    layer = _tar({"boot/vmlinuz": Path(guest.kernel).read_bytes(),
+                  "boot/initramfs.cpio.gz": Path(guest.initrd).read_bytes()})
+    local_registry.push_image("virtctl-test/kernel-boot", "secrets", [layer])
+    return f"{local_registry.host}/virtctl-test/kernel-boot:secrets"
+
+
+def kubectl(env: Standalone, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    if not os.access(KUBECTL, os.X_OK):
+        pytest.skip(f"{KUBECTL} is not installed")
+    r = subprocess.run([str(KUBECTL), *args], env=env.env, capture_output=True, text=True, timeout=120)
+    if check:
+        assert r.returncode == 0, f"kubectl {' '.join(args)} → {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+def wait_until(fn, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def secret_vm(env: Standalone, image: str, name: str, user_data_secret: str, volume_secret: str | None = None) -> None:
+    disks = [{"name": "cloudinit", "disk": {"bus": "virtio"}}]
+    volumes: list[dict] = [{"name": "cloudinit", "cloudInitNoCloud": {"secretRef": {"name": user_data_secret}}}]
+    if volume_secret:
+        # first in the disk order: the guest mounts the first non-cidata disk at /mnt/data
+        disks.insert(0, {"name": "cfg", "disk": {"bus": "virtio"}})
+        volumes.append({"name": "cfg", "secret": {"secretName": volume_secret}})
+    manifest = {
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
+        "spec": {"runStrategy": "Always", "template": {"spec": {
+            "terminationGracePeriodSeconds": 2,
+            "domain": {
+                "memory": {"guest": "192Mi"},
+                "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
+                                            "container": {"image": image, "kernelPath": "/boot/vmlinuz",
+                                                          "initrdPath": "/boot/initramfs.cpio.gz"}}},
+                "devices": {"disks": disks},
+            },
+            "volumes": volumes,
+        }}},
+    }
+    path = Path(env.state_dir).parent / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    env.run("apply", "-f", str(path))
+
+
+def user_data_secret(env: Standalone, tmp: Path, name: str, script: str, key: str = "userdata") -> None:
+    f = tmp / f"{name}-{key}"
+    f.write_text(script)
+    kubectl(env, "create", "secret", "generic", name, f"--from-file={key}={f}")
+
+
+def test_cloud_init_and_volume_from_secrets_reach_the_guest(env, image, tmp_path):
+    sfx = uuid.uuid4().hex[:6]
+    name = f"sec-{sfx}"
+    user_data_secret(env, tmp_path, f"ud-{sfx}",
+                     f"#!/bin/sh\necho USERDATA-FROM-SECRET-{sfx} > /dev/ttyS0\n"
+                     "echo VOLUME-$(cat /mnt/data/token) > /dev/ttyS0\n", key="userData")
+    kubectl(env, "create", "secret", "generic", f"vol-{sfx}", f"--from-literal=token=tok-{sfx}")
+    secret_vm(env, image, name, f"ud-{sfx}", volume_secret=f"vol-{sfx}")
+    log = env.wait_log(name, f"USERDATA-FROM-SECRET-{sfx}", timeout=240)
+    assert f"VOLUME-tok-{sfx}" in env.wait_log(name, f"VOLUME-tok-{sfx}", timeout=60), log[-2000:]
+
+
+def test_missing_secret_leaves_the_vmi_pending_until_it_is_created(env, image, tmp_path):
+    sfx = uuid.uuid4().hex[:6]
+    name = f"late-{sfx}"
+    secret_vm(env, image, name, f"late-ud-{sfx}")
+    message = f'MountVolume.SetUp failed for volume "cloudinit" : secret "late-ud-{sfx}" not found'
+    events = wait_until(lambda: message in (out := kubectl(env, "get", "events").stdout) and out, 120,
+                        "FailedMount event")
+    line = next(ln for ln in events.splitlines() if message in ln)
+    assert "Warning" in line and "FailedMount" in line and f"virtualmachineinstance/{name}" in line
+    vmi = json.loads(kubectl(env, "get", "vmi", name, "-o", "json").stdout)
+    assert vmi["status"]["phase"] == "Pending"
+    cond = {c["type"]: c for c in vmi["status"]["conditions"]}["Synchronized"]
+    assert (cond["status"], cond["reason"], cond["message"]) == ("False", "FailedMount", message)
+
+    user_data_secret(env, tmp_path, f"late-ud-{sfx}", f"#!/bin/sh\necho LATE-SECRET-{sfx} > /dev/ttyS0\n")
+    env.wait_log(name, f"LATE-SECRET-{sfx}", timeout=240)
+    assert wait_until(lambda: env.obj("vmi", name)["status"]["phase"] == "Running", 60, "Running")
