@@ -90,10 +90,73 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     check_depth(raw, max_depth)
     text = raw.decode("utf-8", "replace")
-    value = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=_constant)
+    try:
+        value = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=_constant)
+    except json.JSONDecodeError as e:
+        raise DecodeError(syntax_error(e)) from None
     if "\\u" in text and _LONE_SURROGATE.search(json.dumps(value, ensure_ascii=False, default=str)):
         value = without_lone_surrogates(value)
     return value
+
+
+def _quote_char(c: str) -> str:
+    """Go's quoteChar: the offending byte as the scanner names it."""
+    if c == "'":
+        return "'\\''"
+    if c == '"':
+        return "'\"'"
+    escapes = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
+    if c in escapes:
+        return f"'{escapes[c]}'"
+    if c.isascii() and c.isprintable():
+        return f"'{c}'"
+    if c.isascii():
+        return f"'\\x{ord(c):02x}'"
+    return f"'{c}'"
+
+
+def _container(text: str, pos: int) -> str:
+    """Whether ``pos`` is inside an object or an array (strings skipped)."""
+    stack: list[str] = []
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text[:pos]):
+        token = m.group()
+        if token in "[{":
+            stack.append(token)
+        elif token in "]}" and stack:
+            stack.pop()
+    return "object" if stack and stack[-1] == "{" else "array"
+
+
+def syntax_error(err: json.JSONDecodeError) -> str:
+    """encoding/json's SyntaxError text for what Python's decoder reports."""
+    text, pos, msg = err.doc, err.pos, err.msg
+    if pos >= len(text) or msg.startswith("Unterminated string"):
+        return "unexpected end of JSON input"
+    c = _quote_char(text[pos])
+    if msg.startswith("Expecting value"):
+        return f"invalid character {c} looking for beginning of value"
+    if msg.startswith("Expecting property name"):
+        return f"invalid character {c} looking for beginning of object key string"
+    if msg.startswith("Expecting ':'"):
+        return f"invalid character {c} after object key"
+    if msg.startswith("Expecting ','"):
+        where = "object key:value pair" if _container(text, pos) == "object" else "array element"
+        return f"invalid character {c} after {where}"
+    if msg.startswith("Extra data"):
+        return f"invalid character {c} after top-level value"
+    if msg.startswith("Invalid control character"):
+        return f"invalid character {c} in string literal"
+    if msg.startswith("Invalid \\u"):
+        start = text.find("u", pos) + 1
+        digits = text[start:start + 4]
+        bad = next((ch for ch in digits if ch not in "0123456789abcdefABCDEF"), None)
+        if bad is None:
+            return "unexpected end of JSON input"
+        return f"invalid character {_quote_char(bad)} in \\u hexadecimal character escape"
+    if msg.startswith("Invalid \\escape"):
+        bad = text[pos + 1] if pos + 1 < len(text) else text[pos]
+        return f"invalid character {_quote_char(bad)} in string escape code"
+    return msg
 
 
 def check_finite(value: Any) -> None:

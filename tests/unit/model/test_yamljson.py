@@ -85,3 +85,21 @@ def test_json_numbers_as_go_decodes_them():
     assert gojson.loads(b"[1, -2, 1.5, 9223372036854775807, 9223372036854775808]") == \
         [1, -2, 1.5, 9223372036854775807, 9.223372036854776e18]
     assert gojson.loads(b'{"a": "[[[[[[", "b": [[1]]}') == {"a": "[[[[[[", "b": [[1]]}   # brackets in strings
+
+
+@pytest.mark.parametrize("text,message", [
+    ("x", "invalid character 'x' looking for beginning of value"),
+    ('{"a" 1}', "invalid character '1' after object key"),
+    ('{"a":1 "b":2}', "invalid character '\"' after object key:value pair"),
+    ("[1 2]", "invalid character '2' after array element"),
+    ("{a:1}", "invalid character 'a' looking for beginning of object key string"),
+    ("1 2", "invalid character '2' after top-level value"),
+    ('"a\nb"', "invalid character '\\n' in string literal"),
+    ('"\\q"', "invalid character 'q' in string escape code"),
+    ('"\\u12x4"', "invalid character 'x' in \\u hexadecimal character escape"),
+    ('{"a":', "unexpected end of JSON input"),
+])
+def test_json_syntax_errors_in_go_words(text, message):
+    with pytest.raises(gojson.DecodeError) as err:
+        gojson.loads(text)
+    assert str(err.value) == message
