@@ -375,7 +375,7 @@ def test_bad_input(env, vm, tmp_path):
     r = env.run("port-forward", "vmi/x", "tcp/99999:80", check=False)
     assert r.returncode == 1 and "out of range" in r.stderr
     r = env.run("port-forward", "vmi/x", "sctp/80", check=False)
-    assert r.returncode == 1 and "unsupported protocol 'sctp'" in r.stderr
+    assert r.returncode == 1 and "unknown protocol: sctp" in r.stderr
     r = env.run("port-forward", "pod/x", "80", check=False)
     assert r.returncode == 1 and r.stderr.strip().endswith("unsupported resource type 'pod'")
     # server side: a port out of range and a protocol other than tcp/udp

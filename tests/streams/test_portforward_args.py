@@ -32,9 +32,18 @@ def test_ports():
     assert parse_port("8080") == PortSpec("tcp", 8080, 8080)
     assert parse_port("8080:80") == PortSpec("tcp", 8080, 80)
     assert parse_port("udp/5353:53") == PortSpec("udp", 5353, 53)
-    for bad in ("sctp/80", "x", "99999", "80:y"):
-        with pytest.raises(VirtctlError):
-            parse_port(bad)
+    assert parse_port("0:22") == PortSpec("tcp", 0, 22)          # a local port picked by the system
+
+
+@pytest.mark.parametrize("arg, message", [
+    ("sctp/80", "unknown protocol: sctp"), ("TCP/80", "unknown protocol: TCP"),
+    ("x", 'strconv.Atoi: parsing "x": invalid syntax'), ("80:y", 'strconv.Atoi: parsing "y": invalid syntax'),
+    (":", "invalid port, missing local and/or remote port"), ("99999", "port 99999 out of range"),
+])
+def test_port_errors(arg, message):
+    with pytest.raises(VirtctlError) as e:
+        parse_port(arg)
+    assert e.value.message == message
 
 
 def test_ssh_target_and_argv():

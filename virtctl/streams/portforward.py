@@ -63,27 +63,31 @@ def parse_target(arg: str) -> Target:
     return Target(kind, name, namespace)
 
 
-def _port(text: str) -> int:
-    if not text.isdigit() or not text:
+def _atoi(text: str) -> int:
+    """Go's strconv.Atoi, with its message."""
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits.isascii() or not digits.isdigit():
         raise VirtctlError(f'strconv.Atoi: parsing "{text}": invalid syntax')
-    value = int(text)
-    if value > 65535:
-        raise VirtctlError(f"port {value} out of range")
-    return value
+    return int(text)
 
 
 def parse_port(arg: str) -> PortSpec:
-    """``[protocol/]localPort[:targetPort]``: protocol defaults to tcp, the target port to the local one."""
+    """``[protocol/]localPort[:targetPort]`` as Go virtctl reads it: protocol defaults to tcp, the target
+    port to the local one; only ``tcp`` and ``udp`` (lower case) are forwarded."""
     protocol = "tcp"
-    spec = arg
-    if "/" in arg:
-        protocol, spec = arg.split("/", 1)
-        protocol = protocol.lower()
-        if protocol not in ("tcp", "udp"):
-            raise VirtctlError(f"unsupported protocol '{protocol}'")
-    local_text, _, remote_text = spec.partition(":")
-    local = _port(local_text)
-    remote = _port(remote_text) if remote_text else local
+    parts = arg.split("/")
+    if len(parts) > 1:
+        protocol, arg = parts[0], parts[1]
+    ports = [p for p in arg.split(":") if p]
+    if not ports:
+        raise VirtctlError("invalid port, missing local and/or remote port")
+    local = _atoi(ports[0])
+    remote = _atoi(ports[1]) if len(ports) > 1 else local
+    if protocol not in ("tcp", "udp"):
+        raise VirtctlError(f"unknown protocol: {protocol}")
+    for p in (local, remote):
+        if not 0 <= p <= 65535:
+            raise VirtctlError(f"port {p} out of range")
     return PortSpec(protocol, local, remote)
 
 
@@ -202,7 +206,7 @@ def serve_tcp(listener: socket.socket, spec: PortSpec, dial: Dial, log: Callable
             try:
                 ws = dial(spec.remote, spec.protocol)
             except VirtctlError as e:
-                log(f"error opening the tunnel: {e}")
+                log(str(e))
                 c.close()
                 return
             bridge_socket(ws, c)
@@ -240,7 +244,7 @@ def serve_udp(sock: socket.socket, spec: PortSpec, dial: Dial, log: Callable[[st
             try:
                 ws = dial(spec.remote, spec.protocol)
             except VirtctlError as e:
-                log(f"error opening the tunnel: {e}")
+                log(str(e))
                 continue
             with lock:
                 peers[peer] = ws

@@ -40,17 +40,28 @@ def help_text() -> str:
     return cmd.get_help(click_core.Context(cmd, info_name="port-forward", parent=root))
 
 
-@app.command("port-forward", cls=CobraCommand, short_help=SHORT, help=SHORT, epilog=EXAMPLES)
+LONG = """Forward local ports to a virtualmachine or virtualmachineinstance.
+
+The target is type/name[/namespace]: type is one of vmi, vmis, vm, vms, virtualmachineinstance(s),
+virtualmachine(s); without /namespace the current namespace is used.
+
+A port is [protocol/]localPort[:targetPort]: protocol tcp (the default) or udp, the target port
+defaults to the local one.
+
+Every forwarded connection is a websocket stream through the API server (the portforward
+subresource of the VM or VMI)."""
+
+
+@app.command("port-forward", cls=CobraCommand, short_help=SHORT, help=LONG, epilog=EXAMPLES)
 def port_forward(
     ctx: typer.Context,
     args: list[str] = typer.Argument(None, metavar="TYPE/NAME[/NAMESPACE] [protocol/]localPort[:targetPort]...",
                                      show_default=False),
     stdio: bool = typer.Option(False, "--stdio",
-                               help="--stdio=false: Set this to true to forward the tunnel to stdout/stdin; "
+                               help="--stdio=true: Set this to true to forward the tunnel to stdout/stdin; "
                                     "Only works with a single port"),
     address: str = typer.Option("127.0.0.1", "--address",
-                                help="--address=127.0.0.1: Set this to the address the local ports should be "
-                                     "opened on"),
+                                help="--address=: Set this to the address the local ports should be opened on"),
 ) -> None:
     from virtctl.cli.ops import guest
 

@@ -58,8 +58,8 @@ def port_forward(args: list[str], stdio: bool = False, address: str = "127.0.0.1
     from virtctl.streams import portforward as pf
 
     if len(args) < 2:
-        log_line("fatal", f"Number of input parameters is incorrect, portforward requires at least 2 arg(s), "
-                          f"received {len(args)}")
+        log_line("error", f"fatal: Number of input parameters is incorrect, portforward requires at least 2 "
+                          f"arg(s), received {len(args)}")
         sys.stderr.write(_help() + "\n")
         raise UsageError("argument validation failed")
     target = pf.parse_target(args[0])
@@ -78,10 +78,10 @@ def port_forward(args: list[str], stdio: bool = False, address: str = "127.0.0.1
             sock, run = pf.listen_udp(address, spec), pf.serve_udp
         else:
             sock, run = pf.listen_tcp(address, spec), pf.serve_tcp
-        log_line("info", f"forwarding {spec.protocol} {address}:{sock.getsockname()[1]} to {spec.remote}")
+        log_line("info", f"forwarding {spec.protocol} {address}:{spec.local} to {spec.remote}")
         servers.append((sock, spec, run))
     for sock, spec, run in servers:
-        threading.Thread(target=run, args=(sock, spec, dial, lambda m: log_line("error", m)),
+        threading.Thread(target=run, args=(sock, spec, dial, lambda m, p=spec.local: log_line("error", f"error handling connection for {p}: {m}")),
                          name=f"portforward-{spec.local}", daemon=True).start()
     try:
         while True:
