@@ -81,8 +81,11 @@ def port_forward(args: list[str], stdio: bool = False, address: str = "127.0.0.1
         log_line("info", f"forwarding {spec.protocol} {address}:{spec.local} to {spec.remote}")
         servers.append((sock, spec, run))
     for sock, spec, run in servers:
-        threading.Thread(target=run, args=(sock, spec, dial, lambda m, p=spec.local: log_line("error", f"error handling connection for {p}: {m}")),
-                         name=f"portforward-{spec.local}", daemon=True).start()
+        def failed(message: str, local: int = spec.local) -> None:
+            log_line("error", f"error handling connection for {local}: {message}")
+
+        threading.Thread(target=run, args=(sock, spec, dial, failed), name=f"portforward-{spec.local}",
+                         daemon=True).start()
     try:
         while True:
             time.sleep(3600)
