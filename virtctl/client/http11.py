@@ -190,8 +190,6 @@ class Connection:
         self.deadline: float | None = None        # time.monotonic() by which the request must be done
 
     def connect(self) -> None:
-        import time
-
         start = time.monotonic()
         dial = DIAL_TIMEOUT if self.timeout is None else min(DIAL_TIMEOUT, self.timeout)
         try:
