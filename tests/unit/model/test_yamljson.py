@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from virtctl.model import gojson, yamljson
@@ -103,3 +105,29 @@ def test_json_syntax_errors_in_go_words(text, message):
     with pytest.raises(gojson.DecodeError) as err:
         gojson.loads(text)
     assert str(err.value) == message
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    # YAML streams may not carry control characters (go-yaml refuses them too)
+    text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=20)
+    scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
+               | st.floats(allow_nan=False, allow_infinity=False) | text)
+    return st.recursive(scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(text, c, max_size=4),
+                        max_leaves=20)
+
+
+def test_json_text_decodes_the_same_as_yaml_and_as_json():
+    """JSON is YAML: any JSON text gives the same values through either decoder (integral floats
+    compare equal to the integers kubectl turns them into)."""
+    from hypothesis import given, settings
+
+    @settings(max_examples=300, deadline=None)
+    @given(value=_json_values())
+    def check(value):
+        text = json.dumps(value, ensure_ascii=False)
+        assert gojson.loads(text) == value
+        assert yamljson.loads(text) == value
+
+    check()
