@@ -434,8 +434,7 @@ def test_no_leaks_after_many_websockets_and_vanishing_clients(env, vm):
         if threads <= threads0 and fds <= fds0:
             break
         time.sleep(0.5)
-    assert (threads, fds) <= (threads0, fds0) or (threads <= threads0 and fds <= fds0), \
-        f"threads {threads0}→{threads}, fds {fds0}→{fds}"
+    assert threads <= threads0 and fds <= fds0, f"threads {threads0}→{threads}, fds {fds0}→{fds}"
     assert "HOST_FORWARD" not in usernet(env, vm)
 
 

@@ -30,7 +30,17 @@ def _show(sub: str, args: list[str] | None) -> None:
         resp = kv.get_subresource(VMI, inv.namespace, name, sub)
     except APIError as e:
         raise VirtctlError(_ERRORS[sub].format(name=name, err=e.message)) from None
-    sys.stdout.write(json.dumps(json.loads(resp.body), indent=2) + "\n")
+    sys.stdout.write(go_indent(json.loads(resp.body)) + "\n")
+
+
+def go_indent(obj: object) -> str:
+    """Go's ``json.MarshalIndent(v, "", "  ")``: UTF-8 as is, ``<``, ``>``, ``&``, U+2028 and U+2029
+    escaped (they only occur inside strings, so replacing them in the text is exact)."""
+    text = json.dumps(obj, indent=2, ensure_ascii=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                    ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
 
 
 @app.command("guestosinfo", cls=CobraCommand, short_help="Return guest agent info about operating system.",
