@@ -332,16 +332,28 @@ _bodies = st.one_of(
 )
 
 
+_events = st.tuples(st.just("events"), st.fixed_dictionaries(
+    {"metadata": st.fixed_dictionaries({"name": st.just("g")})},
+    optional={"involvedObject": st.one_of(st.fixed_dictionaries({}, optional={
+                  "kind": _value, "name": _value, "namespace": st.one_of(st.just("default"), _value),
+                  "uid": _value}), _value),
+              "reason": _value, "message": _value, "type": st.one_of(st.sampled_from(["Normal", "Warning"]), _value),
+              "count": _value, "source": _value, "firstTimestamp": _value, "lastTimestamp": _value,
+              "reportingComponent": _value, "series": _value}))
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
-@given(case=_bodies)
+@given(case=st.one_of(_bodies, _events))
 def test_generated_core_objects_never_get_a_5xx(api_server_session, case):
     api = api_server_session
     plural, body = case
     r = post(api, f"{NS}/default/{plural}?fieldValidation=Strict", body)
     assert r.status < 500, (body, r.body)
     assert r.json()["kind"] == ("Status" if r.status >= 400 else {"secrets": "Secret", "configmaps": "ConfigMap",
-                                                                   "services": "Service"}[plural])
+                                                                   "services": "Service", "events": "Event"}[plural])
+    listed = api.request("GET", f"{NS}/default/{plural}", headers=TABLE)
+    assert listed.status == 200, listed.body                # whatever was stored prints as a Table
     if r.status == 201:
         assert api.request("DELETE", f"{NS}/default/{plural}/g").status == 200
 
@@ -385,3 +397,13 @@ def test_finalize_releases_a_terminating_namespace(api_server):
     assert api.request("GET", f"{NS}/stuck").status == 404
     assert api.request("GET", f"{NS}/default/finalize").status == 405
     assert api.request("PUT", f"{NS}/nope/finalize", {"spec": {}}).status == 404
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(max_size=70), labels=_value)
+def test_generated_namespaces_never_get_a_5xx(api_server_session, name, labels):
+    api = api_server_session
+    r = post(api, NS, {"metadata": {"name": name, "labels": labels}})
+    assert r.status < 500, (name, labels, r.body)
+    if r.status == 201:
+        assert api.request("DELETE", f"{NS}/{r.json()['metadata']['name']}").status == 200
