@@ -407,3 +407,15 @@ def test_generated_namespaces_never_get_a_5xx(api_server_session, name, labels):
     assert r.status < 500, (name, labels, r.body)
     if r.status == 201:
         assert api.request("DELETE", f"{NS}/{r.json()['metadata']['name']}").status == 200
+
+
+def test_service_type_change_releases_node_ports(api_server):
+    api = api_server
+    path = f"{NS}/default/services"
+    node_port = post(api, path, svc("web", [{"port": 80}])).json()["spec"]["ports"][0]["nodePort"]
+    r = api.request("PATCH", f"{path}/web", {"spec": {"type": "ClusterIP"}},
+                    headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status == 200, r.body
+    assert "nodePort" not in r.json()["spec"]["ports"][0]
+    r = post(api, path, svc("other", [{"port": 81, "nodePort": node_port}]))     # the port is free again
+    assert r.status == 201, r.body

@@ -48,6 +48,31 @@ def before_update(store: Store, kind: Kind, old: dict[str, Any], new: dict[str, 
         _allocate(store, new, old)
 
 
+def drop_type_dependent_fields(kind: Kind, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """A Service changing to a type that has no use for them loses its allocated node ports (and,
+    for ExternalName, its cluster IP) unless the update changed them itself, as the apiserver's
+    service strategy does."""
+    if kind is not kinds.SERVICE:
+        return
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec")
+    if not isinstance(new_spec, dict) or not isinstance(new_spec.get("ports", []), list):
+        return
+    new_type = new_spec.get("type") or "ClusterIP"
+    if new_type == old_spec.get("type"):
+        return
+    needs_node_ports = new_type == "NodePort" or (new_type == "LoadBalancer"
+                                                   and new_spec.get("allocateLoadBalancerNodePorts") is not False)
+    old_ports = {p.get("port"): p.get("nodePort") for p in old_spec.get("ports") or [] if isinstance(p, dict)}
+    if not needs_node_ports:
+        for port in new_spec.get("ports") or []:
+            if isinstance(port, dict) and port.get("nodePort") and old_ports.get(port.get("port")) == port["nodePort"]:
+                del port["nodePort"]
+    if new_type == "ExternalName":
+        for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+            if new_spec.get(key) == old_spec.get(key):
+                new_spec.pop(key, None)
+
+
 def mark_terminating(kind: Kind, obj: dict[str, Any], now: str) -> dict[str, Any] | None:
     """A namespace delete: the namespace marked ``Terminating`` (its finalizer keeps it until the
     namespace controller has emptied it), or None when nothing holds it any more."""

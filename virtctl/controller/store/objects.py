@@ -147,6 +147,8 @@ class ObjectStore:
         if want_rv and want_rv != old_rv:
             raise meta.conflict(k, name)
         new["metadata"]["resourceVersion"] = old_rv
+        if kinds.is_core(k):
+            corekinds.drop_type_dependent_fields(k, old, new)
         found = schema.admit(k, new, field_validation)
         if kinds.is_core(k):
             corekinds.before_update(self, k, old, new)
