@@ -62,6 +62,9 @@ _BY_SHORT = {f.short: f for f in GLOBAL_FLAGS if f.short}
 # command paths whose own flags shadow a global flag of the same name
 SHADOWED: dict[tuple[str, ...], frozenset[str]] = {
     ("create", "vm"): frozenset({"user"}),
+    ("credentials", "add-ssh-key"): frozenset({"user"}),
+    ("credentials", "remove-ssh-key"): frozenset({"user"}),
+    ("credentials", "set-password"): frozenset({"user", "password"}),
 }
 
 

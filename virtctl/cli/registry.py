@@ -22,6 +22,7 @@ COMMANDS: dict[str, Entry] = {
     "console": Entry("console", "Connect to a console of a virtual machine instance.", completes="vmi"),
     "completion": Entry("completion", "Generate the autocompletion script for the specified shell"),
     "create": Entry("create", "Create a manifest for the specified Kind."),
+    "credentials": Entry("credentials", "Manipulate credentials on a virtual machine."),
     "delete": Entry("delete", "Delete KubeVirt objects by kind and name.", completes="kind"),
     "expose": Entry("expose", "Expose a virtual machine instance, virtual machine, or virtual machine instance "
                               "replica set as a new service.", completes="kind"),
@@ -63,6 +64,9 @@ SUBCOMMANDS: dict[str, dict[str, str]] = {
     "create": {"vm": "Create a VirtualMachine manifest.",
                "instancetype": "Create VirtualMachineInstancetype or VirtualMachineClusterInstancetype manifest.",
                "preference": "Create VirtualMachinePreference or VirtualMachineClusterPreference manifest."},
+    "credentials": {"add-ssh-key": "Add credentials to a virtual machine.",
+                    "remove-ssh-key": "Remove credentials from a virtual machine.",
+                    "set-password": "Set password for a user"},
     "local": {"serve": "Run the local controller in the foreground.",
               "up": "Start the local controller in the background (if not running) and print how to use it.",
               "down": "Stop the local controller.",

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 
 from virtctl.controller.logfile import PrivateRotatingFileHandler
 from virtctl.controller.pki import _write_private, ensure_pki, ensure_private_dir, ensure_token
+from virtctl.controller.reconcile.credentials import CredentialsPropagator
 from virtctl.controller.reconcile.guest_status import GuestStatusPoller
 from virtctl.controller.reconcile.manager import Manager
 from virtctl.controller.reconcile.services import ServicePublisher
@@ -91,6 +92,7 @@ class Controllers:
     hosts: tuple[Hypervisor, ...]
     guest_status: GuestStatusPoller | None = None    # AgentConnected, guestOSInfo, interfaces
     services: ServicePublisher | None = None         # NodePort/LoadBalancer Services on 127.0.0.1
+    credentials: CredentialsPropagator | None = None  # accessCredentials through the guest agent
 
     def start(self, runtime: Runtime) -> None:
         self.manager.start()
@@ -98,6 +100,8 @@ class Controllers:
             self.guest_status.start()
         if self.services is not None:
             self.services.start()
+        if self.credentials is not None:
+            self.credentials.start()
         runtime.consoles.start()          # after the manager: records serial output from boot
         log.info("controllers started")
 
@@ -106,6 +110,8 @@ class Controllers:
         runtime.consoles.close()
         if self.services is not None:
             self.services.stop()
+        if self.credentials is not None:
+            self.credentials.stop()
         if self.guest_status is not None:
             self.guest_status.stop()
         try:
@@ -127,7 +133,8 @@ def build_runtime(store: Store, settings: Settings, *, controllers: bool = True)
     hosts = open_hosts(settings)
     manager = Manager(store, settings, hosts)
     runtime = Runtime.create(store, settings, hosts, reconcile=manager.enqueue)
-    return runtime, Controllers(manager, tuple(hosts), GuestStatusPoller(store, hosts), ServicePublisher(store, hosts))
+    return runtime, Controllers(manager, tuple(hosts), GuestStatusPoller(store, hosts), ServicePublisher(store, hosts),
+                                CredentialsPropagator(store, hosts))
 
 
 def serve(settings: Settings, ready: Callable[[str], None] | None = None,

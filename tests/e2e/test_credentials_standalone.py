@@ -1,0 +1,138 @@
+"""``virtctl credentials`` end to end: a real controller process, real QEMU with qemu-ga in the
+guest, real OpenSSH through ``virtctl ssh``. ``add-ssh-key`` on a stopped VM creates the VM's key
+Secret and access credential; started, the guest gets the key through its agent and ``virtctl ssh``
+logs in with it. On the running VM a second key lands in the same Secret and reaches the guest live;
+``remove-ssh-key`` takes the first one out again. Go virtctl's messages and refusals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
+from tests.e2e.test_standalone import Standalone, _tar
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+SSH_OPTS = ["-t", "-o StrictHostKeyChecking=no", "-t", "-o UserKnownHostsFile=/dev/null", "-t", "-o LogLevel=ERROR",
+            "-t", "-o IdentitiesOnly=yes"]
+
+
+@pytest.fixture(scope="module")
+def env(libvirt_host, tmp_path_factory):
+    if shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
+        pytest.skip("OpenSSH client not installed (scripts/setup.sh installs openssh-client)")
+    e = Standalone(tmp_path_factory.mktemp("credentials"))
+    e.run("local", "up", timeout=60)
+    yield e
+    e.run("local", "down", check=False, timeout=60)
+    from virtctl.controller.settings import Settings
+    from virtctl.controller.virt.libvirt_host import LibvirtHost
+    host = LibvirtHost(libvirt_host.uri, "node01", owner_id=Settings(state_dir=e.state_dir).controller_id)
+    try:
+        for dom in host.list_domains():
+            host.destroy(dom)
+    finally:
+        host.close()
+
+
+@pytest.fixture(scope="module")
+def image(guest, local_registry) -> str:  # noqa: F811
+    layer = _tar({"boot/vmlinuz": Path(guest.kernel).read_bytes(),
+                  "boot/initramfs.cpio.gz": Path(guest.initrd).read_bytes()})
+    local_registry.push_image("virtctl-test/kernel-boot", "credentials", [layer])
+    return f"{local_registry.host}/virtctl-test/kernel-boot:credentials"
+
+
+def keypair(d: Path, name: str) -> Path:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(d / name)], check=True)
+    return d / name
+
+
+def ssh(env: Standalone, vm: str, key: Path, command: str) -> subprocess.CompletedProcess:
+    return env.run("ssh", f"root@vm/{vm}", "-i", str(key), *SSH_OPTS, "-c", command, check=False, timeout=120)
+
+
+def wait_until(fn, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def test_add_ssh_key_lets_virtctl_ssh_in(env, image, tmp_path):
+    name = f"cred-{uuid.uuid4().hex[:6]}"
+    key1, key2 = keypair(tmp_path, "one"), keypair(tmp_path, "two")
+    manifest = {
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
+        "spec": {"runStrategy": "Halted", "template": {"spec": {
+            "terminationGracePeriodSeconds": 2,
+            "domain": {"memory": {"guest": "256Mi"},
+                       "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
+                                                   "container": {"image": image, "kernelPath": "/boot/vmlinuz",
+                                                                 "initrdPath": "/boot/initramfs.cpio.gz"}}},
+                       "devices": {}},
+        }}},
+    }
+    path = tmp_path / "vm.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    env.run("apply", "-f", str(path))
+
+    # refusals as Go virtctl words them
+    r = env.run("credentials", "add-ssh-key", name, "--user", "root", check=False)
+    assert (r.returncode, r.stderr.strip()) == (1, "error getting ssh key: one of --file, or --value must be specified")
+    r = env.run("credentials", "set-password", name, "--user", "root", "--password", "x", check=False)
+    assert (r.returncode, r.stderr.strip()) == (1, "no secrets assigned to UserPassword AccessCredentials")
+    r = env.run("credentials", "remove-ssh-key", name, "--user", "nobody", "--value", "ssh-ed25519 AAAA")
+    assert r.stdout == "No secrets associated with user nobody"
+
+    # stopped VM: a new Secret owned by the VM, and the access credential in the VM's template
+    r = env.run("credentials", "add-ssh-key", name, "--user", "root", "--file", f"{key1}.pub")
+    assert r.stdout == ""
+    vm = env.obj("vm", name)
+    cred = vm["spec"]["template"]["spec"]["accessCredentials"][0]["sshPublicKey"]
+    assert cred["propagationMethod"] == {"qemuGuestAgent": {"users": ["root"]}}
+    secret_name = cred["source"]["secret"]["secretName"]
+    assert secret_name.startswith(f"{name}-ssh-key-")
+
+    env.run("start", name)
+    env.wait_log(name, "GUEST-BOOT-OK", timeout=240)
+    wait_until(lambda: any(c["type"] == "AccessCredentialsSynchronized" and c["status"] == "True"
+                           for c in env.obj("vmi", name)["status"].get("conditions", [])), 120,
+               "AccessCredentialsSynchronized")
+    r = wait_until(lambda: (p := ssh(env, name, key1, "echo in-$((6*7))")).returncode == 0 and p, 60, "ssh with key 1")
+    assert r.stdout.strip() == "in-42"
+
+    # running VM without --create-secret: the key goes into the VM's Secret and reaches the guest live
+    # (--value: Go compares trimmed lines with the key as given, so a key file's newline never matches)
+    pub2 = Path(f"{key2}.pub").read_text().strip()
+    r = env.run("credentials", "add-ssh-key", name, "--user", "root", "--value", pub2)
+    assert r.stdout == f'Successfully added the key to secret "{secret_name}"'
+    r = env.run("credentials", "add-ssh-key", name, "--user", "root", "--value", pub2)
+    assert r.stdout == f'Secret "{secret_name}" already contains this SSH key.'
+    r = wait_until(lambda: (p := ssh(env, name, key2, "echo two")).returncode == 0 and p, 60, "ssh with key 2")
+    assert r.stdout.strip() == "two"
+    # a new Secret for a running VM needs --force
+    r = env.run("credentials", "add-ssh-key", name, "--user", "root", "--value", "ssh-ed25519 AAAA x",
+                "--create-secret", check=False)
+    assert r.stderr.strip() == (f"virtual machine {name} is running. Use --force flag to update a running VM, it "
+                                "will take effect after restart")
+
+    # remove-ssh-key: key 1 no longer lets anyone in, key 2 still does
+    env.run("credentials", "remove-ssh-key", name, "--user", "root", "--value", Path(f"{key1}.pub").read_text().strip())
+    wait_until(lambda: ssh(env, name, key1, "true").returncode != 0, 60, "key 1 refused")
+    assert ssh(env, name, key2, "echo still").stdout.strip() == "still"
+    r = subprocess.run(["kubectl", "get", "secret", secret_name, "-o", "json"], env=env.env, capture_output=True,
+                       text=True, timeout=60)
+    assert len(json.loads(r.stdout)["data"]) == 1          # key 1's entry emptied and dropped
