@@ -92,4 +92,4 @@ def test_fast_path_of_each_command_stays_light(argv: list[str], api_server, tmp_
     loaded = {m.split(".")[0] for m in result["modules"]}
     assert not loaded & set(FAST_PATH_HEAVY), sorted(loaded & set(FAST_PATH_HEAVY))
     # nor the standard library's slow imports that the fast path has replacements for
-    assert not {"http.client", "dataclasses", "email", "inspect"} & set(result["modules"])
+    assert not {"http.client", "dataclasses", "email", "inspect", "_strptime"} & set(result["modules"])

@@ -37,7 +37,14 @@ def json_path(obj: Any, path: str) -> Any:
 
 
 def parse_time(value: str) -> datetime | None:
+    """An RFC 3339 UTC time as Kubernetes writes it (``2026-11-29T23:00:00Z``). The usual spelling is
+    read by hand: ``strptime`` imports ``_strptime`` and ``locale``, ≈ 7 ms of every table printed."""
     try:
+        if (len(value) == 20 and value[4] == value[7] == "-" and value[10] == "T" and value[13] == value[16] == ":"
+                and value[19] == "Z" and (value[:4] + value[5:7] + value[8:10] + value[11:13] + value[14:16]
+                                          + value[17:19]).isdigit() and value.isascii()):
+            return datetime(int(value[:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]),
+                            int(value[17:19]), tzinfo=timezone.utc)
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     except (TypeError, ValueError):
         return None
