@@ -84,3 +84,13 @@ def test_add_with_a_fixed_port_in_use_fails_with_the_reason():
     fw = HostForwards(FakeQemu({2222}))
     with pytest.raises(InternalError, match="127.0.0.1:2222 .*Could not set up host forwarding rule"):
         fw.add("d", "hostua-default", "tcp", 22, host_port=2222)
+
+
+def test_spec_ports_map_like_the_converter():
+    vmi = {"spec": {"domain": {"devices": {"interfaces": [
+        {"name": "default", "masquerade": {}, "ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]},
+        {"name": "other", "masquerade": {}},
+        {"name": "p", "passt": {}, "ports": [{"port": 22}]}]}}}}
+    [nic] = hostfwd.spec_ports(vmi)                    # passt forwards its own; no ports: nothing
+    assert (nic.index, nic.alias) == (0, "ua-default")
+    assert [(p.protocol, p.port, p.host_port) for p in nic.ports] == [("tcp", 80, 80), ("udp", 53, 53)]

@@ -123,6 +123,7 @@ class MigrationController:
                 failed = CANCELED
             else:
                 job.source.migrate(job.domain, job.target)
+                _forward_ports_again(job, vmi)
         except VirtctlError as e:
             failed = e.message
         except Exception as e:                      # still end it: a Running migration blocks the next
@@ -271,3 +272,17 @@ def _phases(status: dict, *phases: str) -> None:
     for phase in phases:
         if phase not in seen or phase == phases[-1]:
             st.set_phase(status, phase, now)
+
+
+def _forward_ports_again(job: Job, vmi: dict) -> None:
+    """Declared ``interfaces[].ports`` live in the source QEMU only: add them to the target's
+    (the source released them when it stopped). A port taken meanwhile is logged, not fatal."""
+    from virtctl.controller.virt import hostfwd
+
+    nics = hostfwd.spec_ports(vmi)
+    if not nics:
+        return
+    try:
+        hostfwd.install_ports(job.target, job.domain, nics)
+    except VirtctlError as e:
+        log.warning("%s: declared ports not forwarded after migration: %s", job.domain, e.message)

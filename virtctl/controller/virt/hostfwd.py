@@ -192,3 +192,19 @@ def install_ports(host: _HasMonitor, domain: str, nics: Sequence[NicPorts]) -> l
                     f"spec.domain.devices.interfaces[{nic.index}].ports[{j}]: cannot forward 127.0.0.1:"
                     f"{p.host_port}/{p.protocol} to the guest: the host port is already in use") from None
     return [f for _, f in added]
+
+
+def spec_ports(vmi: dict) -> list[NicPorts]:
+    """The declared ``interfaces[].ports`` of a (validated) VMI, as the converter maps them: host port =
+    guest port, on the NIC with alias ``ua-<interface name>``; for re-adding them where the domain
+    now runs (after a live migration the new QEMU has only what its command line gave it)."""
+    from virtctl.controller.virt.domain import PortForward
+
+    ifaces = ((vmi.get("spec") or {}).get("domain") or {}).get("devices", {}).get("interfaces") or []
+    out = []
+    for n, iface in enumerate(ifaces):
+        ports = [PortForward(str(p.get("protocol") or "TCP").lower(), int(p["port"]), int(p["port"]))
+                 for p in iface.get("ports") or [] if isinstance(p.get("port"), int)]
+        if ports and "passt" not in iface:
+            out.append(NicPorts(n, f"ua-{iface.get('name') or ''}", ports))
+    return out
