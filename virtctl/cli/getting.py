@@ -74,6 +74,9 @@ def run(words: list[str], output: str = "", watch: bool = False, selector: str =
         rows = table_rows(kind, objs, wide, all_ns)
         widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
         out.write(format_table(header, rows, widths))
+        if kind is kinds.VM and len(names) == 1 and not watch:
+            from virtctl.cli.vm_warning import print_last_warning  # why a failing VM fails
+            print_last_warning(kv, objs[0], out)
     out.flush()
     if not objs and not names and output not in ("json", "yaml"):
         if all_ns or not kind.namespaced:
