@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import random
 from typing import TYPE_CHECKING, Any
 
 from virtctl.controller.schema import Problem, invalid_error
@@ -95,6 +96,19 @@ def _services(store: Store, skip_uid: str | None) -> list[dict[str, Any]]:
     return [s for s in items if s["metadata"].get("uid") != skip_uid]
 
 
+def pick_node_port(taken: set[Any]) -> int | None:
+    """A free node port chosen at random, as kube-apiserver's allocator does: from the upper band
+    first, the lowest ``min(max(16, size/32), 128)`` ports being kept for Services that ask for one.
+    (At random, two controllers on one machine rarely want the same 127.0.0.1 port.)"""
+    lo, hi = NODE_PORT_RANGE
+    offset = min(max(16, (hi - lo + 1) // 32), 128)
+    for band in (range(lo + offset, hi + 1), range(lo, lo + offset)):
+        free = [n for n in band if n not in taken]
+        if free:
+            return random.choice(free)
+    return None
+
+
 def _allocate(store: Store, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     spec = obj["spec"]
     others = _services(store, obj["metadata"].get("uid") if old is not None else None)
@@ -114,8 +128,7 @@ def _allocate(store: Store, obj: dict[str, Any], old: dict[str, Any] | None) -> 
         if not wants_node_ports:
             continue
         if node_port in (None, 0):
-            taken = {n for n, _ in used}
-            free = next((n for n in range(lo, hi + 1) if n not in taken), None)
+            free = pick_node_port({n for n, _ in used})
             if free is None:
                 problems.append(common.invalid(f"spec.ports[{i}].nodePort", 0,
                                                "range is full"))
