@@ -183,7 +183,10 @@ def api_error_from_status(code: int, body: bytes | str | dict | None) -> APIErro
     if code == 404:
         msg = "the server could not find the requested resource"
     elif text.strip():
-        msg = f'an error on the server ("{text.strip()[:200]}") has prevented the request from succeeding'
+        import json  # Go's %q: the body quoted, its quotes and backslashes escaped
+
+        quoted = json.dumps(text.strip()[:200], ensure_ascii=False)
+        msg = f"an error on the server ({quoted}) has prevented the request from succeeding"
     else:
         msg = f"the server responded with the status code {code} but did not return more information"
     return cls(msg, code=code)

@@ -232,11 +232,13 @@ def _ws_to_guest(ws: Any, tunnel: Tunnel) -> None:
 # ---------------------------------------------------------------- guest agent subresources
 
 def _agent_result(ctx: ActionContext, what: str) -> ActionResult:
+    # virt-api writes every failure of these GETs as HTTP 500 with the error's text (go-restful's WriteError)
     try:
         vmi = running_vmi(ctx)
-    except errors.APIError as e:
-        if e.code == 404:
-            raise
+    except errors.NotFound:
+        return ActionResult(500, f'virtualmachineinstance.kubevirt.io "{ctx.name}" not found',
+                            "text/plain; charset=utf-8")
+    except errors.APIError:
         return ActionResult(500, conflict_text(ctx.name, "VMI is not running"), "text/plain; charset=utf-8")
     host = find_host(ctx, vmi)
     agent = ga.GuestAgent(host.agent_command, domain_name(ctx.namespace, ctx.name))
