@@ -28,6 +28,7 @@ COMMANDS: dict[str, Entry] = {
                               "replica set as a new service.", completes="kind"),
     "fslist": Entry("guestinfo", "Return full list of filesystems available on the guest machine.", completes="vmi"),
     "get": Entry("get", "Display one or many KubeVirt objects.", completes="kind"),
+    "image-upload": Entry("image_upload", "Upload a VM image to a DataVolume/PersistentVolumeClaim."),
     "guestosinfo": Entry("guestinfo", "Return guest agent info about operating system.", completes="vmi"),
     "local": Entry("local", "Run and manage the local virtctl controller (standalone mode)."),
     "migrate": Entry("lifecycle", "Migrate a virtual machine.", completes="vm"),

@@ -32,7 +32,8 @@ from virtctl.controller.reconcile.guest_status import GuestStatusPoller
 from virtctl.controller.reconcile.manager import Manager
 from virtctl.controller.reconcile.services import ServicePublisher
 from virtctl.controller.runtime import Runtime
-from virtctl.controller.server.app import ApiServer
+from virtctl.controller.server.app import ApiServer, tls_context
+from virtctl.controller.server.upload import UploadServer
 from virtctl.controller.settings import Settings
 from virtctl.controller.store import ObjectStore, Store
 from virtctl.controller.virt.hypervisor import Hypervisor
@@ -145,6 +146,7 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None,
     stopped = stop or threading.Event()
     store: ObjectStore | None = None
     server: ApiServer | None = None
+    uploads: UploadServer | None = None
     runtime: Runtime | None = None
     workers: Controllers | None = None
     previous: dict[signal.Signals, signal.Handlers | int | Callable[[int, FrameType | None], Any] | None] = {}
@@ -155,6 +157,7 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None,
         runtime, workers = build_runtime(store, settings, controllers=controllers)
         server = ApiServer(runtime, token=token, pki=pki, port=settings.port)
         server.start()
+        uploads = UploadServer(runtime, tls_context(pki)).start()   # docs/standalone.md#image-upload
         write_runtime(settings, server.url, server.port, pki.ca_cert)
         log.info("API server listening on %s (pid %d, state %s)", server.url, os.getpid(), settings.state_dir)
         if threading.current_thread() is threading.main_thread():
@@ -171,6 +174,8 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None,
     finally:
         if workers is not None and runtime is not None:
             workers.stop(runtime)
+        if uploads is not None:
+            uploads.shutdown()
         if server is not None:
             server.shutdown()
         if store is not None:

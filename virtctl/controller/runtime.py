@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 from virtctl.controller.settings import Settings
 from virtctl.controller.store.corekinds import ensure_system_namespaces
 from virtctl.controller.store.protocol import Store
+from virtctl.controller.upload_tokens import UploadTokens
 from virtctl.controller.virt.consoles import ConsoleRegistry
 from virtctl.controller.virt.hypervisor import Hypervisor
 
@@ -36,6 +37,7 @@ class Runtime:
     hosts: tuple[Hypervisor, ...] = ()             # the libvirt hosts ("nodes"); empty without controllers
     consoles: ConsoleRegistry = field(default_factory=ConsoleRegistry)
     reconcile: Reconcile = no_reconcile
+    upload_tokens: UploadTokens = field(default_factory=UploadTokens)   # UploadTokenRequest and the upload endpoint
 
     @classmethod
     def create(cls, store: Store, settings: Settings, hosts: Sequence[Hypervisor] = (),

@@ -22,6 +22,10 @@ _COLUMNS: dict[str, tuple[tuple[str, str, str, int], ...]] = {
     "ConfigMap": (NAME, ("Data", "string", "", 0), AGE),
     "Service": (NAME, ("Type", "string", "", 0), ("Cluster-IP", "string", "", 0), ("External-IP", "string", "", 0),
                 ("Port(s)", "string", "", 0), AGE, ("Selector", "string", "", 1)),
+    "PersistentVolumeClaim": (NAME, ("Status", "string", "", 0), ("Volume", "string", "", 0),
+                              ("Capacity", "string", "", 0), ("Access Modes", "string", "", 0),
+                              ("StorageClass", "string", "", 0), ("VolumeAttributesClass", "string", "", 0), AGE,
+                              ("VolumeMode", "string", "", 1)),
     "Event": (("Last Seen", "string", "", 0), ("Type", "string", "", 0), ("Reason", "string", "", 0),
               ("Object", "string", "", 0), ("Subobject", "string", "", 1), ("Source", "string", "", 1),
               ("Message", "string", "", 0), ("First Seen", "string", "", 1), ("Count", "string", "", 1),
@@ -106,6 +110,23 @@ def _event(obj: dict[str, Any], now: datetime) -> list[Any]:
             str(obj.get("message") or "").strip(), first, int(count), (obj.get("metadata") or {}).get("name", "")]
 
 
+_MODE_ABBREVIATIONS = (("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"),
+                      ("ReadWriteOncePod", "RWOP"))
+
+
+def _pvc(obj: dict[str, Any], name: str, age: str) -> list[Any]:
+    """kubectl 1.30's printPersistentVolumeClaim: capacity and access modes once bound."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    phase = "Terminating" if (obj.get("metadata") or {}).get("deletionTimestamp") else status.get("phase") or ""
+    capacity = access = ""
+    if spec.get("volumeName"):
+        modes = status.get("accessModes") or []
+        access = ",".join(short for mode, short in _MODE_ABBREVIATIONS if mode in modes)
+        capacity = str((status.get("capacity") or {}).get("storage") or "")
+    return [name, phase, spec.get("volumeName") or "", capacity, access, spec.get("storageClassName") or "",
+            spec.get("volumeAttributesClassName") or "<unset>", age, spec.get("volumeMode") or "<unset>"]
+
+
 _V1_TO_CORE = (("regarding", "involvedObject"), ("note", "message"), ("deprecatedSource", "source"),
                ("deprecatedFirstTimestamp", "firstTimestamp"), ("deprecatedLastTimestamp", "lastTimestamp"),
                ("deprecatedCount", "count"), ("reportingController", "reportingComponent"))
@@ -122,6 +143,8 @@ def cells(kind: Kind, obj: dict[str, Any], now: datetime) -> list[Any]:
         return [name, obj.get("type") or "", len(obj.get("data") or {}), age]
     if kind is kinds.CONFIGMAP:
         return [name, len(obj.get("data") or {}) + len(obj.get("binaryData") or {}), age]
+    if kind is kinds.PVC:
+        return _pvc(obj, name, age)
     if kind is kinds.SERVICE:
         spec = obj.get("spec") or {}
         return [name, spec.get("type") or "", spec.get("clusterIP") or "<none>", _external_ip(obj), _ports(spec), age,

@@ -147,13 +147,39 @@ EVENT = Kind(CORE, "v1", "Event", "events", "event", ("ev",), has_status=False, 
 EVENT_V1 = Kind(EVENTS_GROUP, "v1", "Event", "events", "event", ("ev",), has_status=False, categories=(),
               verbs=_CORE_VERBS)
 
-CORE_KINDS: tuple[Kind, ...] = (NAMESPACE, SECRET, CONFIGMAP, SERVICE, EVENT, EVENT_V1)
-SERVED_KINDS: tuple[Kind, ...] = ALL_KINDS + CORE_KINDS    # everything the controller stores and serves
+PVC = Kind(CORE, "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", ("pvc",),
+           categories=(), verbs=_CORE_VERBS)
+
+CORE_KINDS: tuple[Kind, ...] = (NAMESPACE, SECRET, CONFIGMAP, SERVICE, EVENT, EVENT_V1, PVC)
+
+# CDI's kinds (docs/standalone.md#volumes-as-objects): DataVolumes, the cluster's CDIConfig and the
+# create-only UploadTokenRequest of the upload group
+CDI = "cdi.kubevirt.io"
+CDI_UPLOAD = "upload.cdi.kubevirt.io"
+DATAVOLUME = Kind(CDI, "v1beta1", "DataVolume", "datavolumes", "datavolume", ("dv", "dvs"),
+                  columns=(Column("Phase", ".status.phase", description="The phase the data volume is in"),
+                           Column("Progress", ".status.progress", description="Transfer progress in percentage "
+                                                                              "if known, N/A otherwise"),
+                           Column("Restarts", ".status.restartCount", "integer",
+                                  description="The number of times the transfer has been restarted."),
+                           AGE))
+CDICONFIG = Kind(CDI, "v1beta1", "CDIConfig", "cdiconfigs", "cdiconfig", namespaced=False, categories=())
+UPLOADTOKENREQUEST = Kind(CDI_UPLOAD, "v1beta1", "UploadTokenRequest", "uploadtokenrequests",
+                          "uploadtokenrequest", has_status=False, columns=(), categories=(), verbs=("create",))
+CDI_KINDS: tuple[Kind, ...] = (DATAVOLUME, CDICONFIG, UPLOADTOKENREQUEST)
+
+SERVED_KINDS: tuple[Kind, ...] = ALL_KINDS + CORE_KINDS + CDI_KINDS    # everything the controller stores and serves
 
 
 def is_core(kind: Kind) -> bool:
     """A Kubernetes kind (validated by the controller's own rules, not KubeVirt's OpenAPI)."""
     return kind.group in (CORE, EVENTS_GROUP)
+
+
+def has_own_rules(kind: Kind) -> bool:
+    """A kind KubeVirt's OpenAPI does not describe: the core kinds and CDI's, validated by the
+    controller's own rules."""
+    return kind.group in (CORE, EVENTS_GROUP, CDI, CDI_UPLOAD)
 
 
 _BY_WORD: dict[str, Kind] = {}

@@ -22,6 +22,7 @@ from virtctl.controller.reconcile.restore import RestoreController
 from virtctl.controller.reconcile.snapshot import SnapshotController
 from virtctl.controller.reconcile.vm import VMController
 from virtctl.controller.reconcile.vmi import DomainFacts, PrepareVolumes, Requeue, VMIController
+from virtctl.controller.reconcile.volumes import VolumeController
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import configsources
 from virtctl.controller.storage.importer import ensure_data_volumes
@@ -57,6 +58,9 @@ class Manager:
         self.restore_controller = RestoreController(store, settings)
         self.namespace_queue = WorkQueue[Key]("namespace")
         self.namespace_controller = NamespaceController(store)
+        self.pvc_queue = WorkQueue[Key]("persistentvolumeclaim")
+        self.dv_queue = WorkQueue[Key]("datavolume")
+        self.volume_controller = VolumeController(store, settings)
         self._workers = max(1, int(settings.reconcile_workers if workers is None else workers))
         self._resync_seconds = resync_seconds
         self._threads: list[threading.Thread] = []
@@ -82,6 +86,11 @@ class Manager:
             self.restore_queue.add(key)
         elif kind is kinds.NAMESPACE:
             self.namespace_queue.add(key)
+        elif kind is kinds.PVC:
+            self.pvc_queue.add(key)
+            self.dv_queue.add(key)          # a DataVolume's claim has its name
+        elif kind is kinds.DATAVOLUME:
+            self.dv_queue.add(key)
         elif kind is kinds.SECRET or kind is kinds.CONFIGMAP:
             # a VMI waiting for this Secret/ConfigMap starts now (docs/standalone.md#secrets-and-configmaps-in-vms)
             vmis, _ = self.store.list(kinds.VMI, key[0])
@@ -151,7 +160,8 @@ class Manager:
     def _kind_queues(self) -> tuple[tuple[kinds.Kind, WorkQueue[Key]], ...]:
         return ((kinds.VM, self.vm_queue), (kinds.VMI, self.vmi_queue), (kinds.VMIM, self.vmim_queue),
                 (kinds.VMSNAPSHOT, self.snapshot_queue), (kinds.VMRESTORE, self.restore_queue),
-                (kinds.NAMESPACE, self.namespace_queue))
+                (kinds.NAMESPACE, self.namespace_queue), (kinds.PVC, self.pvc_queue),
+                (kinds.DATAVOLUME, self.dv_queue))
 
     def _resync_loop(self) -> None:
         while not self._stop.wait(self._resync_seconds):
@@ -175,7 +185,9 @@ class Manager:
                                    (self.vmim_queue, self.migration_controller.reconcile, 1),
                                    (self.snapshot_queue, self.snapshot_controller.reconcile, 1),
                                    (self.restore_queue, self.restore_controller.reconcile, 1),
-                                   (self.namespace_queue, self.namespace_controller.reconcile, 1)):
+                                   (self.namespace_queue, self.namespace_controller.reconcile, 1),
+                                   (self.pvc_queue, self.volume_controller.reconcile_pvc, 1),
+                                   (self.dv_queue, self.volume_controller.reconcile_dv, self._workers)):
             for i in range(workers):
                 t = threading.Thread(target=self._work, args=(queue, fn), name=f"reconcile-{queue.name}-{i}",
                                      daemon=True)

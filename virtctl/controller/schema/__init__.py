@@ -18,7 +18,7 @@ from virtctl.controller.schema.strict import prune, unknown_fields
 from virtctl.controller.schema.validation import Problem, validate
 from virtctl.errors import BadRequest, Invalid
 from virtctl.model import kinds
-from virtctl.model.kinds import Kind, is_core
+from virtctl.model.kinds import Kind, has_own_rules
 
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 
@@ -54,7 +54,7 @@ def admit(kind: Kind, obj: dict[str, Any], field_validation: str | None = "Stric
     """Check a whole object about to be stored; returns warnings, raises on rejection. Unknown fields
     are pruned from ``obj`` in place (Warn: with a warning each; Ignore: silently; Strict: refused)."""
     field_validation = check_field_validation(field_validation)
-    if is_core(kind):
+    if has_own_rules(kind):
         from virtctl.controller.schema import core
         return core.admit(kinds.EVENT if kind is kinds.EVENT_V1 else kind, obj, field_validation)
     definition = definition_for(kind)

@@ -38,6 +38,8 @@ def ensure_system_namespaces(store: Store) -> None:
 def before_create(store: Store, kind: Kind, obj: dict[str, Any]) -> None:
     if kind is kinds.NAMESPACE:
         core_schema.namespace.prepare_create(obj)
+    elif kind is kinds.PVC:
+        core_schema.pvc.prepare_create(obj)
     elif kind is kinds.SERVICE:
         obj["status"] = {"loadBalancer": {}}
         _allocate(store, obj, None)

@@ -150,7 +150,7 @@ class ObjectStore:
         if kinds.is_core(k):
             corekinds.drop_type_dependent_fields(k, old, new)
         found = schema.admit(k, new, field_validation)
-        if kinds.is_core(k):
+        if kinds.has_own_rules(k):
             corekinds.before_update(self, k, old, new)
         if warnings is not None:
             warnings.extend(found)
@@ -293,7 +293,7 @@ class ObjectStore:
             work = copy.deepcopy(current)
             # fields stored before unknown fields were pruned on write are not the caller's to answer
             # for: without them, a Strict write checks only what ``fn`` adds
-            if not kinds.is_core(k):                 # core kinds: schema.core prunes on write
+            if not kinds.has_own_rules(k):           # core and CDI kinds: schema.core prunes on write
                 schema.prune(schema.definition_for(k), work)
             if fn(work) is False:
                 return current

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from virtctl.controller.schema.core import common, data, event, namespace, service
+from virtctl.controller.schema.core import cdi, common, data, event, namespace, pvc, service
 from virtctl.controller.schema.validation import Problem
 from virtctl.errors import BadRequest, Invalid
 from virtctl.model import kinds
 from virtctl.model.kinds import Kind
 
-__all__ = ["admit", "check_update", "precheck", "event", "namespace", "service", "data"]
+__all__ = ["admit", "check_update", "precheck", "event", "namespace", "service", "data", "pvc", "cdi"]
 
 _RULES: dict[Kind, tuple[common.Tree, Callable[[Kind, dict[str, Any]], list[Problem]]]] = {
     kinds.NAMESPACE: (namespace.TREE, namespace.admit),
@@ -31,6 +31,10 @@ _RULES: dict[Kind, tuple[common.Tree, Callable[[Kind, dict[str, Any]], list[Prob
     kinds.CONFIGMAP: (data.CONFIGMAP_TREE, data.admit_configmap),
     kinds.SERVICE: (service.TREE, service.admit),
     kinds.EVENT: (event.TREE, event.admit),
+    kinds.PVC: (pvc.TREE, pvc.admit),
+    kinds.DATAVOLUME: (cdi.DV_TREE, cdi.admit_datavolume),
+    kinds.CDICONFIG: (cdi.CONFIG_TREE, cdi.admit_config),
+    kinds.UPLOADTOKENREQUEST: (cdi.TOKEN_TREE, cdi.admit_token_request),
 }
 
 
@@ -70,6 +74,10 @@ def check_update(kind: Kind, old: dict[str, Any], new: dict[str, Any]) -> None:
     problems: list[Problem] = []
     if kind in (kinds.SECRET, kinds.CONFIGMAP):
         problems = data.check_update(kind, old, new)
+    elif kind is kinds.PVC:
+        problems = pvc.check_update(old, new)
+    elif kind is kinds.DATAVOLUME:
+        cdi.check_update_datavolume(old, new)
     elif kind is kinds.SERVICE:
         old_ip = (old.get("spec") or {}).get("clusterIP")
         new_ip = (new.get("spec") or {}).get("clusterIP")

@@ -1,0 +1,107 @@
+"""The HTTP side of ``virtctl image-upload``: CDI's upload proxy protocol (a ``HEAD`` probe of
+``/v1beta1/upload-async``, then a ``POST`` of the image with ``Authorization: Bearer <token>``),
+streamed from the file in 1 MiB blocks (docs/standalone.md#image-upload).
+
+Go virtctl trusts the system's roots for the upload proxy; we trust them and also the CA of the
+kubeconfig in use (the standalone controller signs its upload endpoint with that CA), so a local
+upload needs no ``--insecure``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+from typing import BinaryIO, Callable
+from urllib.parse import urlsplit
+
+from virtctl.client.kubeconfig import ClientConfig
+from virtctl.errors import ConnectionFailed
+
+BLOCK = 1 << 20
+ASYNC_PATH = "/v1beta1/upload-async"
+SYNC_PATH = "/v1beta1/upload"
+
+
+def tls_context(cfg: ClientConfig | None, insecure: bool) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    ca = cfg.ca_pem() if cfg is not None else None
+    if ca:
+        try:
+            ctx.load_verify_locations(cadata=ca.decode("ascii", errors="replace"))
+        except (ssl.SSLError, ValueError):
+            pass
+    return ctx
+
+
+def join(base: str, path: str) -> str:
+    """Go virtctl's ConstructUploadProxyPath: ``path`` appended unless the URL already has it."""
+    if path in base:
+        return base
+    parts = urlsplit(base)
+    joined = "/".join(p for p in (parts.path.strip("/"), path.strip("/")) if p)
+    return f"{parts.scheme}://{parts.netloc}/{joined}"
+
+
+def _connection(url: str, ctx: ssl.SSLContext) -> tuple[http.client.HTTPConnection, str]:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https":
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, parts.port or 443, context=ctx,
+                                                                        timeout=300, blocksize=BLOCK)
+    else:
+        conn = http.client.HTTPConnection(host, parts.port or 80, timeout=300, blocksize=BLOCK)
+    return conn, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _failed(method: str, url: str, e: BaseException) -> ConnectionFailed:
+    return ConnectionFailed(f'{method.capitalize()} "{url}": {e}')
+
+
+def upload_url(base: str, token: str, ctx: ssl.SSLContext) -> str:
+    """The async endpoint when its HEAD probe answers 200, else the synchronous one."""
+    url = join(base, ASYNC_PATH)
+    conn, path = _connection(url, ctx)
+    try:
+        conn.request("HEAD", path, headers={"Authorization": f"Bearer {token}"})
+        ok = conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        ok = False
+    finally:
+        conn.close()
+    return url if ok else join(base, SYNC_PATH)
+
+
+def post(url: str, token: str, src: BinaryIO, length: int, ctx: ssl.SSLContext,
+         progress: Callable[[int], None] | None = None) -> tuple[int, str]:
+    """POST ``length`` bytes of ``src``; (status, body text). A server that answers before the body
+    is all sent (a refusal) is still heard."""
+    conn, path = _connection(url, ctx)
+    try:
+        try:
+            conn.putrequest("POST", path, skip_accept_encoding=True)
+            conn.putheader("Authorization", f"Bearer {token}")
+            conn.putheader("Content-Type", "application/octet-stream")
+            conn.putheader("Content-Length", str(length))
+            conn.endheaders()
+            sent = 0
+            while sent < length:
+                block = src.read(min(BLOCK, length - sent))
+                if not block:
+                    break
+                try:
+                    conn.send(block)
+                except (BrokenPipeError, ConnectionResetError):
+                    break                      # the server answered early; read what it said
+                sent += len(block)
+                if progress is not None:
+                    progress(sent)
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode(errors="replace")
+        except (OSError, http.client.HTTPException) as e:
+            raise _failed("POST", url, e) from None
+    finally:
+        conn.close()

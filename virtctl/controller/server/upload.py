@@ -1,0 +1,242 @@
+"""The upload endpoint of standalone mode: CDI's upload proxy protocol on its own loopback TLS
+listener (docs/standalone.md#image-upload). ``CDIConfig`` ``config`` publishes its address in
+``status.uploadProxyURL``.
+
+* ``HEAD /v1beta1/upload-async`` and ``/v1beta1/upload``: 200 with a valid token (how virtctl
+  finds the async endpoint), 401 without.
+* ``POST`` of the same paths (and ``/v1alpha1/upload``): ``Authorization: Bearer <token>`` from an
+  ``UploadTokenRequest``; the token names the claim. The body (``application/octet-stream``,
+  ``Content-Length``) becomes the claim's volume file (``storage.upload``); one upload per claim at
+  a time (a second one is 503, as from CDI's upload server); on success the claim's
+  ``cdi.kubevirt.io/storage.pod.phase`` is ``Succeeded`` and its DataVolume too.
+
+:func:`decide` holds the protocol decisions without sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from virtctl.controller.reconcile import volumes
+from virtctl.controller.runtime import Runtime
+from virtctl.controller.schema.core.pvc import requested_bytes
+from virtctl.controller.storage import claims
+from virtctl.controller.storage.upload import UploadError, make_volume
+from virtctl.controller.upload_tokens import bearer
+from virtctl.errors import NotFound, Unauthorized
+from virtctl.model import kinds
+
+log = logging.getLogger(__name__)
+
+PATHS = ("/v1beta1/upload", "/v1beta1/upload-async", "/v1alpha1/upload")
+DRAIN_LIMIT = 64 << 20        # a refused body up to this size is read so the client sees the answer
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    namespace: str
+    claim: str
+    available: int
+    archive: bool
+    datavolume: bool
+
+
+def decide(runtime: Runtime, method: str, path: str, authorization: str | None) -> Answer | Target:
+    """What a request gets before its body is read: an answer, or the claim it uploads to."""
+    if path.split("?")[0] not in PATHS:
+        return Answer(404, "404 page not found")
+    if method not in ("HEAD", "POST"):
+        return Answer(405, "Method Not Allowed")
+    try:
+        ns, claim = runtime.upload_tokens.verify(bearer(authorization))
+    except Unauthorized:
+        return Answer(401, "Unauthorized")
+    if method == "HEAD":
+        return Answer(200)
+    try:
+        pvc = runtime.store.get(kinds.PVC, ns, claim)
+    except NotFound:
+        return Answer(404, f'persistentvolumeclaims "{claim}" not found')
+    ann = (pvc.get("metadata") or {}).get("annotations") or {}
+    if claims.UPLOAD_TARGET not in ann:
+        return Answer(400, f"PVC {ns}/{claim} is not an upload target")
+    if ann.get(claims.POD_PHASE) == "Succeeded":
+        return Answer(400, f"PVC {claim} already successfully imported/cloned/updated")
+    if (pvc.get("metadata") or {}).get("deletionTimestamp"):
+        return Answer(400, f"PVC {ns}/{claim} is being deleted")
+    if ann.get(claims.POD_READY) != "true":
+        return Answer(503, f"upload server for PVC {ns}/{claim} is not ready")
+    return Target(ns, claim, requested_bytes(pvc), ann.get(claims.CONTENT_TYPE) == "archive",
+                  claims.populated_by_datavolume(pvc))
+
+
+def succeeded(runtime: Runtime, target: Target) -> None:
+    volumes.set_pod_annotations(runtime.store, target.namespace, target.claim, "Succeeded", False)
+    if target.datavolume:
+        volumes.set_dv_status(runtime.store, target.namespace, target.claim,
+                              volumes.dv_status("Succeeded", target.claim, "100.0%", bound=True,
+                                                running=(False, "Completed", ""), ready=True))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: UploadHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("upload %s: " + format, self.client_address[0], *args)
+
+    def _answer(self, answer: Answer) -> None:
+        body = answer.text.encode()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _refuse(self, answer: Answer, length: int) -> None:
+        if 0 < length <= DRAIN_LIMIT:
+            try:
+                left = length
+                while left > 0:
+                    data = self.rfile.read(min(left, 1 << 20))
+                    if not data:
+                        break
+                    left -= len(data)
+            except OSError:
+                pass
+        else:
+            self.close_connection = True
+        self._answer(answer)
+
+    def do_HEAD(self) -> None:
+        result = decide(self.server.runtime, "HEAD", self.path, self.headers.get("Authorization"))
+        self._answer(result if isinstance(result, Answer) else Answer(200))
+
+    def do_POST(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or -1)
+        except ValueError:
+            length = -1
+        result = decide(self.server.runtime, "POST", self.path, self.headers.get("Authorization"))
+        if isinstance(result, Answer):
+            self._refuse(result, length)
+            return
+        if length < 0:
+            self.close_connection = True
+            self._answer(Answer(411, "Length Required"))
+            return
+        key = (result.namespace, result.claim)
+        if not self.server.claim(key):
+            self._refuse(Answer(503, f"an upload to PVC {result.namespace}/{result.claim} is already in progress"),
+                         length)
+            return
+        try:
+            target = claims.claim_file(self.server.runtime.settings, result.namespace, result.claim)
+            make_volume(self.rfile, length, target, result.available, archive=result.archive)  # type: ignore[arg-type]
+        except UploadError as e:
+            log.warning("upload to %s/%s failed: %s", result.namespace, result.claim, e.message)
+            self.close_connection = True
+            self._answer(Answer(400, e.message))
+            return
+        except OSError as e:
+            log.warning("upload to %s/%s failed: %s", result.namespace, result.claim, e)
+            self.close_connection = True
+            return
+        finally:
+            self.server.release(key)
+        succeeded(self.server.runtime, result)
+        log.info("upload to %s/%s completed (%d bytes)", result.namespace, result.claim, length)
+        self._answer(Answer(200))
+
+
+class UploadHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, runtime: Runtime, tls: ssl.SSLContext):
+        self.runtime = runtime
+        self.tls = tls
+        self._busy: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # the TLS handshake runs in the connection's own thread, never in the accept loop
+        request.settimeout(60)
+        try:
+            conn = self.tls.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return
+        try:
+            super().finish_request(conn, client_address)
+        finally:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def claim(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            if key in self._busy:
+                return False
+            self._busy.add(key)
+            return True
+
+    def release(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._busy.discard(key)
+
+
+class UploadServer:
+    """The listener (``start()``/``shutdown()``) and the CDIConfig that points at it."""
+
+    def __init__(self, runtime: Runtime, tls: ssl.SSLContext):
+        self.httpd = UploadHTTPServer(runtime, tls)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.httpd.server_address[1]}"
+
+    def start(self) -> UploadServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="upload-server", daemon=True)
+        self._thread.start()
+        publish_config(self.httpd.runtime, self.address)
+        return self
+
+    def shutdown(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def publish_config(runtime: Runtime, upload_proxy: str) -> None:
+    """CDIConfig ``config`` with ``status.uploadProxyURL`` (the address, as CDI writes it: no scheme)."""
+    store = runtime.store
+    try:
+        store.get(kinds.CDICONFIG, None, "config")
+    except NotFound:
+        store.create(kinds.CDICONFIG, None, {"metadata": {"name": "config"}, "spec": {}})
+
+    def status(obj: dict[str, Any]) -> Any:
+        want = {**(obj.get("status") or {}), "uploadProxyURL": upload_proxy}
+        if obj.get("status") == want:
+            return False
+        obj["status"] = want
+    store.mutate(kinds.CDICONFIG, None, "config", status, subresource="status")

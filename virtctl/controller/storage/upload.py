@@ -1,0 +1,203 @@
+"""An uploaded image made into a claim's volume file, as CDI's upload server does
+(docs/standalone.md#image-upload): the body is streamed to a temporary file in the volume's
+directory (undoing gzip/xz on the way, or taking the disk image out of a tar archive for the
+``archive`` content type), checked with ``qemu-img`` (raw or qcow2, no backing file, a virtual size
+that fits the claim, with CDI's message), converted to raw and grown to the claim's size, and only
+then renamed over the volume file. A failed or interrupted upload leaves the volume as it was.
+Memory stays flat: the body moves in 1 MiB chunks and zero chunks become holes.
+"""
+
+from __future__ import annotations
+
+import lzma
+import os
+import tarfile
+import uuid
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from virtctl.controller.storage import qemu_img
+from virtctl.errors import VirtctlError
+
+CHUNK = 1 << 20
+SECTOR = 512
+_ZERO = bytes(CHUNK)
+
+
+class UploadError(VirtctlError):
+    """The upload cannot become the volume (bad data, too large, cut short)."""
+
+
+class _Reader:
+    """At most ``length`` bytes of ``stream``; short reads are an interrupted upload."""
+
+    def __init__(self, stream: BinaryIO, length: int):
+        self.stream, self.left = stream, length
+
+    def read(self, n: int = CHUNK) -> bytes:
+        if self.left <= 0:
+            return b""
+        data = self.stream.read(min(n, self.left))
+        if not data:
+            raise UploadError("Saving stream failed: unexpected EOF")
+        self.left -= len(data)
+        return data
+
+
+class _Sink:
+    """Writes in whole chunks, leaving a hole for each all-zero one (the file gets its size at the end)."""
+
+    def __init__(self, out: BinaryIO):
+        self.out, self.buf = out, bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.buf += data
+        while len(self.buf) >= CHUNK:
+            chunk = bytes(self.buf[:CHUNK])
+            del self.buf[:CHUNK]
+            if chunk == _ZERO:
+                self.out.seek(CHUNK, os.SEEK_CUR)
+            else:
+                self.out.write(chunk)
+
+    def close(self) -> None:
+        self.out.write(self.buf)
+        self.buf.clear()
+        self.out.truncate()
+
+
+def _copy(read: Callable[[int], bytes], sink: _Sink, first: bytes = b"") -> None:
+    data = first
+    while data:
+        sink.write(data)
+        data = read(CHUNK)
+
+
+def _gunzip(read: Callable[[int], bytes], sink: _Sink, first: bytes) -> None:
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    buf = first
+    try:
+        while not d.eof:
+            if not buf:
+                buf = read(CHUNK)
+                if not buf:
+                    break
+            sink.write(d.decompress(buf, CHUNK))      # bounded output: a gzip bomb stays 1 MiB at a time
+            buf = d.unconsumed_tail
+    except zlib.error as e:
+        raise UploadError(f"Saving stream failed: {e}") from None
+    if not d.eof:
+        raise UploadError("Saving stream failed: unexpected EOF")
+
+
+def _unxz(read: Callable[[int], bytes], sink: _Sink, first: bytes) -> None:
+    d = lzma.LZMADecompressor()
+    buf = first
+    try:
+        while not d.eof:
+            if d.needs_input:
+                if not buf:
+                    buf = read(CHUNK)
+                    if not buf:
+                        break
+                sink.write(d.decompress(buf, CHUNK))
+                buf = b""
+            else:
+                sink.write(d.decompress(b"", CHUNK))
+    except (lzma.LZMAError, EOFError) as e:
+        raise UploadError(f"Saving stream failed: {e}") from None
+    if not d.eof:
+        raise UploadError("Saving stream failed: unexpected EOF")
+
+
+def receive(stream: BinaryIO, length: int, tmp: Path, *, archive: bool = False) -> None:
+    """Stream ``length`` bytes of the body into ``tmp``, decompressed (gzip, xz) or taken out of a
+    tar archive."""
+    reader = _Reader(stream, length)
+    first = reader.read(CHUNK)
+    with open(tmp, "wb") as out:
+        sink = _Sink(out)
+        if archive:
+            _from_tar(reader, first, sink)
+        elif first[:2] == b"\x1f\x8b":
+            _gunzip(reader.read, sink, first)
+        elif first[:6] == b"\xfd7zXZ\x00":
+            _unxz(reader.read, sink, first)
+        else:
+            _copy(reader.read, sink, first)
+        sink.close()
+        out.flush()
+        os.fsync(out.fileno())
+
+
+class _Prefixed:
+    def __init__(self, first: bytes, reader: _Reader):
+        self.first, self.reader = first, reader
+
+    def read(self, n: int = CHUNK) -> bytes:
+        if self.first:
+            data, self.first = self.first[:n], self.first[n:]
+            return data
+        return self.reader.read(n)
+
+
+def _from_tar(reader: _Reader, first: bytes, sink: _Sink) -> None:
+    try:
+        with tarfile.open(fileobj=_Prefixed(first, reader), mode="r|*") as tar:   # type: ignore[call-overload]
+            for member in tar:
+                if member.isfile():
+                    src = tar.extractfile(member)
+                    assert src is not None
+                    _copy(src.read, sink, src.read(CHUNK))
+                    return
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as e:
+        raise UploadError(f"Saving stream failed: {e}") from None
+    raise UploadError("Saving stream failed: the archive holds no file")
+
+
+def check_image(tmp: Path, available: int) -> str:
+    """The image's format after CDI's checks (qcow2 or raw, no backing file, fits ``available``)."""
+    try:
+        details = qemu_img.info(tmp)
+    except qemu_img.QemuImgError as e:
+        raise UploadError(f"Unable to process data: {e.message}") from None
+    fmt = str(details.get("format", ""))
+    if fmt not in qemu_img.SUPPORTED_FORMATS:
+        raise UploadError(f"Unable to process data: Invalid format {fmt or 'unknown'} for image "
+                          f"(supported: qcow2, raw)")
+    if details.get("backing-filename"):
+        raise UploadError("Unable to process data: Image is invalid: image has a backing file")
+    virtual = int(details.get("virtual-size", 0))
+    if fmt == "raw" and virtual % SECTOR:
+        raise UploadError(f"Unable to process data: not a disk image: its size {virtual} is not a multiple of "
+                          f"{SECTOR} bytes")
+    if virtual > available:
+        raise UploadError(f"Virtual image size {virtual} is larger than the reported available storage "
+                          f"{available}. A larger PVC is required.")
+    return fmt
+
+
+def make_volume(stream: BinaryIO, length: int, target: Path, available: int, *, archive: bool = False) -> None:
+    """The whole upload: receive into a temp file beside ``target``, check, convert to raw, grow to
+    ``available`` and rename over ``target``. Temp files are removed on any failure."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    tmp = target.with_name(f".upload-{target.name}-{tag}")
+    raw = target.with_name(f".upload-{target.name}-{tag}.raw")
+    try:
+        receive(stream, length, tmp, archive=archive)
+        fmt = check_image(tmp, available)
+        if fmt == "qcow2":
+            qemu_img.convert(tmp, raw, src_format="qcow2", dst_format="raw")
+            tmp.unlink()
+        else:
+            os.replace(tmp, raw)
+        with open(raw, "r+b") as f:
+            if os.fstat(f.fileno()).st_size < available:
+                f.truncate(available)
+            os.fsync(f.fileno())
+        os.replace(raw, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+        raw.unlink(missing_ok=True)
