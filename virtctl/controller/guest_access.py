@@ -162,6 +162,66 @@ def dial(host: Hypervisor, domain: str, port: int, protocol: str) -> Tunnel:
     return Tunnel(sock, protocol, host, domain, netdev, None)
 
 
+# ---------------------------------------------------------------- keep-alive
+
+PING_INTERVAL = 1.0            # as virt-api: a ping every second …
+PONG_TIMEOUT = 60.0            # … and a peer silent for a minute is dropped
+
+
+class _Keepalive:
+    """Pings every open port-forward websocket from one thread (which ends when none is open), so
+    a client that vanished without closing its connection does not hold a tunnel forever."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conns: dict[int, list[Any]] = {}       # id(ws) -> [ws, pending pong event, last answer]
+        self._thread: threading.Thread | None = None
+
+    def add(self, ws: Any) -> None:
+        with self._lock:
+            self._conns[id(ws)] = [ws, None, time.monotonic()]
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="portforward-keepalive", daemon=True)
+                self._thread.start()
+
+    def remove(self, ws: Any) -> None:
+        with self._lock:
+            self._conns.pop(id(ws), None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._conns:
+                    self._thread = None
+                    return
+                entries = list(self._conns.values())
+            now = time.monotonic()
+            for entry in entries:
+                ws, pending, _last = entry
+                if pending is not None and pending.is_set():
+                    entry[2] = now
+                if now - entry[2] > PONG_TIMEOUT:
+                    _drop(ws)
+                    self.remove(ws)
+                    continue
+                if pending is None or pending.is_set():
+                    try:
+                        entry[1] = ws.ping()
+                    except Exception:                # closing: its serve() ends it
+                        pass
+            time.sleep(PING_INTERVAL)
+
+
+def _drop(ws: Any) -> None:
+    try:
+        ws.socket.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+_KEEPALIVE = _Keepalive()
+
+
 # ---------------------------------------------------------------- the websocket
 
 class PortForwardStream:
@@ -197,9 +257,11 @@ class PortForwardStream:
         pump = threading.Thread(target=_guest_to_ws, args=(tunnel, ws), name=f"portforward-{ctx.name}",
                                 daemon=True)
         pump.start()
+        _KEEPALIVE.add(ws)
         try:
             _ws_to_guest(ws, tunnel)
         finally:
+            _KEEPALIVE.remove(ws)
             tunnel.close()
             pump.join(timeout=5)
 
