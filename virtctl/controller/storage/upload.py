@@ -169,8 +169,9 @@ def check_image(tmp: Path, available: int) -> str:
     if details.get("backing-filename"):
         raise UploadError("Unable to process data: Image is invalid: image has a backing file")
     virtual = int(details.get("virtual-size", 0))
-    if fmt == "raw" and virtual % SECTOR:
-        raise UploadError(f"Unable to process data: not a disk image: its size {virtual} is not a multiple of "
+    size = tmp.stat().st_size              # qemu-img rounds a raw image's size up to a sector
+    if fmt == "raw" and size % SECTOR:
+        raise UploadError(f"Unable to process data: not a disk image: its size {size} is not a multiple of "
                           f"{SECTOR} bytes")
     if virtual > available:
         raise UploadError(f"Virtual image size {virtual} is larger than the reported available storage "
