@@ -136,3 +136,47 @@ def test_add_ssh_key_lets_virtctl_ssh_in(env, image, tmp_path):
     r = subprocess.run(["kubectl", "get", "secret", secret_name, "-o", "json"], env=env.env, capture_output=True,
                        text=True, timeout=60)
     assert len(json.loads(r.stdout)["data"]) == 1          # key 1's entry emptied and dropped
+
+
+def test_set_password_goes_through_the_guest_agent(env, image, tmp_path):
+    """The test guest's qemu-ga has no ``passwd`` program to call, so the agent's own refusal is what
+    the AccessCredentialsSynchronized condition must carry: the password went to the agent."""
+    name = f"pw-{uuid.uuid4().hex[:6]}"
+    secret = f"{name}-pw"
+    subprocess.run(["kubectl", "create", "secret", "generic", secret, "--from-literal=root=first-pw"], env=env.env,
+                   check=True, capture_output=True, timeout=60)
+    manifest = {
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
+        "spec": {"runStrategy": "Always", "template": {"spec": {
+            "terminationGracePeriodSeconds": 2,
+            "accessCredentials": [{"userPassword": {"source": {"secret": {"secretName": secret}},
+                                                    "propagationMethod": {"qemuGuestAgent": {}}}}],
+            "domain": {"memory": {"guest": "256Mi"},
+                       "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
+                                                   "container": {"image": image, "kernelPath": "/boot/vmlinuz",
+                                                                 "initrdPath": "/boot/initramfs.cpio.gz"}}},
+                       "devices": {}},
+        }}},
+    }
+    path = tmp_path / "vm.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    env.run("apply", "-f", str(path))
+    env.wait_log(name, "GUEST-BOOT-OK", timeout=240)
+
+    def synced():
+        conds = {c["type"]: c for c in env.obj("vmi", name)["status"].get("conditions", [])}
+        return conds.get("AccessCredentialsSynchronized")
+    cond = wait_until(synced, 120, "AccessCredentialsSynchronized")
+    assert (cond["status"], cond["reason"]) == ("False", "AccessCredentialsSyncFailed")
+    assert cond["message"].startswith("Error encountered setting password for user [root]: ")
+    assert "guest-set-user-password" in cond["message"] and "passwd" in cond["message"]
+
+    # the Secret is not the VM's own: Go virtctl's refusal, then --force
+    r = env.run("credentials", "set-password", name, "--user", "root", "--password", "second-pw", check=False)
+    assert (r.returncode, r.stderr.strip()) == (1, f"secret {secret} does not have an owner reference pointing to "
+                                                   f"VM {name}")
+    r = env.run("credentials", "set-password", name, "-u", "root", "-p", "second-pw", "--force")
+    assert r.stdout == f'Successfully set password in secret "{secret}"'
+    got = json.loads(subprocess.run(["kubectl", "get", "secret", secret, "-o", "json"], env=env.env,
+                                    capture_output=True, text=True, timeout=60).stdout)
+    assert got["data"] == {"root": "c2Vjb25kLXB3"}                       # base64 of second-pw
