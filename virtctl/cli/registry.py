@@ -18,6 +18,7 @@ class Entry(Record, frozen=True):
 
 
 COMMANDS: dict[str, Entry] = {
+    "addvolume": Entry("volumes", "add a volume to a running VM", completes="vmi"),
     "apply": Entry("apply", "Create or update KubeVirt objects from YAML or JSON files."),
     "console": Entry("console", "Connect to a console of a virtual machine instance.", completes="vmi"),
     "completion": Entry("completion", "Generate the autocompletion script for the specified shell"),
@@ -36,6 +37,7 @@ COMMANDS: dict[str, Entry] = {
     "options": Entry("options", "Print the list of flags inherited by all commands", hidden=True),
     "pause": Entry("pause", "Pause a virtual machine", completes="pause"),
     "port-forward": Entry("port_forward", "Forward local ports to a virtualmachine or virtualmachineinstance."),
+    "removevolume": Entry("volumes", "remove a volume from a running VM", completes="vmi"),
     "reset": Entry("pause", "Reset a virtual machine instance.", completes="vmi"),
     "restart": Entry("lifecycle", "Restart a virtual machine.", completes="vm"),
     "scp": Entry("ssh", "SCP files from/to a virtual machine instance."),

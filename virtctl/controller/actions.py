@@ -1,5 +1,6 @@
 """KubeVirt's ``subresources.kubevirt.io`` lifecycle actions, with virt-api's rules, status codes and
-messages: VM start/stop/restart/migrate (202) and VMI pause/unpause/softreboot/reset (200).
+messages: VM start/stop/restart/migrate (202), VMI pause/unpause/softreboot/reset (200), and volume
+hotplug, addvolume/removevolume on VMs and VMIs (202).
 
 VM actions only write the VM (runStrategy or status.stateChangeRequests, as JSON patches with a
 ``test`` of the value they read, like virt-api) and leave the rest to the VM controller. VMI
@@ -12,8 +13,8 @@ from typing import Any
 
 from virtctl.controller.subresource import ActionContext, ActionResult
 from virtctl.controller.virt.hypervisor import DomainState, Hypervisor, domain_name
-from virtctl.errors import APIError, BadRequest, Conflict, Forbidden, InternalError, NotFound
-from virtctl.model import kinds
+from virtctl.errors import APIError, BadRequest, Conflict, Forbidden, InternalError, Invalid, NotFound
+from virtctl.model import hotplug, kinds
 from virtctl.model import runstrategy as rs
 from virtctl.model import status as st
 
@@ -384,3 +385,70 @@ def reset(ctx: ActionContext) -> ActionResult:
     _hypervisor_call(ctx, vmi, "reset", reset=True)
     return ActionResult(200, body=None)
 
+
+
+# --- volume hotplug (202) ------------------------------------------------------------------------------------
+def _hotplug(ctx: ActionContext, *, on_vm: bool, add: bool) -> ActionResult:
+    """virt-api's add/removevolume: on a VM the template gets the volume (the VM controller hands
+    it on to a running VMI); on a VMI, which must be running, only the VMI (not kept across
+    restarts). The VMI controller then attaches or detaches it (docs/standalone.md#volume-hot-plug)."""
+    body = ctx.body if isinstance(ctx.body, dict) else {}
+    problem = hotplug.add_options_errors(body) if add else hotplug.remove_options_errors(body)
+    if problem is not None:
+        raise BadRequest(problem)
+    if add:
+        body = {**body, "disk": {**body["disk"], "name": body["name"]}}
+    request = {"add": body} if add else {"remove": body}
+    resource = VM_RESOURCE if on_vm else VMI_RESOURCE
+    if on_vm:
+        obj = _get_vm(ctx)
+        prefix, spec = "/spec/template/spec", ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    else:
+        obj = _get_vmi(ctx)
+        if not st.is_running(obj):
+            raise conflict(resource, ctx.name, "VMI is not running")
+        prefix, spec = "/spec", obj.get("spec") or {}
+    try:
+        hotplug.verify([v for v in spec.get("volumes") or [] if isinstance(v, dict)], **request)
+    except hotplug.HotplugRefused as e:
+        raise conflict(resource, ctx.name, str(e)) from None
+    new = hotplug.apply(spec, **request)
+    old_disks = ((spec.get("domain") or {}).get("devices") or {}).get("disks")
+    ops: list[dict[str, Any]] = []
+    for path, old, value in ((f"{prefix}/volumes", spec.get("volumes"), new["volumes"]),
+                             (f"{prefix}/domain/devices/disks", old_disks, new["domain"]["devices"]["disks"])):
+        if old:
+            ops += [{"op": "test", "path": path, "value": old}, {"op": "replace", "path": path, "value": value}]
+        else:
+            ops.append({"op": "add", "path": path, "value": value})
+    dry = _dry_run(body, ctx)
+    try:
+        ctx.store.patch(kinds.VM if on_vm else kinds.VMI, ctx.namespace, ctx.name, JSON_PATCH, ops, dry_run=dry)
+    except NotFound:
+        raise not_found(resource, ctx.name) from None
+    except Invalid:
+        raise
+    except APIError as e:
+        if "test" in e.message:
+            # the apiserver's 422 for a failed test (another change came first): virtctl retries on it
+            raise Invalid("the server rejected our request due to an error in our request") from None
+        raise internal(f"unable to patch {resource.removeprefix('virtual')}: {e.message}") from None
+    if not dry:
+        _nudge(ctx, "vm" if on_vm else "vmi")
+    return ActionResult(202)
+
+
+def vm_addvolume(ctx: ActionContext) -> ActionResult:
+    return _hotplug(ctx, on_vm=True, add=True)
+
+
+def vm_removevolume(ctx: ActionContext) -> ActionResult:
+    return _hotplug(ctx, on_vm=True, add=False)
+
+
+def vmi_addvolume(ctx: ActionContext) -> ActionResult:
+    return _hotplug(ctx, on_vm=False, add=True)
+
+
+def vmi_removevolume(ctx: ActionContext) -> ActionResult:
+    return _hotplug(ctx, on_vm=False, add=False)

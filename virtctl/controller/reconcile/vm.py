@@ -18,7 +18,7 @@ from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.settings import Settings
 from virtctl.controller.store.protocol import Store
 from virtctl.errors import AlreadyExists, NotFound, VirtctlError
-from virtctl.model import kinds
+from virtctl.model import hotplug, kinds
 from virtctl.model import runstrategy as rs
 from virtctl.model import status as st
 from virtctl.model.runstrategy import Action
@@ -109,6 +109,8 @@ class VMController:
         vmi = self._get(kinds.VMI, ns, name)
         if vmi is not None and not st.owned_by(vmi, vm):
             vmi = None
+        if vmi is not None and not st.is_final(vmi) and not st.is_deleting(vmi):
+            self._follow_hotplug(vm, vmi)
         self._update_status(vm, vmi, failure=failure, start_expected=start_expected and vmi is None)
         if vmi is not None and st.is_final(vmi) and st.VM_CONTROLLER_FINALIZER in (_meta(vmi).get("finalizers") or []):
             self._drop_vmi_finalizer(vmi)
@@ -153,6 +155,23 @@ class VMController:
         elif decision.action == Action.WAIT:
             return decision.retry_after
         return None
+
+    def _follow_hotplug(self, vm: dict, vmi: dict) -> None:
+        """A running VMI takes its VM's hotpluggable volumes (added or removed through the VM's
+        addvolume/removevolume); the VMI controller then attaches or detaches them."""
+        template = ((vm.get("spec") or {}).get("template") or {}).get("spec") or {}
+        uid = _meta(vmi).get("uid")
+
+        def change(obj: dict) -> Any:
+            if _meta(obj).get("uid") != uid:
+                return False
+            new = hotplug.follow_vm(obj.get("spec") or {}, template)
+            if new is None:
+                return False
+            obj["spec"] = new
+
+        if hotplug.follow_vm(vmi.get("spec") or {}, template) is not None:
+            self.store.mutate(kinds.VMI, _meta(vmi).get("namespace"), _meta(vmi)["name"], change)
 
     def _delete_vmi(self, vmi: dict) -> None:
         try:

@@ -27,7 +27,7 @@ from virtctl.controller.store.protocol import Store
 from virtctl.controller.virt import host as host_mod
 from virtctl.controller.virt.hypervisor import DomainState, DomainStatus, Hypervisor, domain_name
 from virtctl.errors import APIError, NotFound, VirtctlError
-from virtctl.model import kinds
+from virtctl.model import hotplug, kinds
 from virtctl.model import status as st
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,7 @@ class VMIController:
                     host, ds = found
             if ds.state in LIVE:
                 self._observe_running(vmi, host, dom, ds)
+                self._sync_hotplug(vmi, host, dom)
             else:
                 self._observe_stopped(vmi, dom, ds)
             return
@@ -375,6 +376,75 @@ class VMIController:
             return
         if (vmi.get("metadata") or {}).get("labels", {}).get(st.NODE_NAME_LABEL) != host.node_name:
             self._write_meta(vmi, lambda m: _set_label(m, st.NODE_NAME_LABEL, host.node_name))
+
+    def _sync_hotplug(self, vmi: dict, host: Hypervisor, dom: str) -> None:
+        """Make the running domain's disks follow the VMI's hotpluggable volumes: attach the ones
+        it lacks, detach the hotplugged ones that left the spec, and report each volume in
+        ``status.volumeStatus`` (docs/standalone.md#volume-hot-plug)."""
+        if st.is_migrating(vmi):
+            return
+        from virtctl.controller.virt.converter import hotplug_disk
+        from virtctl.controller.virt.domain import disk_xml, live_disk_xml, parse_live
+
+        try:
+            live_xml = host.domain_xml(dom)
+        except Exception:
+            return                                   # gone meanwhile: the next pass sees why
+        ns = _meta(vmi).get("namespace") or ""
+        spec = vmi.get("spec") or {}
+        by_name: dict[str, dict] = {str(v.get("name")): v for v in spec.get("volumes") or [] if isinstance(v, dict)}
+        live = {d.alias[3:]: d for d in parse_live(live_xml).disks if d.alias.startswith("ua-")}
+        used = {d.target for d in live.values()}
+        targets = {name: d.target for name, d in live.items() if name in by_name}
+        missing: dict[str, str] = {}
+        failed: dict[str, str] = {}
+        for name, volume in by_name.items():
+            if name in live or not hotplug.is_hotpluggable(volume):
+                continue
+            try:
+                source = volumes.hotplug_source(self.settings, ns, volume)
+                disk = hotplug_disk(vmi, name, source, used)
+                host.attach_device(dom, disk_xml(disk))
+            except volumes.VolumeNotFound as e:
+                missing[name] = str(e)
+                continue
+            except APIError as e:
+                failed[name] = e.message
+            except Exception as e:                   # libvirt refused the device
+                failed[name] = str(e).splitlines()[0] if str(e) else type(e).__name__
+            else:
+                used.add(disk.target)
+                targets[name] = disk.target
+                self.events.normal(vmi, "SuccessfulAttachVolume", f"Successfully attached volume {name}",
+                                   host=host.node_name)
+                continue
+            self.events.warning(vmi, "FailedAttachVolume", f"Attaching volume {name} failed: {failed[name]}",
+                                host=host.node_name)
+        hotplugged = {e.get("name") for e in (vmi.get("status") or {}).get("volumeStatus") or []
+                      if isinstance(e, dict) and "hotplugVolume" in e}
+        detaching: dict[str, str] = {}
+        for name, live_disk in live.items():
+            if name in by_name or name not in hotplugged:
+                continue
+            device = live_disk_xml(live_xml, f"ua-{name}")
+            try:
+                if device is not None:
+                    host.detach_device(dom, device)
+            except Exception as e:                   # already being unplugged, or refused: looked at again
+                log.info("detaching volume %s from %s: %s", name, dom, e)
+            detaching[name] = live_disk.target
+        new = hotplug.volume_status(spec, targets, missing=missing, failed=failed, detaching=detaching)
+
+        def change(s: dict) -> Any:
+            if s.get("volumeStatus") == new:
+                return False
+            s["volumeStatus"] = new
+
+        self._write_status(vmi, change)
+        if detaching:
+            raise Requeue(1.0)
+        if missing or failed:
+            raise Requeue(VOLUME_RETRY_SECONDS)
 
     def _interfaces(self, vmi: dict, host: Hypervisor, dom: str) -> list[dict] | None:
         """MACs as libvirt reports them. No IP: user-mode networking gives the guest an address

@@ -23,6 +23,11 @@ SUBRESOURCES = SubresourceTable(
         (VM, "stop"): actions.stop,
         (VM, "restart"): actions.restart,
         (VM, "migrate"): actions.migrate,
+        # volume hotplug (202)
+        (VM, "addvolume"): actions.vm_addvolume,
+        (VM, "removevolume"): actions.vm_removevolume,
+        (VMI, "addvolume"): actions.vmi_addvolume,
+        (VMI, "removevolume"): actions.vmi_removevolume,
         # VMI lifecycle (200)
         (VMI, "pause"): actions.pause,
         (VMI, "unpause"): actions.unpause,

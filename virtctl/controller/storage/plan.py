@@ -367,3 +367,23 @@ def _create_then_commit(ctx: _Context, tmp: Path, final: Path, make: Callable[[P
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def hotplug_source(settings: Settings, namespace: str, volume: dict) -> DiskSource:
+    """The file behind a hotplugged ``dataVolume`` / ``persistentVolumeClaim`` volume of a running
+    VMI (docs/standalone.md#volume-hot-plug); :class:`VolumeNotFound` while its claim is missing."""
+    name = check_label(volume.get("name"), "name")
+    if isinstance(volume.get("dataVolume"), dict):
+        ref_kind, claim, readonly = "dataVolume", volume["dataVolume"].get("name"), False
+    elif isinstance(volume.get("persistentVolumeClaim"), dict):
+        src = volume["persistentVolumeClaim"]
+        ref_kind, claim, readonly = "persistentVolumeClaim", src.get("claimName"), bool(src.get("readOnly"))
+    else:
+        raise VolumeError(f"volume {name} cannot be hotplugged: only dataVolume and persistentVolumeClaim can")
+    claim = check_subdomain(claim, f"{ref_kind}.name", max_len=NAME_MAX - len(VOLUME_SUFFIX))
+    path = persistent_volume_path(settings, namespace, claim)
+    if not path.is_file():
+        what = "PVC" if ref_kind == "persistentVolumeClaim" else "DataVolume"
+        raise VolumeNotFound(f"{what} {namespace}/{claim} does not exist", kind=ref_kind, name=claim,
+                             namespace=namespace)
+    return DiskSource(name, str(path), qemu_img.detect_format(path), readonly=readonly)

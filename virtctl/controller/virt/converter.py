@@ -104,8 +104,13 @@ def vmi_to_domain(vmi: dict, *, host: HostInfo, disks: dict[str, DiskSource],
     if isinstance(efi, dict) and efi.get("secureBoot", True) and dom.features.smm is None:
         dom.features.smm = True     # KubeVirt turns SMM on for Secure Boot (OVMF needs it)
     dom.disks = _disks(ctx, devices)
-    dom.scsi_controller = any(d.bus == "scsi" for d in dom.disks)
     dom.interfaces = _interfaces(ctx, devices)
+    hotplug = devices.get("disableHotplug") is not True
+    dom.scsi_controller = hotplug or any(d.bus == "scsi" for d in dom.disks)
+    if hotplug and "q35" in dom.os.machine:
+        # on PCIe every virtio disk needs a root port of its own: the ones the devices at start
+        # take (counted generously), plus spares for disks added while running
+        dom.pcie_root_ports = len(dom.disks) + len(dom.interfaces) + PCI_CONTROLLERS + HOTPLUG_SPARE_PORTS
     dom.serial_console = devices.get("autoattachSerialConsole", True) is not False
     dom.vnc = devices.get("autoattachGraphicsDevice", True) is not False
     dom.rng = isinstance(devices.get("rng"), dict)
@@ -399,6 +404,9 @@ def _clock(clock: dict) -> Clock:
 
 # --- disks ---
 
+HOTPLUG_SPARE_PORTS = 4        # virtio disks that can be hotplugged into a q35 domain
+PCI_CONTROLLERS = 4            # scsi, virtio-serial, usb, rng: PCIe devices besides disks and NICs
+
 _BUS_PREFIX = {"virtio": "vd", "sata": "sd", "scsi": "sd", "usb": "sd"}
 _CACHE_MODES = {"none", "writethrough", "writeback"}
 
@@ -424,54 +432,71 @@ def _disks(ctx: _Ctx, devices: dict) -> list[Disk]:
     out: list[Disk] = []
     boot_orders: set[int] = set()
     for i, d in enumerate(spec_disks):
-        path = f"spec.domain.devices.disks[{i}]"
-        vname = d.get("name") or ""
-        if vname not in volumes:
-            raise field_invalid(f"{path}.name", f"{vname!r} not found in spec.volumes")
-        kinds = [k for k in ("disk", "cdrom", "lun") if k in d]
-        if len(kinds) > 1:
-            raise field_invalid(path, "only one of disk, cdrom or lun may be set")
-        kind = kinds[0] if kinds else "disk"
-        if kind == "lun":
-            raise _unsupported(f"{path}.lun", "LUN passthrough")
-        target_spec = d.get(kind) or {}
-        bus = target_spec.get("bus") or ("sata" if kind == "cdrom" else "virtio")
-        if bus not in _BUS_PREFIX:
-            raise field_invalid(f"{path}.{kind}.bus", f"unsupported bus {bus!r} (supported: virtio, sata, scsi, usb)")
-        if kind == "cdrom" and bus in ("virtio", "usb"):
-            raise field_invalid(f"{path}.cdrom.bus", f"a cdrom cannot use the {bus} bus")
-        source = ctx.disks.get(vname)
-        if source is None:
-            raise field_invalid(f"spec.volumes[{list(volumes).index(vname)}]",
-                           f"volume {vname!r} was not prepared on this host")
-        prefix = _BUS_PREFIX[bus]
-        index = ctx.targets.get(prefix, 0)
-        ctx.targets[prefix] = index + 1
-        disk = Disk(path=source.path, target=_target_name(prefix, index), bus=bus, device=kind,
-                    format=source.format, alias=f"ua-{vname}")
-        disk.readonly = bool(source.readonly or target_spec.get("readonly")
-                             or (kind == "cdrom" and target_spec.get("readonly", True) is not False))
-        cache = d.get("cache") or ""
-        if cache and cache not in _CACHE_MODES:
-            raise field_invalid(f"{path}.cache", f"unsupported cache mode {cache!r} (supported: none, writethrough, "
-                                            f"writeback)")
-        disk.cache = cache
-        io = d.get("io") or ""
-        if io and io not in ("native", "threads"):
-            raise field_invalid(f"{path}.io", f"unsupported io mode {io!r} (supported: native, threads)")
-        if io == "native" and cache not in ("none", ""):
-            raise field_invalid(f"{path}.io", "io 'native' needs cache 'none'")
-        disk.io = io
-        if io == "native" and not cache:
-            disk.cache = "none"
-        serial = d.get("serial") or ""
-        if serial and not re.match(r"^[A-Za-z0-9_.+\-]{1,20}$", str(serial)):
-            raise field_invalid(f"{path}.serial", "must be 1-20 letters, digits, '_', '.', '+' or '-'")
-        disk.serial = str(serial)
-        disk.shareable = bool(d.get("shareable"))
-        disk.boot_order = _boot_order(d.get("bootOrder"), f"{path}.bootOrder", boot_orders)
-        out.append(disk)
+        out.append(_disk(ctx, d, f"spec.domain.devices.disks[{i}]", volumes, boot_orders))
     return out
+
+
+def hotplug_disk(vmi: dict, volume: str, source: DiskSource, used_targets: set[str]) -> Disk:
+    """The disk of a volume hotplugged into a running domain whose disks already use
+    ``used_targets`` (vda, sda, …): the same rules as at start, on the next free target name."""
+    spec = vmi.get("spec") or {}
+    ctx = _Ctx(vmi, spec, HostInfo(), {volume: source}, None)
+    volumes = {v.get("name"): v for v in spec.get("volumes") or []}
+    disks = ((spec.get("domain") or {}).get("devices") or {}).get("disks") or []
+    index, d = next(((i, d) for i, d in enumerate(disks) if d.get("name") == volume), (len(disks), {"name": volume}))
+    return _disk(ctx, d, f"spec.domain.devices.disks[{index}]", volumes, set(), used_targets)
+
+
+def _disk(ctx: _Ctx, d: dict, path: str, volumes: dict, boot_orders: set[int],
+          used_targets: set[str] | None = None) -> Disk:
+    vname = d.get("name") or ""
+    if vname not in volumes:
+        raise field_invalid(f"{path}.name", f"{vname!r} not found in spec.volumes")
+    kinds = [k for k in ("disk", "cdrom", "lun") if k in d]
+    if len(kinds) > 1:
+        raise field_invalid(path, "only one of disk, cdrom or lun may be set")
+    kind = kinds[0] if kinds else "disk"
+    if kind == "lun":
+        raise _unsupported(f"{path}.lun", "LUN passthrough")
+    target_spec = d.get(kind) or {}
+    bus = target_spec.get("bus") or ("sata" if kind == "cdrom" else "virtio")
+    if bus not in _BUS_PREFIX:
+        raise field_invalid(f"{path}.{kind}.bus", f"unsupported bus {bus!r} (supported: virtio, sata, scsi, usb)")
+    if kind == "cdrom" and bus in ("virtio", "usb"):
+        raise field_invalid(f"{path}.cdrom.bus", f"a cdrom cannot use the {bus} bus")
+    source = ctx.disks.get(vname)
+    if source is None:
+        raise field_invalid(f"spec.volumes[{list(volumes).index(vname)}]",
+                       f"volume {vname!r} was not prepared on this host")
+    prefix = _BUS_PREFIX[bus]
+    index = ctx.targets.get(prefix, 0)
+    while used_targets and _target_name(prefix, index) in used_targets:
+        index += 1
+    ctx.targets[prefix] = index + 1
+    disk = Disk(path=source.path, target=_target_name(prefix, index), bus=bus, device=kind,
+                format=source.format, alias=f"ua-{vname}")
+    disk.readonly = bool(source.readonly or target_spec.get("readonly")
+                         or (kind == "cdrom" and target_spec.get("readonly", True) is not False))
+    cache = d.get("cache") or ""
+    if cache and cache not in _CACHE_MODES:
+        raise field_invalid(f"{path}.cache", f"unsupported cache mode {cache!r} (supported: none, writethrough, "
+                                        f"writeback)")
+    disk.cache = cache
+    io = d.get("io") or ""
+    if io and io not in ("native", "threads"):
+        raise field_invalid(f"{path}.io", f"unsupported io mode {io!r} (supported: native, threads)")
+    if io == "native" and cache not in ("none", ""):
+        raise field_invalid(f"{path}.io", "io 'native' needs cache 'none'")
+    disk.io = io
+    if io == "native" and not cache:
+        disk.cache = "none"
+    serial = d.get("serial") or ""
+    if serial and not re.match(r"^[A-Za-z0-9_.+\-]{1,20}$", str(serial)):
+        raise field_invalid(f"{path}.serial", "must be 1-20 letters, digits, '_', '.', '+' or '-'")
+    disk.serial = str(serial)
+    disk.shareable = bool(d.get("shareable"))
+    disk.boot_order = _boot_order(d.get("bootOrder"), f"{path}.bootOrder", boot_orders)
+    return disk
 
 
 def _boot_order(value: Any, field_path: str, seen: set[int]) -> int | None:

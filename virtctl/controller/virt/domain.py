@@ -148,6 +148,7 @@ class Domain:
     tablet_bus: str = ""         # "" (none) | usb | virtio
     watchdog: Watchdog | None = None
     scsi_controller: bool = False
+    pcie_root_ports: int = 0     # q35: root ports for the devices at start and spares for hotplug
     guest_agent: bool = True     # the org.qemu.guest_agent.0 virtio-serial channel (KubeVirt always adds it)
 
     def validate(self) -> None:
@@ -270,27 +271,14 @@ class Domain:
     def _devices_xml(self, root: ET.Element) -> None:
         dev = ET.SubElement(root, "devices")
         for d in self.disks:
-            el = ET.SubElement(dev, "disk", type="file", device=d.device)
-            drv = {"name": "qemu", "type": d.format}
-            if d.cache:
-                drv["cache"] = d.cache
-            if d.io:
-                drv["io"] = d.io
-            ET.SubElement(el, "driver", drv)
-            ET.SubElement(el, "source", file=d.path)
-            ET.SubElement(el, "target", dev=d.target, bus=d.bus)
-            if d.readonly:
-                ET.SubElement(el, "readonly")
-            if d.shareable:
-                ET.SubElement(el, "shareable")
-            if d.serial:
-                ET.SubElement(el, "serial").text = d.serial
-            if d.boot_order is not None:
-                ET.SubElement(el, "boot", order=str(d.boot_order))
-            if d.alias:
-                ET.SubElement(el, "alias", name=d.alias)
+            dev.append(disk_element(d))
         if self.scsi_controller:
             ET.SubElement(dev, "controller", type="scsi", index="0", model="virtio-scsi")
+        if self.pcie_root_ports:
+            # libvirt wants the root complex named before any port it finds in the XML
+            ET.SubElement(dev, "controller", type="pci", index="0", model="pcie-root")
+        for _ in range(self.pcie_root_ports):
+            ET.SubElement(dev, "controller", type="pci", model="pcie-root-port")
         for i in self.interfaces:
             el = ET.SubElement(dev, "interface", type="user")
             if i.mac:
@@ -330,6 +318,48 @@ class Domain:
             rng = ET.SubElement(dev, "rng", model="virtio")
             ET.SubElement(rng, "backend", model="random").text = "/dev/urandom"
         ET.SubElement(dev, "memballoon", model="none")
+
+
+def disk_element(d: Disk) -> ET.Element:
+    """The ``<disk>`` element of ``d`` (in a domain, or alone for a hotplug)."""
+    if not d.path.startswith("/") or "\x00" in d.path:
+        raise ValueError(f"disk path must be absolute: {d.path!r}")
+    if not _TARGET_RE.match(d.target):
+        raise ValueError(f"invalid disk target {d.target!r}")
+    el = ET.Element("disk", type="file", device=d.device)
+    drv = {"name": "qemu", "type": d.format}
+    if d.cache:
+        drv["cache"] = d.cache
+    if d.io:
+        drv["io"] = d.io
+    ET.SubElement(el, "driver", drv)
+    ET.SubElement(el, "source", file=d.path)
+    ET.SubElement(el, "target", dev=d.target, bus=d.bus)
+    if d.readonly:
+        ET.SubElement(el, "readonly")
+    if d.shareable:
+        ET.SubElement(el, "shareable")
+    if d.serial:
+        ET.SubElement(el, "serial").text = d.serial
+    if d.boot_order is not None:
+        ET.SubElement(el, "boot", order=str(d.boot_order))
+    if d.alias:
+        ET.SubElement(el, "alias", name=d.alias)
+    return el
+
+
+def disk_xml(d: Disk) -> str:
+    """``<disk>`` alone: what libvirt's attachDeviceFlags takes."""
+    return ET.tostring(disk_element(d), encoding="unicode")
+
+
+def live_disk_xml(domain_xml: str, alias: str) -> str | None:
+    """The ``<disk>`` element with ``alias`` of a live domain's XML (what detachDeviceFlags takes)."""
+    root = ET.fromstring(domain_xml)
+    for d in root.findall("devices/disk"):
+        if _child_attr(d, "alias", "name") == alias:
+            return ET.tostring(d, encoding="unicode")
+    return None
 
 
 # --- reading live XML back ---

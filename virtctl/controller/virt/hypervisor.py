@@ -36,8 +36,10 @@ class DomainStatus:
 @dataclass(frozen=True)
 class DomainEvent:
     domain: str                  # the controller's domain name (<namespace>_<name>)
-    event: str                   # started | suspended | resumed | stopped | shutdown | reboot | defined | undefined
-    detail: str = ""             # e.g. "booted", "shutdown", "destroyed", "crashed", "migrated", "from-snapshot"
+    # started | suspended | resumed | stopped | shutdown | reboot | defined | undefined | device-removed
+    event: str
+    detail: str = ""             # e.g. "booted", "shutdown", "destroyed", "crashed", "migrated", "from-snapshot";
+                                 # the alias of the removed device for device-removed
 
 
 def domain_name(namespace: str, name: str) -> str:
@@ -78,6 +80,8 @@ class Hypervisor(Protocol):
     def reboot(self, domain: str) -> None: ...             # ACPI reboot (soft-reboot)
     def reset(self, domain: str) -> None: ...              # hard reset
     def domain_xml(self, domain: str) -> str: ...          # live XML
+    def attach_device(self, domain: str, device_xml: str) -> None: ...   # hotplug, live only
+    def detach_device(self, domain: str, device_xml: str) -> None: ...   # hot-unplug request, live only
     def migrate(self, domain: str, target: Hypervisor) -> None: ...  # live migration, blocking
     def abort_migration(self, domain: str) -> bool: ...    # from another thread; False: none under way
     def on_event(self, callback: Callable[[DomainEvent], None]) -> None: ...

@@ -195,6 +195,8 @@ class LibvirtHost:
         self._callback_ids = [
             conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None),
             conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._on_reboot, None),
+            conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device_removed,
+                                        None),
         ]
         self._conn = conn
         return conn
@@ -279,6 +281,11 @@ class LibvirtHost:
         domain = self.domain_of(dom.name())
         if domain is not None:
             self._emit(DomainEvent(domain, "reboot", ""))
+
+    def _on_device_removed(self, _conn: Any, dom: Any, alias: str, _opaque: Any) -> None:
+        domain = self.domain_of(dom.name())
+        if domain is not None:
+            self._emit(DomainEvent(domain, "device-removed", alias))
 
     # --- names ---
     def libvirt_name(self, domain: str) -> str:
@@ -505,6 +512,19 @@ class LibvirtHost:
 
     def domain_xml(self, domain: str) -> str:
         return self._call("dumpxml", domain, lambda d: d.XMLDesc(0))
+
+    # --- hotplug ---
+    def attach_device(self, domain: str, device_xml: str) -> None:
+        """Add a device (a ``<disk>``) to the running domain only: the store, not libvirt,
+        remembers it for the next start."""
+        self._call("attach device to", domain,
+                   lambda d: d.attachDeviceFlags(device_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE))
+
+    def detach_device(self, domain: str, device_xml: str) -> None:
+        """Ask for a device's removal from the running domain. For PCI devices the guest has to
+        let go of it, so it may still be there when this returns (see the device-removed event)."""
+        self._call("detach device from", domain,
+                   lambda d: d.detachDeviceFlags(device_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE))
 
     def migrate(self, domain: str, target: LibvirtHost) -> None:
         """Live-migrate a running domain to ``target`` (blocks until done). The hosts share this
