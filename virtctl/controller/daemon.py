@@ -169,7 +169,10 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None,
             workers.start(runtime)
         else:
             log.info("controllers disabled: serving the API only")
-        stopped.wait()
+        # a timed wait: a SIGTERM delivered to another thread only sets a flag, which the main
+        # thread acts on when it next runs Python code; an untimed wait could sleep through it
+        while not stopped.wait(0.2):
+            pass
         log.info("shutting down")
     finally:
         if workers is not None and runtime is not None:
