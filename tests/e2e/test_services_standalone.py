@@ -186,3 +186,17 @@ def test_node_port_bad_input(env, image):
         holder.close()
     # the port is free again: the retry publishes it
     assert "GUEST-HTTP-OK" in wait_until(lambda: http_get(taken), 60, f"{taken} published after it was freed")
+
+
+def test_a_restarted_controller_keeps_and_then_removes_the_forward(env, image):
+    name = f"rs-{uuid.uuid4().hex[:6]}"
+    web_vm(env, image, name, app=name)
+    env.wait_log(name, "GUEST-BOOT-OK", timeout=240)
+    kubectl(env, "create", "service", "nodeport", name, "--tcp", "8080:80")
+    port = node_port(env, name)
+    assert "GUEST-HTTP-OK" in wait_until(lambda: http_get(port), 60, f"the guest's page on {port}")
+    env.run("local", "down", timeout=60)          # the guest and its forwards live on in QEMU
+    assert "GUEST-HTTP-OK" in (http_get(port) or "")
+    env.run("local", "up", timeout=60)
+    kubectl(env, "delete", "svc", name)          # the new controller found the forward: it removes it
+    wait_until(lambda: http_get(port) is None, 60, f"{port} unpublished after the restart")
