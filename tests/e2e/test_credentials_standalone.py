@@ -71,7 +71,7 @@ def wait_until(fn, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
-def test_add_ssh_key_lets_virtctl_ssh_in(env, image, tmp_path):
+def test_add_ssh_key_lets_virtctl_ssh_in(env, image, tmp_path, libvirt_host):
     name = f"cred-{uuid.uuid4().hex[:6]}"
     key1, key2 = keypair(tmp_path, "one"), keypair(tmp_path, "two")
     manifest = {
@@ -136,6 +136,24 @@ def test_add_ssh_key_lets_virtctl_ssh_in(env, image, tmp_path):
     r = subprocess.run(["kubectl", "get", "secret", secret_name, "-o", "json"], env=env.env, capture_output=True,
                        text=True, timeout=60)
     assert len(json.loads(r.stdout)["data"]) == 1          # key 1's entry emptied and dropped
+
+    # the fallback for agents without guest-ssh-add-authorized-keys, through this guest's own agent
+    from virtctl.controller.reconcile.credentials import write_authorized_keys_file
+    from virtctl.controller.settings import Settings
+    from virtctl.controller.virt import guest_agent as ga
+    from virtctl.controller.virt.hypervisor import domain_name
+    from virtctl.controller.virt.libvirt_host import LibvirtHost
+    key3 = keypair(tmp_path, "three")
+    host = LibvirtHost(libvirt_host.uri, "node01", owner_id=Settings(state_dir=env.state_dir).controller_id)
+    try:
+        agent = ga.GuestAgent(lambda d, c: host.agent_command(d, c, 10), domain_name("default", name))
+        pub3 = Path(f"{key3}.pub").read_text().strip()
+        assert write_authorized_keys_file(agent, "root", [pub3]) is True
+        assert write_authorized_keys_file(agent, "root", [pub3]) is False      # as wanted already: not rewritten
+    finally:
+        host.close()
+    assert ssh(env, name, key3, "echo three").stdout.strip() == "three"
+    assert ssh(env, name, key2, "true").returncode != 0
 
 
 def test_set_password_goes_through_the_guest_agent(env, image, tmp_path):

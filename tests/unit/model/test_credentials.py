@@ -56,3 +56,10 @@ def test_agent_credentials_per_user():
                     "alice": ["ssh-ed25519 AAAA one", "ssh-rsa BBBB two"]}
     assert passwords == {"root": "s3cret"}
     assert uses_agent(vmi) and not uses_agent({"spec": {"accessCredentials": [SSH_NOCLOUD]}})
+
+
+def test_passwd_entry():
+    from virtctl.controller.reconcile.credentials import passwd_entry
+    text = "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbroken:x\n"
+    assert passwd_entry(text, "alice")[5] == "/home/alice"
+    assert passwd_entry(text, "broken") is None and passwd_entry(text, "bob") is None

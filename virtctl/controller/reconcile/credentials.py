@@ -4,6 +4,8 @@ virt-handler's access credential manager does (docs/standalone.md, "Access crede
 * ``sshPublicKey``: every key of the Secrets listed for a user (each value split into lines) set as
   that user's ``~/.ssh/authorized_keys`` with the agent's ``guest-ssh-add-authorized-keys``
   (``reset``: the file holds exactly these keys, as libvirt's ``AuthorizedSSHKeysSet`` with no flags);
+  an agent without that command gets the file written through guest-exec and guest-file-write
+  (virt-handler's deprecated flow, with its Warning event);
 * ``userPassword``: each key of the Secret is a user, its value the password
   (``guest-set-user-password``).
 
@@ -19,9 +21,11 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from virtctl.controller.reconcile.events import VIRT_HANDLER, Recorder
 from virtctl.controller.reconcile.loop import KeyedLoop
 from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.storage import configsources
@@ -78,11 +82,113 @@ def uses_agent(vmi: Object) -> bool:
                for c in (vmi.get("spec") or {}).get("accessCredentials") or [])
 
 
+# ---------------------------------------------------------------- the file-write fallback
+# For agents older than qemu-ga 5.2 (no guest-ssh-add-authorized-keys), virt-handler writes
+# ~/.ssh/authorized_keys itself: the user's home from ``getent passwd``, the directory made with
+# mkdir/chown/chmod through guest-exec, the file through guest-file-open/write/close.
+
+EXEC_TIMEOUT = 10.0
+
+
+def guest_exec(agent: ga.GuestAgent, command: str, args: list[str], timeout: float = EXEC_TIMEOUT) -> str:
+    """Run a program in the guest through the agent; its stdout, or an error with its exit code."""
+    pid = agent.call("guest-exec", {"path": command, "arg": args, "capture-output": True})["pid"]
+    deadline = time.monotonic() + timeout
+    while True:
+        st_ = agent.call("guest-exec-status", {"pid": pid})
+        if st_.get("exited"):
+            break
+        if time.monotonic() > deadline:
+            raise VirtctlError(f"{command} did not finish in the guest within {timeout:.0f}s")
+        time.sleep(0.05)
+    out = base64.b64decode(st_.get("out-data") or "").decode(errors="replace")
+    if st_.get("exitcode"):
+        err = base64.b64decode(st_.get("err-data") or "").decode(errors="replace").strip()
+        raise VirtctlError(f"{command} {' '.join(args)} exited with {st_.get('exitcode')}: {err}")
+    return out
+
+
+def passwd_entry(text: str, user: str) -> list[str] | None:
+    """The fields of ``user``'s line in passwd(5) text."""
+    for line in text.splitlines():
+        fields = line.strip().split(":")
+        if len(fields) >= 6 and fields[0] == user:
+            return fields
+    return None
+
+
+def user_info(agent: ga.GuestAgent, user: str) -> tuple[str, str, str]:
+    """(home, uid, gid) of ``user`` from ``getent passwd``; a guest without getent (busybox) has its
+    /etc/passwd read instead."""
+    try:
+        entry = passwd_entry(guest_exec(agent, "getent", ["passwd", user]), user)
+    except VirtctlError as e:
+        try:
+            entry = passwd_entry(_read_guest_file(agent, "/etc/passwd") or "", user)
+        except VirtctlError:
+            raise VirtctlError(f"unable to detect home directory of user {user}: {e}") from None
+    if entry is None:
+        raise VirtctlError(f"unable to detect home directory of user {user}")
+    return entry[5], entry[2], entry[3]
+
+
+def _read_guest_file(agent: ga.GuestAgent, path: str) -> str | None:
+    try:
+        handle = agent.call("guest-file-open", {"path": path, "mode": "r"})
+    except VirtctlError as e:
+        if "No such file or directory" in str(e):
+            return None
+        raise
+    try:
+        got = agent.call("guest-file-read", {"handle": handle, "count": 1 << 20})
+        return base64.b64decode(got.get("buf-b64") or "").decode(errors="replace")
+    finally:
+        agent.call("guest-file-close", {"handle": handle})
+
+
+def write_authorized_keys_file(agent: ga.GuestAgent, user: str, keys: list[str]) -> bool:
+    """``~<user>/.ssh/authorized_keys`` holds exactly ``keys`` (written only when it differs);
+    True when it was written."""
+    home, uid, gid = user_info(agent, user)
+    path, owner, wanted = f"{home}/.ssh/authorized_keys", f"{uid}:{gid}", "\n".join(keys)
+    current = _read_guest_file(agent, path)
+    if current == wanted:
+        return False
+    guest_exec(agent, "mkdir", ["-p", f"{home}/.ssh"])
+    for target, mode in ((f"{home}/.ssh", "700"),):
+        guest_exec(agent, "chown", [owner, target])
+        guest_exec(agent, "chmod", [mode, target])
+    handle = agent.call("guest-file-open", {"path": path, "mode": "w"})
+    try:
+        agent.call("guest-file-write", {"handle": handle, "buf-b64": base64.b64encode(wanted.encode()).decode()})
+    finally:
+        agent.call("guest-file-close", {"handle": handle})
+    guest_exec(agent, "chown", [owner, path])
+    guest_exec(agent, "chmod", ["600", path])
+    return True
+
+
+def set_authorized_keys(agent: ga.GuestAgent, user: str, keys: list[str]) -> bool:
+    """The user's authorized keys are exactly ``keys``: ``guest-ssh-add-authorized-keys`` with reset,
+    else the file written directly (virt-handler's deprecated flow). True when the fallback was used."""
+    try:
+        agent.call("guest-ssh-add-authorized-keys", {"username": user, "keys": keys, "reset": True})
+        return False
+    except VirtctlError as first:
+        try:
+            write_authorized_keys_file(agent, user, keys)
+        except VirtctlError as second:
+            raise VirtctlError(f"failed to set SSH keys: error from guest-ssh-add-authorized-keys: {first}; error "
+                               f"from using guest-file-write: {second}") from None
+        return True
+
+
 class CredentialsPropagator:
     def __init__(self, store: Store, hosts: Sequence[Hypervisor]):
         self.store = store
         self.hosts = list(hosts)
         self.loop: KeyedLoop[Key] = KeyedLoop("access-credentials", self.reconcile)
+        self.events = Recorder(store, VIRT_HANDLER)
         self._lock = threading.Lock()
         self._applied: dict[str, str] = {}          # vmi uid -> digest of what the guest has
 
@@ -137,9 +243,10 @@ class CredentialsPropagator:
             return
         agent = ga.GuestAgent(lambda d, c: host.agent_command(d, c, AGENT_TIMEOUT), domain_name(ns, name))
         try:
+            deprecated = False
             for user, authorized in sorted(keys.items()):
                 try:
-                    agent.call("guest-ssh-add-authorized-keys", {"username": user, "keys": authorized, "reset": True})
+                    deprecated = set_authorized_keys(agent, user, authorized) or deprecated
                 except VirtctlError as e:
                     raise VirtctlError(f"Error encountered writing ssh pub key access credentials for user "
                                        f"[{user}]: {e}") from None
@@ -155,6 +262,9 @@ class CredentialsPropagator:
         with self._lock:
             self._applied[uid] = digest
         self._report(vmi, True, "")
+        if deprecated:
+            self.events.warning(vmi, SUCCESS, "Used deprecated method to set SSH keys. It will be removed in a future "
+                                "release. Update qemu guest agent to 5.2 or newer to keep SSH key injection working.")
         log.info("access credentials of %s/%s written through the guest agent (%d users)", ns, name,
                  len(set(keys) | set(passwords)))
 
