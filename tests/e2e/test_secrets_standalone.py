@@ -68,16 +68,20 @@ def wait_until(fn, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
-def secret_vm(env: Standalone, image: str, name: str, user_data_secret: str, volume_secret: str | None = None) -> None:
+def secret_vm(env: Standalone, image: str, name: str, user_data_secret: str, volume_secret: str | None = None,
+              config_volume: dict | None = None, credentials: list | None = None) -> None:
     disks = [{"name": "cloudinit", "disk": {"bus": "virtio"}}]
     volumes: list[dict] = [{"name": "cloudinit", "cloudInitNoCloud": {"secretRef": {"name": user_data_secret}}}]
     if volume_secret:
+        config_volume = {"secret": {"secretName": volume_secret}}
+    if config_volume:
         # first in the disk order: the guest mounts the first non-cidata disk at /mnt/data
         disks.insert(0, {"name": "cfg", "disk": {"bus": "virtio"}})
-        volumes.append({"name": "cfg", "secret": {"secretName": volume_secret}})
+        volumes.append({"name": "cfg", **config_volume})
     manifest = {
         "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-        "spec": {"runStrategy": "Always", "template": {"spec": {
+        "spec": {"runStrategy": "Always", "template": {"metadata": {"labels": {"tier": "web"}}, "spec": {
+            "accessCredentials": credentials or [],
             "terminationGracePeriodSeconds": 2,
             "domain": {
                 "memory": {"guest": "192Mi"},
@@ -129,3 +133,30 @@ def test_missing_secret_leaves_the_vmi_pending_until_it_is_created(env, image, t
     user_data_secret(env, tmp_path, f"late-ud-{sfx}", f"#!/bin/sh\necho LATE-SECRET-{sfx} > /dev/ttyS0\n")
     env.wait_log(name, f"LATE-SECRET-{sfx}", timeout=240)
     assert wait_until(lambda: env.obj("vmi", name)["status"]["phase"] == "Running", 60, "Running")
+
+
+def test_configmap_volume_and_nocloud_keys_reach_the_guest(env, image, tmp_path):
+    sfx = uuid.uuid4().hex[:6]
+    name = f"cm-{sfx}"
+    kubectl(env, "create", "configmap", f"app-{sfx}", f"--from-literal=app.conf=port-{sfx}")
+    kubectl(env, "create", "secret", "generic", f"keys-{sfx}", f"--from-literal=k=ssh-ed25519 AAAAkey{sfx} me")
+    user_data_secret(env, tmp_path, f"ud-{sfx}",
+                     "#!/bin/sh\necho CONF-$(cat /mnt/data/app.conf) > /dev/ttyS0\n"
+                     "grep -A1 public-keys /mnt/cidata/meta-data | tail -1 | sed 's/^/META /' > /dev/ttyS0\n")
+    secret_vm(env, image, name, f"ud-{sfx}", config_volume={"configMap": {"name": f"app-{sfx}"}},
+              credentials=[{"sshPublicKey": {"source": {"secret": {"secretName": f"keys-{sfx}"}},
+                                             "propagationMethod": {"noCloud": {}}}}])
+    env.wait_log(name, f"CONF-port-{sfx}", timeout=240)
+    log = env.wait_log(name, f"AAAAkey{sfx}", timeout=60)
+    assert f'META   "0": "ssh-ed25519 AAAAkey{sfx} me"' in log
+
+
+def test_downward_api_volume_reaches_the_guest(env, image, tmp_path):
+    sfx = uuid.uuid4().hex[:6]
+    name = f"dw-{sfx}"
+    user_data_secret(env, tmp_path, f"ud-{sfx}", "#!/bin/sh\necho DOWN-$(cat /mnt/data/name)-$(cat /mnt/data/tier)"
+                                                 " > /dev/ttyS0\n")
+    secret_vm(env, image, name, f"ud-{sfx}", config_volume={"downwardAPI": {"fields": [
+        {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
+        {"path": "tier", "fieldRef": {"fieldPath": "metadata.labels['tier']"}}]}})
+    env.wait_log(name, f"DOWN-{name}-web", timeout=240)
