@@ -124,16 +124,32 @@ def test_in_place_restore_overwrites_the_volume(env, tmp_path):
     assert env.get_vm()["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "data1"
 
 
-def test_a_snapshot_of_a_running_vm_fails_saying_why(env, tmp_path):
+def test_a_snapshot_of_a_running_vm_is_taken_online_with_kubevirts_indications(env, tmp_path):
     env.start()
     env.vm(strategy="Always")
     env.wait_vm_status("Running")
     snap = final_snapshot(env, snapshot(env)["metadata"]["name"])
-    assert snap["status"]["phase"] == "Failed" and snap["status"]["readyToUse"] is False
-    assert "need the VM stopped" in snap["status"]["error"]["message"]
+    assert snap["status"]["phase"] == "Succeeded" and snap["status"]["readyToUse"] is True
     assert snap["status"]["indications"] == ["Online", "NoGuestAgent"]
     assert validate("v1beta1.VirtualMachineSnapshot", snap) == []
-    assert env.get(kinds.VMSNAPSHOTCONTENT, content_name(snap["metadata"]["uid"])) is None
+    assert env.get(kinds.VMSNAPSHOTCONTENT, content_name(snap["metadata"]["uid"]))["spec"]["volumeBackups"] == []
+    assert env.get_vm()["status"]["printableStatus"] == "Running"
+
+
+def test_a_snapshot_waits_while_a_volume_is_being_uploaded(env, tmp_path):
+    env.start()
+    write_volume(env, "data1", "STATE-A", tmp_path)
+    pvc_vm(env)
+    env.store.create(kinds.DATAVOLUME, env.ns, {
+        "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume", "metadata": {"name": "data1"},
+        "spec": {"source": {"upload": {}}, "storage": {"resources": {"requests": {"storage": "1Mi"}}}}})
+    snapshot(env)
+    waiting = wait_for(lambda: (s := env.get(kinds.VMSNAPSHOT, "snap1")).get("status", {}).get("conditions") and s,
+                       what="snapshot status")
+    assert waiting["status"]["phase"] == "InProgress"
+    assert cond(waiting, "Progressing")["reason"] == \
+        f"Source not locked source {env.ns}/vm1 volume not populated: data1"
+    assert env.get(kinds.VMSNAPSHOTCONTENT, content_name(waiting["metadata"]["uid"])) is None
 
 
 def test_a_snapshot_of_a_missing_vm_waits_then_fails_at_the_deadline(env):

@@ -53,7 +53,7 @@ class Manager:
         self.vmim_queue = WorkQueue[Key]("vmim")
         self.migration_controller = MigrationController(store, self.hosts)
         self.snapshot_queue = WorkQueue[Key]("vmsnapshot")
-        self.snapshot_controller = SnapshotController(store, settings)
+        self.snapshot_controller = SnapshotController(store, settings, hosts=self.hosts)
         self.restore_queue = WorkQueue[Key]("vmrestore")
         self.restore_controller = RestoreController(store, settings)
         self.namespace_queue = WorkQueue[Key]("namespace")

@@ -7,24 +7,33 @@ InProgress ("Source does not exist") until ``failureDeadline`` (default 5m), the
 "snapshot deadline exceeded". Deleting the snapshot deletes the content and the volume copies
 unless ``deletionPolicy`` is Retain.
 
-Volume data is copied with qemu-img from a stopped VM only: a running VM is refused (the snapshot
-fails saying so), because copying a file QEMU writes would not be consistent.
+A stopped VM's volumes are copied with qemu-img. A running VM's are copied by the hypervisor while
+the guest keeps running (libvirt's push-mode backup: one instant for all disks, copy-before-write),
+with the guest's filesystems frozen through its agent around the start of the copy when the agent
+is connected; ``indications`` say which (Online plus GuestAgent or NoGuestAgent, Paused for a
+paused guest, which is not frozen). A volume that is still being imported or uploaded keeps the
+snapshot waiting, as KubeVirt does for a claim that is not populated (docs/standalone.md#snapshots).
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from virtctl.controller.reconcile.events import VIRT_CONTROLLER, Recorder
 from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.settings import Settings
-from virtctl.controller.storage.snapshots import delete_snapshot_file, save_volume
+from virtctl.controller.storage.claims import POD_PHASE, UPLOAD_TARGET
+from virtctl.controller.storage.snapshots import commit_copy, delete_snapshot_file, pending_copy, save_volume
 from virtctl.controller.store.protocol import Store
+from virtctl.controller.virt.hypervisor import Hypervisor, domain_name
 from virtctl.errors import NotFound, VirtctlError
 from virtctl.model import durations, kinds
 from virtctl.model import status as st
+
+log = logging.getLogger(__name__)
 
 FINALIZER = "snapshot.kubevirt.io/vmsnapshot-protection"
 SOURCE_NAME_LABEL = "snapshot.kubevirt.io/source-vm-name"
@@ -110,9 +119,11 @@ def set_vm_flag(store: Store, namespace: str, vm_name: str, field: str, value: s
 class SnapshotController:
     kind = kinds.VMSNAPSHOT
 
-    def __init__(self, store: Store, settings: Settings, *, now: Callable[[], datetime] | None = None):
+    def __init__(self, store: Store, settings: Settings, *, now: Callable[[], datetime] | None = None,
+                 hosts: Sequence[Hypervisor] = ()):
         self.store = store
         self.settings = settings
+        self.hosts = list(hosts)
         self._now = now or (lambda: datetime.now(timezone.utc))
         self.events = Recorder(store, VIRT_CONTROLLER)
 
@@ -140,20 +151,20 @@ class SnapshotController:
             self._wait_for_source(snap)
             return
         vmi = vm_is_online(self.store, namespace, vm_name)
-        if vmi is not None:
-            agent = st.has_condition(vmi, "AgentConnected", "True")
-            self._fail(snap, f"VM {vm_name} is running: snapshots in standalone mode need the VM stopped "
-                             "(stop it, then create the snapshot again)",
-                       indications=["Online", "GuestAgent" if agent else "NoGuestAgent"], vm=vm)
-            return
+        indications = online_indications(vmi)
+        unpopulated = self._unpopulated(namespace, vm)
+        if unpopulated:
+            message = f"Source not locked source {namespace}/{vm_name} volume not populated: {unpopulated}"
+            self._update(snap, lambda s, now: self._waiting(s, vm, message, indications, now))
+            raise Requeue(RETRY_SECONDS)
         holder = set_vm_flag(self.store, namespace, vm_name, "snapshotInProgress", name)
         if holder is not None:
             self._update(snap, lambda s, now: set_conditions(
                 s, ("False", f"Source locked by snapshot {holder}"), ("False", "Not ready"), now))
             raise Requeue(RETRY_SECONDS)
-        self._update(snap, lambda s, now: self._in_progress(s, vm, now))
+        self._update(snap, lambda s, now: self._in_progress(s, vm, now, indications))
         try:
-            content = self._ensure_content(snap, vm)
+            content = self._ensure_content(snap, vm, vmi)
         except VirtctlError as e:
             self._fail(snap, str(e), vm=vm)
             set_vm_flag(self.store, namespace, vm_name, "snapshotInProgress", None, only_if=name)
@@ -177,15 +188,48 @@ class SnapshotController:
         self.store.mutate(self.kind, m.get("namespace"), m["name"], fn, subresource="status")
 
     @staticmethod
-    def _in_progress(s: dict, vm: dict, now: str) -> None:
+    def _in_progress(s: dict, vm: dict, now: str, indications: list[str]) -> None:
         s["phase"] = "InProgress"
         s["readyToUse"] = False
         s["sourceUID"] = vm["metadata"].get("uid")
+        if indications:
+            s["indications"] = indications
         set_conditions(s, ("True", "Source locked and operation in progress"), ("False", "Not ready"), now)
+
+    @staticmethod
+    def _waiting(s: dict, vm: dict, message: str, indications: list[str], now: str) -> None:
+        s["phase"] = "InProgress"
+        s["readyToUse"] = False
+        s["sourceUID"] = vm["metadata"].get("uid")
+        if indications:
+            s["indications"] = indications
+        set_conditions(s, ("False", message), ("False", "Not ready"), now)
+
+    def _unpopulated(self, namespace: str, vm: dict) -> str:
+        """The first claim of the VM that is still being imported or uploaded ("" when none)."""
+        for v in vm_volumes(vm):
+            claim = claim_of(v)
+            if not claim:
+                continue
+            try:
+                dv = self.store.get(kinds.DATAVOLUME, namespace, claim)
+            except NotFound:
+                dv = None
+            if dv is not None and (dv.get("status") or {}).get("phase") != "Succeeded":
+                return claim
+            try:
+                pvc = self.store.get(kinds.PVC, namespace, claim)
+            except NotFound:
+                continue
+            annotations = (pvc.get("metadata") or {}).get("annotations") or {}
+            if UPLOAD_TARGET in annotations and annotations.get(POD_PHASE) not in (None, "Succeeded"):
+                return claim
+        return ""
 
     @staticmethod
     def _succeeded(s: dict, vm: dict, content: dict, now: str) -> None:
         s["phase"] = "Succeeded"
+        s.pop("error", None)
         s["readyToUse"] = True
         s["creationTime"] = (content.get("status") or {}).get("creationTime") or now
         s["sourceUID"] = vm["metadata"].get("uid")
@@ -224,7 +268,7 @@ class SnapshotController:
         raise Requeue(RETRY_SECONDS)
 
     # ------------------------------------------------------------------ content and data
-    def _ensure_content(self, snap: dict, vm: dict) -> dict:
+    def _ensure_content(self, snap: dict, vm: dict, vmi: dict | None) -> dict:
         ns, uid = snap["metadata"].get("namespace"), snap["metadata"]["uid"]
         name = content_name(uid)
         try:
@@ -237,9 +281,12 @@ class SnapshotController:
             if not claim:
                 continue
             vs_name = volume_snapshot_name(uid, v["name"])
-            save_volume(self.settings, ns, claim, vs_name)
+            if vmi is None:
+                save_volume(self.settings, ns, claim, vs_name)
             backups.append({"volumeName": v["name"], "volumeSnapshotName": vs_name,
                             "persistentVolumeClaim": {"metadata": {"name": claim, "namespace": ns}, "spec": {}}})
+        if vmi is not None and backups:
+            self._copy_online(snap, vmi, backups)
         now = st.now_iso(self._now())
         content = {
             "apiVersion": self.kind.api_version, "kind": kinds.VMSNAPSHOTCONTENT.kind,
@@ -254,6 +301,46 @@ class SnapshotController:
                                             "creationTime": now} for b in backups]}
         return self.store.mutate(kinds.VMSNAPSHOTCONTENT, ns, name,
                                  lambda c: c.__setitem__("status", status), subresource="status") or created
+
+    def _copy_online(self, snap: dict, vmi: dict, backups: list[dict]) -> None:
+        """Every backup's volume copied from the running domain at one instant."""
+        from virtctl.controller.virt.domain import parse_live
+
+        ns, vmi_name = snap["metadata"].get("namespace") or "", vmi["metadata"]["name"]
+        node = (vmi.get("status") or {}).get("nodeName")
+        host = next((h for h in self.hosts if h.node_name == node), None)
+        if host is None:
+            raise VirtctlError(f"VMI {ns}/{vmi_name} runs on node {node!r}, which this controller has no host for")
+        dom = domain_name(ns, vmi_name)
+        try:
+            live = {d.alias[3:]: d.target for d in parse_live(host.domain_xml(dom)).disks if d.alias.startswith("ua-")}
+        except Exception as e:
+            raise VirtctlError(f"reading the domain of VMI {ns}/{vmi_name} failed: {e}") from None
+        targets: dict[str, str] = {}
+        files: list[tuple[Any, Any]] = []
+        for b in backups:
+            target = live.get(b["volumeName"])
+            if target is None:
+                raise VirtctlError(f"volume {b['volumeName']} is not attached to the running VMI {ns}/{vmi_name}")
+            final, tmp = pending_copy(self.settings, ns, b["volumeSnapshotName"])
+            targets[target] = str(tmp)
+            files.append((tmp, final))
+        quiesce = st.has_condition(vmi, "AgentConnected", "True") and not st.has_condition(vmi, "Paused", "True")
+        try:
+            report = host.backup_disks(dom, targets, quiesce=quiesce)
+        except Exception as e:
+            for tmp, _ in files:
+                tmp.unlink(missing_ok=True)
+            if isinstance(e, VirtctlError):
+                raise
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise VirtctlError(f"online copy of VMI {ns}/{vmi_name} failed: {why}") from None
+        for tmp, final in files:
+            commit_copy(tmp, final)
+        log.info("online snapshot %s/%s of %s: %d disk(s) in %.2fs, filesystems %s", ns, snap["metadata"]["name"],
+                 dom, len(files), report.seconds,
+                 f"frozen {report.freeze_seconds:.3f}s" if report.frozen else
+                 f"not frozen ({report.freeze_error or 'no guest agent'})")
 
     def _add_finalizer(self, snap: dict) -> None:
         if FINALIZER in (snap["metadata"].get("finalizers") or []):
@@ -293,6 +380,16 @@ class SnapshotController:
             obj["metadata"]["finalizers"] = [f for f in fins if f != FINALIZER]
             return None
         self.store.mutate(self.kind, ns, m["name"], fn)
+
+
+def online_indications(vmi: dict | None) -> list[str]:
+    """KubeVirt's ``status.indications`` for a snapshot of a VM with this VMI (none when stopped)."""
+    if vmi is None:
+        return []
+    out = ["Online", "GuestAgent" if st.has_condition(vmi, "AgentConnected", "True") else "NoGuestAgent"]
+    if st.has_condition(vmi, "Paused", "True"):
+        out.append("Paused")
+    return out
 
 
 def vm_copy(vm: dict) -> dict:

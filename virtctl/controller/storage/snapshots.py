@@ -68,3 +68,17 @@ def delete_snapshot_file(settings: Settings, namespace: str, volume_snapshot_nam
         return True
     except FileNotFoundError:
         return False
+
+
+def pending_copy(settings: Settings, namespace: str, volume_snapshot_name: str) -> tuple[Path, Path]:
+    """(final, temporary) paths for a copy someone else writes (the hypervisor's online backup of a
+    running VM's volume); the temporary file is cleared first, :func:`commit_copy` renames it."""
+    final = snapshot_path(settings, namespace, volume_snapshot_name)
+    final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = final.with_name(f".{final.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    return final, tmp
+
+
+def commit_copy(tmp: Path, final: Path) -> None:
+    os.replace(tmp, final)

@@ -362,6 +362,26 @@ def live_disk_xml(domain_xml: str, alias: str) -> str | None:
     return None
 
 
+def backup_xml(targets: dict[str, str], disks: list[str]) -> str:
+    """A push-mode ``<domainbackup>``: each of ``disks`` (guest targets) copied to the qcow2 file
+    ``targets`` names, the others left out."""
+    root = ET.Element("domainbackup")
+    el = ET.SubElement(root, "disks")
+    for target in disks:
+        if not _TARGET_RE.match(target):
+            raise ValueError(f"invalid disk target {target!r}")
+        if target not in targets:
+            ET.SubElement(el, "disk", name=target, backup="no")
+            continue
+        path = targets[target]
+        if not path.startswith("/") or "\x00" in path:
+            raise ValueError(f"backup path must be absolute: {path!r}")
+        d = ET.SubElement(el, "disk", name=target, backup="yes", type="file")
+        ET.SubElement(d, "target", file=path)
+        ET.SubElement(d, "driver", type="qcow2")
+    return ET.tostring(root, encoding="unicode")
+
+
 # --- reading live XML back ---
 
 @dataclass(frozen=True)

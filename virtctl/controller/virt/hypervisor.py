@@ -42,6 +42,16 @@ class DomainEvent:
                                  # the alias of the removed device for device-removed
 
 
+@dataclass(frozen=True)
+class BackupReport:
+    """How an online copy of a running domain's disks went."""
+
+    frozen: bool                 # the guest's filesystems were frozen through its agent at the start
+    freeze_error: str = ""       # why a requested freeze did not happen
+    freeze_seconds: float = 0.0  # how long they stayed frozen (the guest itself never pauses)
+    seconds: float = 0.0         # the whole copy
+
+
 def domain_name(namespace: str, name: str) -> str:
     return f"{namespace}_{name}"
 
@@ -81,6 +91,9 @@ class Hypervisor(Protocol):
     def reset(self, domain: str) -> None: ...              # hard reset
     def domain_xml(self, domain: str) -> str: ...          # live XML
     def attach_device(self, domain: str, device_xml: str) -> None: ...   # hotplug, live only
+    # copies of running disks (guest target → new qcow2 file), filesystems frozen through the agent with quiesce
+    def backup_disks(self, domain: str, targets: dict[str, str], *, quiesce: bool,
+                     timeout: float = 3600.0) -> BackupReport: ...
     def detach_device(self, domain: str, device_xml: str) -> None: ...   # hot-unplug request, live only
     def migrate(self, domain: str, target: Hypervisor) -> None: ...  # live migration, blocking
     def abort_migration(self, domain: str) -> bool: ...    # from another thread; False: none under way
