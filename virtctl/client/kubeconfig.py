@@ -70,21 +70,20 @@ class ClientConfig(Record):
         return ""
 
     def ca_pem(self) -> bytes | None:
-        if self.ca_data:
-            return self.ca_data
-        if self.ca_file:
-            return _read_file(self.ca_file)
-        return None
+        return _pem(self.ca_data, self.ca_file)
 
     def cert_pem(self) -> bytes | None:
-        if self.cert_data:
-            return self.cert_data
-        return _read_file(self.cert_file) if self.cert_file else None
+        return _pem(self.cert_data, self.cert_file)
 
     def key_pem(self) -> bytes | None:
-        if self.key_data:
-            return self.key_data
-        return _read_file(self.key_file) if self.key_file else None
+        return _pem(self.key_data, self.key_file)
+
+
+def _pem(data: bytes | None, path: str) -> bytes | None:
+    """Inline PEM first, else the file's."""
+    if data:
+        return data
+    return _read_file(path) if path else None
 
 
 def _read_file(path: str) -> bytes:
@@ -214,6 +213,16 @@ def _b64(value: str, what: str) -> bytes:
         raise ConfigError(f"invalid base64 in {what}") from None
 
 
+def _data_or_file(flag: str, entry: dict, key: str) -> tuple[bytes | None, str]:
+    """A PEM setting as (inline data, file path): the flag's file, else the kubeconfig entry's
+    ``<key>-data``, else its ``<key>`` file."""
+    if flag:
+        return None, flag
+    if entry.get(f"{key}-data"):
+        return _b64(entry[f"{key}-data"], f"{key}-data"), ""
+    return None, entry.get(key) or ""
+
+
 def parse_timeout(value: str) -> float | None:
     """``--request-timeout`` as clientcmd's ``ParseTimeout`` reads it: whole seconds (``30``) or a Go
     duration (``1m30s``, ``0.5s``); ``1.5`` and ``-1`` are refused; 0 or less = no time-out."""
@@ -337,12 +346,7 @@ def resolve(o: Overrides) -> ClientConfig:
         cfg.namespace = context.get("namespace") or "default"
 
     # TLS: a CA given on the command line replaces the kubeconfig's
-    if o.certificate_authority:
-        cfg.ca_file = o.certificate_authority
-    elif cluster.get("certificate-authority-data"):
-        cfg.ca_data = _b64(cluster["certificate-authority-data"], "certificate-authority-data")
-    elif cluster.get("certificate-authority"):
-        cfg.ca_file = cluster["certificate-authority"]
+    cfg.ca_data, cfg.ca_file = _data_or_file(o.certificate_authority, cluster, "certificate-authority")
     cfg.insecure = bool(o.insecure_skip_tls_verify or cluster.get("insecure-skip-tls-verify", False))
     if o.insecure_skip_tls_verify:
         cfg.ca_data, cfg.ca_file = None, ""
@@ -350,18 +354,8 @@ def resolve(o: Overrides) -> ClientConfig:
     cfg.proxy_url = o.proxy_url or cluster.get("proxy-url", "")
 
     # credentials: flags replace the kubeconfig user's
-    if o.client_certificate:
-        cfg.cert_file = o.client_certificate
-    elif user.get("client-certificate-data"):
-        cfg.cert_data = _b64(user["client-certificate-data"], "client-certificate-data")
-    elif user.get("client-certificate"):
-        cfg.cert_file = user["client-certificate"]
-    if o.client_key:
-        cfg.key_file = o.client_key
-    elif user.get("client-key-data"):
-        cfg.key_data = _b64(user["client-key-data"], "client-key-data")
-    elif user.get("client-key"):
-        cfg.key_file = user["client-key"]
+    cfg.cert_data, cfg.cert_file = _data_or_file(o.client_certificate, user, "client-certificate")
+    cfg.key_data, cfg.key_file = _data_or_file(o.client_key, user, "client-key")
     if o.token:
         cfg.token = o.token
     elif user.get("token"):
