@@ -88,15 +88,17 @@ def post(url: str, token: str, src: BinaryIO, length: int, ctx: ssl.SSLContext,
             conn.putheader("Content-Length", str(length))
             conn.endheaders()
             sent = 0
+            buf = bytearray(BLOCK)
+            view = memoryview(buf)
             while sent < length:
-                block = src.read(min(BLOCK, length - sent))
-                if not block:
+                n = src.readinto(view[:min(BLOCK, length - sent)])     # one buffer for the whole body
+                if not n:
                     break
                 try:
-                    conn.send(block)
+                    conn.send(view[:n])
                 except (BrokenPipeError, ConnectionResetError):
                     break                      # the server answered early; read what it said
-                sent += len(block)
+                sent += n
                 if progress is not None:
                     progress(sent)
             resp = conn.getresponse()

@@ -33,7 +33,7 @@ UPLOAD_TARGET = "cdi.kubevirt.io/storage.upload.target"
 FORCE_BIND = "cdi.kubevirt.io/storage.bind.immediate.requested"
 CONTENT_TYPE = "cdi.kubevirt.io/storage.contentType"
 APPLY_STORAGE_PROFILE = "cdi.kubevirt.io/applyStorageProfile"
-POLL = 0.5                       # seconds between looks at the DV/PVC while waiting
+POLL_FIRST, POLL_MAX = 0.1, 2.0  # seconds between looks at the DV/PVC while waiting
 PROCESSING_WAIT = 24 * 3600.0
 
 EXAMPLE = """  # Upload a local disk image to a newly created DataVolume:
@@ -182,13 +182,16 @@ def pvc_body(o: Options, namespace: str) -> dict[str, Any]:
             "spec": spec}
 
 
-def _poll(seconds: float, done: Callable[[], bool], interval: float = POLL) -> None:
-    """virtwait.PollImmediately: look now, then every ``interval`` until ``seconds`` have passed."""
+def _poll(seconds: float, done: Callable[[], bool]) -> None:
+    """virtwait.PollImmediately: look now, then again until ``seconds`` have passed (every 0.1 s
+    at first, backing off to Go's 2 s)."""
     deadline = time.monotonic() + seconds
+    interval = POLL_FIRST
     while not done():
         if time.monotonic() >= deadline:
             raise VirtctlError("context deadline exceeded")
         time.sleep(interval)
+        interval = min(interval * 2, POLL_MAX)
 
 
 def _get(kv: KubeVirtClient, kind: kinds.Kind, name: str) -> dict[str, Any] | None:

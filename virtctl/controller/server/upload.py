@@ -19,6 +19,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -145,6 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(Answer(503, f"an upload to PVC {result.namespace}/{result.claim} is already in progress"),
                          length)
             return
+        started = time.monotonic()
         try:
             target = claims.claim_file(self.server.runtime.settings, result.namespace, result.claim)
             make_volume(self.rfile, length, target, result.available, archive=result.archive)  # type: ignore[arg-type]
@@ -160,7 +162,9 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.release(key)
         succeeded(self.server.runtime, result)
-        log.info("upload to %s/%s completed (%d bytes)", result.namespace, result.claim, length)
+        took = max(time.monotonic() - started, 1e-6)
+        log.info("upload to %s/%s completed: %d bytes in %.2f s (%.0f MiB/s)", result.namespace, result.claim, length,
+                 took, length / took / (1 << 20))
         self._answer(Answer(200))
 
 
@@ -209,14 +213,14 @@ class UploadServer:
         self._thread: threading.Thread | None = None
 
     @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.httpd.server_address[1]}"
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.httpd.server_address[1]}"
 
     def start(self) -> UploadServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="upload-server", daemon=True)
         self._thread.start()
-        publish_config(self.httpd.runtime, self.address)
+        publish_config(self.httpd.runtime, self.url)
         return self
 
     def shutdown(self) -> None:
@@ -227,7 +231,8 @@ class UploadServer:
 
 
 def publish_config(runtime: Runtime, upload_proxy: str) -> None:
-    """CDIConfig ``config`` with ``status.uploadProxyURL`` (the address, as CDI writes it: no scheme)."""
+    """CDIConfig ``config`` with ``status.uploadProxyURL``. With its scheme: Go's url.Parse refuses
+    a bare ``127.0.0.1:<port>`` ("first path segment in URL cannot contain colon")."""
     store = runtime.store
     try:
         store.get(kinds.CDICONFIG, None, "config")

@@ -44,6 +44,27 @@ class _Reader:
         self.left -= len(data)
         return data
 
+    def readinto(self, buf: bytearray) -> int:
+        """Fill ``buf`` (or what is left of the body), without a new buffer per read."""
+        want = min(len(buf), self.left)
+        if want <= 0:
+            return 0
+        view = memoryview(buf)[:want]
+        got = 0
+        while got < want:
+            n = self.stream.readinto(view[got:])      # type: ignore[attr-defined]
+            if not n:
+                raise UploadError("Saving stream failed: unexpected EOF")
+            got += n
+        self.left -= got
+        return got
+
+
+def _write_all(out: BinaryIO, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[out.write(view):]
+
 
 class _Sink:
     """Writes in whole chunks, leaving a hole for each all-zero one (the file gets its size at the end)."""
@@ -52,6 +73,12 @@ class _Sink:
         self.out, self.buf = out, bytearray()
 
     def write(self, data: bytes) -> None:
+        if not self.buf and len(data) == CHUNK:          # the usual case: whole chunks, no copying
+            if data == _ZERO:
+                self.out.seek(CHUNK, os.SEEK_CUR)
+            else:
+                _write_all(self.out, data)
+            return
         self.buf += data
         while len(self.buf) >= CHUNK:
             chunk = bytes(self.buf[:CHUNK])
@@ -59,10 +86,10 @@ class _Sink:
             if chunk == _ZERO:
                 self.out.seek(CHUNK, os.SEEK_CUR)
             else:
-                self.out.write(chunk)
+                _write_all(self.out, chunk)
 
     def close(self) -> None:
-        self.out.write(self.buf)
+        _write_all(self.out, self.buf)
         self.buf.clear()
         self.out.truncate()
 
@@ -116,7 +143,7 @@ def receive(stream: BinaryIO, length: int, tmp: Path, *, archive: bool = False) 
     tar archive."""
     reader = _Reader(stream, length)
     first = reader.read(CHUNK)
-    with open(tmp, "wb") as out:
+    with open(tmp, "wb", buffering=0) as out:
         sink = _Sink(out)
         if archive:
             _from_tar(reader, first, sink)
@@ -125,7 +152,10 @@ def receive(stream: BinaryIO, length: int, tmp: Path, *, archive: bool = False) 
         elif first[:6] == b"\xfd7zXZ\x00":
             _unxz(reader.read, sink, first)
         else:
-            _copy(reader.read, sink, first)
+            sink.write(first)
+            buf = bytearray(CHUNK)
+            while n := reader.readinto(buf):
+                sink.write(buf if n == CHUNK else bytes(buf[:n]))
         sink.close()
         out.flush()
         os.fsync(out.fileno())
