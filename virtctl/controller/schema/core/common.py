@@ -53,6 +53,16 @@ def expect(kind: Kind, value: Any, want: type | tuple[type, ...], go_field: str,
                                  f"{go_field} of type {go_want}")
 
 
+def spec(kind: Kind, obj: dict[str, Any], go_type: str) -> Any:
+    """``obj.spec``, a missing or null one decoded as the zero struct (written back), refused when not
+    an object."""
+    value = obj.get("spec")
+    if value is None:
+        value = obj["spec"] = {}
+    expect(kind, value, dict, f"{kind.kind}.spec", go_type)
+    return value
+
+
 def string_map(kind: Kind, obj: dict[str, Any], key: str, go_field: str, go_value: str = "string") -> dict[str, Any]:
     value = obj.get(key)
     if value is None:

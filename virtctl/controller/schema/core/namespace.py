@@ -15,10 +15,7 @@ TREE: dict[str, c.Tree] = {**c.TOP, "spec": {"finalizers": True}, "status": {"ph
 
 
 def admit(kind: Kind, obj: dict[str, Any]) -> list[Problem]:
-    spec = obj.get("spec")
-    if spec is None:
-        spec = obj["spec"] = {}
-    c.expect(kind, spec, dict, "Namespace.spec", "v1.NamespaceSpec")
+    spec = c.spec(kind, obj, "v1.NamespaceSpec")
     finalizers = spec.get("finalizers")
     c.expect(kind, finalizers, list, "Namespace.spec.finalizers", "[]v1.FinalizerName")
     for f in finalizers or []:

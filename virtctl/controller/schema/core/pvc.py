@@ -34,10 +34,7 @@ def requested_bytes(obj: dict[str, Any]) -> int:
 
 
 def admit(kind: Kind, obj: dict[str, Any]) -> list[Problem]:
-    spec = obj.get("spec")
-    if spec is None:
-        spec = obj["spec"] = {}
-    c.expect(kind, spec, dict, "PersistentVolumeClaim.spec", "v1.PersistentVolumeClaimSpec")
+    spec = c.spec(kind, obj, "v1.PersistentVolumeClaimSpec")
     modes = spec.get("accessModes")
     c.expect(kind, modes, list, "PersistentVolumeClaim.spec.accessModes", "[]v1.PersistentVolumeAccessMode")
     for m in modes or []:

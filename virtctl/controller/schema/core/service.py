@@ -50,10 +50,7 @@ def _target_port(path: str, value: Any) -> list[Problem]:
 
 
 def _decode(kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
-    spec = obj.get("spec")
-    if spec is None:
-        spec = obj["spec"] = {}
-    c.expect(kind, spec, dict, "Service.spec", "v1.ServiceSpec")
+    spec = c.spec(kind, obj, "v1.ServiceSpec")
     ports = spec.get("ports")
     c.expect(kind, ports, list, "Service.spec.ports", "[]v1.ServicePort")
     if ports:
