@@ -41,7 +41,7 @@ def admit(kind: Kind, obj: dict[str, Any]) -> list[Problem]:
         c.expect(kind, m, str, "PersistentVolumeClaim.spec.accessModes", "v1.PersistentVolumeAccessMode")
     resources = spec.get("resources")
     c.expect(kind, resources, dict, "PersistentVolumeClaim.spec.resources", "v1.VolumeResourceRequirements")
-    requests = (resources or {}).get("requests")
+    requests: Any = (resources or {}).get("requests")
     c.expect(kind, requests, dict, "PersistentVolumeClaim.spec.resources.requests", "v1.ResourceList")
     for key in ("volumeMode", "storageClassName", "volumeName"):
         c.expect(kind, spec.get(key), str, f"PersistentVolumeClaim.spec.{key}", "string")
