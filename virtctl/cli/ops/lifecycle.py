@@ -56,18 +56,24 @@ def _check_force(changed: frozenset[str], force: bool) -> None:
         raise UsageError("Must both use --force=true and set --grace-period.")
 
 
+def _schedule(kv: Any, name: str, verb: str, body: dict, dry_run: list[str] | None, failed: str) -> None:
+    """PUT the VM's ``verb`` subresource; a refusal is ``failed`` + Go's error text, else Go's
+    "was scheduled" line."""
+    try:
+        kv.put_subresource(kinds.VM, None, name, verb, with_dry_run(body, dry_run))
+    except (APIError, ConnectionFailed) as e:
+        raise VirtctlError(failed + go_error(e)) from None
+    sys.stdout.write(f"VM {name} was scheduled to {verb}\n")
+    sys.stdout.flush()
+
+
 def start(args: list[str], paused: bool, dry_run: bool, wait: bool, timeout: str,
           changed: frozenset[str]) -> None:
     (name,) = exact_args(args, 1)
     limit = wait_limit(changed, wait, timeout)
     kv = current().client()
     body: dict = {"paused": True} if paused else {}
-    try:
-        kv.put_subresource(kinds.VM, None, name, "start", with_dry_run(body, dry_run_option(dry_run)))
-    except (APIError, ConnectionFailed) as e:
-        raise VirtctlError(f"Error starting VirtualMachine {go_error(e)}") from None
-    sys.stdout.write(f"VM {name} was scheduled to start\n")
-    sys.stdout.flush()
+    _schedule(kv, name, "start", body, dry_run_option(dry_run), "Error starting VirtualMachine ")
     if limit and not dry_run:
         target = "Paused" if paused else "Running"
         wait_until(lambda: ((s := vm_status(kv, name)) == target, s), what=f"VM {name}", target=target,
@@ -82,14 +88,8 @@ def stop(args: list[str], force: bool, grace_period: int, dry_run: bool, wait: b
     option = dry_run_option(dry_run)             # Go says "Dry Run execution" before checking --force
     _check_force(changed, force)
     body: dict = {"gracePeriod": grace_period} if force else {}
-    try:
-        kv.put_subresource(kinds.VM, None, name, "stop", with_dry_run(body, option))
-    except (APIError, ConnectionFailed) as e:
-        if force:
-            raise VirtctlError(f"error force stopping VirtualMachine: {go_error(e)}") from None
-        raise VirtctlError(f"error stopping VirtualMachine {go_error(e)}") from None
-    sys.stdout.write(f"VM {name} was scheduled to stop\n")
-    sys.stdout.flush()
+    _schedule(kv, name, "stop", body, option,
+              "error force stopping VirtualMachine: " if force else "error stopping VirtualMachine ")
     if limit and not dry_run:
         wait_until(lambda: ((s := vm_status(kv, name)) == "Stopped", s), what=f"VM {name}", target="Stopped",
                    timeout=limit)
@@ -105,14 +105,8 @@ def restart(args: list[str], force: bool, grace_period: int, dry_run: bool, wait
     old = vmi_state(kv, name) if limit and not dry_run else None
     old_uid = (old or {}).get("metadata", {}).get("uid")
     body: dict = {"gracePeriodSeconds": grace_period} if force else {}
-    try:
-        kv.put_subresource(kinds.VM, None, name, "restart", with_dry_run(body, option))
-    except (APIError, ConnectionFailed) as e:
-        if force:
-            raise VirtctlError(f"error force restarting VirtualMachine: {go_error(e)}") from None
-        raise VirtctlError(f"error restarting VirtualMachine: {go_error(e)}") from None
-    sys.stdout.write(f"VM {name} was scheduled to restart\n")
-    sys.stdout.flush()
+    _schedule(kv, name, "restart", body, option,
+              "error force restarting VirtualMachine: " if force else "error restarting VirtualMachine: ")
     if limit and not dry_run:
         def check() -> tuple[bool, str]:
             vmi = vmi_state(kv, name)
@@ -139,12 +133,7 @@ def migrate(args: list[str], added_node_selector: list[str], dry_run: bool, wait
     kv = current().client()
     before = {m["metadata"]["name"] for m in migrations(kv, name)} if limit and not dry_run else set()
     body: dict = {"addedNodeSelector": selector} if selector else {}
-    try:
-        kv.put_subresource(kinds.VM, None, name, "migrate", with_dry_run(body, dry_run_option(dry_run)))
-    except (APIError, ConnectionFailed) as e:
-        raise VirtctlError(f"Error migrating VirtualMachine {go_error(e)}") from None
-    sys.stdout.write(f"VM {name} was scheduled to migrate\n")
-    sys.stdout.flush()
+    _schedule(kv, name, "migrate", body, dry_run_option(dry_run), "Error migrating VirtualMachine ")
     if limit and not dry_run:
         seen = ""
 
