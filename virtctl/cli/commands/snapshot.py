@@ -24,8 +24,7 @@ TIMEOUT_HELP = f"How long --wait waits, e.g. 90s, 5m (default {DEFAULT_TIMEOUT})
 
 
 @snapshot_app.command("create", cls=CobraCommand, short_help="Create a snapshot of a virtual machine.",
-                      help="Create a VirtualMachineSnapshot of a virtual machine. In standalone mode the VM "
-                           "must be stopped.",
+                      help="Create a VirtualMachineSnapshot of a virtual machine, stopped or running.",
                       epilog="  {{ProgramName}} snapshot create my-vm --name my-snap --wait")
 def create(ctx: typer.Context,
            args: Optional[list[str]] = typer.Argument(None, metavar="(VM)"),
