@@ -83,6 +83,11 @@ def volume_dir(env: Standalone) -> Path:
     return env.state_dir / "volumes" / "default"
 
 
+def temps(env: Standalone, prefix: str = ".upload-") -> list[Path]:
+    d = volume_dir(env)
+    return [p for p in d.iterdir() if p.name.startswith(prefix)] if d.is_dir() else []
+
+
 def dv_phase(env: Standalone, name: str) -> str:
     dv = json.loads(kubectl(env, "get", "dv", name, "-o", "json"))
     return str((dv.get("status") or {}).get("phase"))
@@ -172,7 +177,7 @@ def test_bad_uploads_fail_with_cdis_message_and_leave_no_volume(env, tmp_path, c
     assert f"error uploading image after 2 retries: unexpected return value 400, {want}" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
     assert dv_phase(env, name) == "UploadReady"
-    assert not [p for p in volume_dir(env).iterdir() if p.name.startswith((name, f".upload-{name}"))]
+    assert not temps(env, name) and not temps(env, f".upload-{name}")
 
 
 def test_a_second_upload_is_refused_and_a_killed_upload_can_be_retried(env, tmp_path):
@@ -197,12 +202,12 @@ def test_a_second_upload_is_refused_and_a_killed_upload_can_be_retried(env, tmp_
     held = ssl._create_unverified_context().wrap_socket(socket.create_connection((host, int(port))))
     held.sendall(f"POST /v1beta1/upload HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
                  f"Content-Length: {64 * MiB}\r\n\r\n".encode() + b"HELD" + bytes(8 * MiB))
-    wait_until(lambda: [p for p in volume_dir(env).iterdir() if p.name.startswith(f".upload-{name}")], 30, "temp")
+    wait_until(lambda: temps(env, f".upload-{name}"), 30, "a temp file")
     r = env.run("image-upload", "dv", name, "--no-create", f"--image-path={small}", "--retry=1", check=False)
     assert r.returncode == 1
     assert f"unexpected return value 503, an upload to PVC default/{name} is already in progress" in r.stderr
     held.close()
-    wait_until(lambda: not [p for p in volume_dir(env).iterdir() if p.name.startswith(".upload-")], 30, "cleanup")
+    wait_until(lambda: not temps(env), 30, "cleanup")
 
     # the real CLI killed mid upload: nothing is left, and the retry succeeds
     big = tmp_path / "big.raw"
@@ -212,13 +217,12 @@ def test_a_second_upload_is_refused_and_a_killed_upload_can_be_retried(env, tmp_
     proc = subprocess.Popen([*VIRTCTL, "image-upload", "dv", name, "--no-create", f"--image-path={big}"],
                             env=env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: [p for p in volume_dir(env).iterdir() if p.name.startswith(f".upload-{name}")]
-                   or proc.poll() is not None, 120, "the upload to start")
+        wait_until(lambda: temps(env, f".upload-{name}") or proc.poll() is not None, 120, "the upload to start")
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait()
-    wait_until(lambda: not [p for p in volume_dir(env).iterdir() if p.name.startswith(".upload-")], 60, "cleanup")
+    wait_until(lambda: not temps(env), 60, "cleanup")
     assert not (volume_dir(env) / f"{name}.qcow2").exists()
     assert dv_phase(env, name) == "UploadReady"
     out = env.run("image-upload", "dv", name, "--no-create", f"--image-path={small}").stdout

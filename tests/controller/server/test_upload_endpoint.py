@@ -201,7 +201,8 @@ def test_two_uploads_at_once_and_a_client_gone_mid_upload(cdi):
                   f"Content-Length: {8 * MiB}\r\nContent-Type: application/octet-stream\r\n\r\n".encode())
     first.sendall(b"FIRST" + bytes(2 * MiB))
     volume_dir = api.settings.volumes_dir / "default"
-    wait_for(lambda: any(p.name.startswith(f".upload-{name}") for p in volume_dir.iterdir()), what="a temp file")
+    wait_for(lambda: volume_dir.is_dir() and any(p.name.startswith(f".upload-{name}") for p in volume_dir.iterdir()),
+             what="a temp file")
     status, text = call(uploads, "POST", tok, disk(b"SECOND", 2 * MiB))
     assert (status, text) == (503, f"an upload to PVC default/{name} is already in progress")
     first.close()                                                    # the first client goes away mid upload

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import lzma
 import os
+import queue
 import tarfile
+import threading
 import uuid
 import zlib
 from pathlib import Path
@@ -138,6 +140,41 @@ def _unxz(read: Callable[[int], bytes], sink: _Sink, first: bytes) -> None:
         raise UploadError("Saving stream failed: unexpected EOF")
 
 
+def _pipe(reader: _Reader, sink: _Sink, depth: int = 4) -> None:
+    """Copy the rest of a raw body: this thread receives (TLS) while another writes the chunks
+    received before, through ``depth`` reused buffers."""
+    free: queue.Queue[bytearray] = queue.Queue()
+    full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+    for _ in range(depth):
+        free.put(bytearray(CHUNK))
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        while (item := full.get()) is not None:
+            buf, n = item
+            if not failed:
+                try:
+                    sink.write(buf if n == CHUNK else bytes(buf[:n]))
+                except BaseException as e:          # reported by the receiving thread
+                    failed.append(e)
+            free.put(buf)
+
+    writer = threading.Thread(target=write, name="upload-writer", daemon=True)
+    writer.start()
+    try:
+        while not failed:
+            buf = free.get()
+            n = reader.readinto(buf)
+            if not n:
+                break
+            full.put((buf, n))
+    finally:
+        full.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
+
+
 def receive(stream: BinaryIO, length: int, tmp: Path, *, archive: bool = False) -> None:
     """Stream ``length`` bytes of the body into ``tmp``, decompressed (gzip, xz) or taken out of a
     tar archive."""
@@ -153,9 +190,7 @@ def receive(stream: BinaryIO, length: int, tmp: Path, *, archive: bool = False) 
             _unxz(reader.read, sink, first)
         else:
             sink.write(first)
-            buf = bytearray(CHUNK)
-            while n := reader.readinto(buf):
-                sink.write(buf if n == CHUNK else bytes(buf[:n]))
+            _pipe(reader, sink)
         sink.close()
         out.flush()
         os.fsync(out.fileno())
