@@ -5,12 +5,11 @@ Plain text only: rich is not needed to print a table or a document."""
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:                  # typing costs ≈ 3 ms per process; annotations only
-    from typing import Any, Iterable, TextIO
+    from typing import Any, Iterable
 
 from virtctl.model import core_printers, printers
 from virtctl.model.kinds import Kind
@@ -48,12 +47,6 @@ def to_json(obj: Any) -> str:
     """kubectl ``-o json``: 4-space indent."""
     return json.dumps(obj, indent=4, ensure_ascii=False) + "\n"
 
-
-def print_objects(objs: list[dict], output: str, out: TextIO = sys.stdout, list_kind: str = "List") -> None:
-    """``-o json|yaml`` for one object (as is) or several (wrapped in a List, as kubectl does)."""
-    doc: Any = objs[0] if len(objs) == 1 else {"apiVersion": "v1", "items": objs, "kind": "List",
-                                              "metadata": {"resourceVersion": ""}}
-    out.write(to_json(doc) if output == "json" else to_yaml(doc))
 
 
 def name_line(kind: Kind, obj: dict) -> str:

@@ -25,15 +25,3 @@ def parse_duration(text: str) -> float:
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     return sign * total
-
-
-def format_duration(seconds: float) -> str:
-    """Go's ``Duration.String()`` for whole seconds and above (``1m30s``, ``2h0m0s``)."""
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    if h:
-        return f"{h}h{m}m{sec}s"
-    if m:
-        return f"{m}m{sec}s"
-    return f"{sec}s"

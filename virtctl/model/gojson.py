@@ -157,16 +157,3 @@ def syntax_error(err: json.JSONDecodeError) -> str:
         bad = text[pos + 1] if pos + 1 < len(text) else text[pos]
         return f"invalid character {_quote_char(bad)} in string escape code"
     return msg
-
-
-def check_finite(value: Any) -> None:
-    """Go's encoder refuses NaN and ±Inf (``json: unsupported value: NaN``); so must anything stored."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, float) and not math.isfinite(v):
-            raise DecodeError(f"json: unsupported value: {'NaN' if math.isnan(v) else ('+Inf' if v > 0 else '-Inf')}")
-        if isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)

@@ -4,8 +4,6 @@ the socket handed to a ``websockets.sync.connection.Connection``."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import socket
 from typing import Any
 
@@ -40,8 +38,3 @@ def accept(sock: socket.socket, request_line: str, headers: Any) -> Connection |
         return None
     sock.settimeout(None)            # frames may be minutes apart; keepalive pings watch the peer
     return Connection(sock, proto)
-
-
-def accept_key(key: str) -> str:
-    """RFC 6455 Sec-WebSocket-Accept (used by tests to check the handshake)."""
-    return base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
