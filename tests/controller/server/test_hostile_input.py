@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import socket
 import ssl
 
@@ -16,12 +15,7 @@ VM = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"na
       "spec": {"runStrategy": "Halted", "template": {"spec": {"domain": {"devices": {}}}}}}
 
 
-@pytest.fixture(autouse=True)
-def no_traceback_logged(caplog):
-    caplog.set_level(logging.INFO, logger="virtctl")
-    yield
-    bad = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
-    assert not bad, [r.getMessage() for r in bad]
+pytestmark = pytest.mark.usefixtures("no_traceback_logged")
 
 
 def _deep(depth: int) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
 
 import pytest
 
@@ -17,12 +16,7 @@ VM = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"na
 JSON = {"Content-Type": "application/json"}
 
 
-@pytest.fixture(autouse=True)
-def no_traceback_logged(caplog):
-    caplog.set_level(logging.INFO, logger="virtctl")
-    yield
-    bad = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
-    assert not bad, [r.getMessage() for r in bad]
+pytestmark = pytest.mark.usefixtures("no_traceback_logged")
 
 
 def _rss_kib() -> int:
