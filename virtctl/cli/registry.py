@@ -48,6 +48,7 @@ COMMANDS: dict[str, Entry] = {
     "stop": Entry("lifecycle", "Stop a virtual machine.", completes="vm"),
     "unpause": Entry("pause", "Unpause a virtual machine", completes="pause"),
     "userlist": Entry("guestinfo", "Return full list of logged in users on the guest machine.", completes="vmi"),
+    "vmexport": Entry("vmexport", "Export a VM volume."),
     "vnc": Entry("vnc", "Open a vnc connection to a virtual machine instance.", completes="vmi"),
     "version": Entry("version", "Print the client and server version information."),
 }

@@ -33,6 +33,7 @@ from virtctl.controller.reconcile.manager import Manager
 from virtctl.controller.reconcile.services import ServicePublisher
 from virtctl.controller.runtime import Runtime
 from virtctl.controller.server.app import ApiServer, tls_context
+from virtctl.controller.server.export import ExportServer
 from virtctl.controller.server.upload import UploadServer
 from virtctl.controller.settings import Settings
 from virtctl.controller.store import ObjectStore, Store
@@ -147,6 +148,7 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None,
     store: ObjectStore | None = None
     server: ApiServer | None = None
     uploads: UploadServer | None = None
+    exports: ExportServer | None = None
     runtime: Runtime | None = None
     workers: Controllers | None = None
     previous: dict[signal.Signals, signal.Handlers | int | Callable[[int, FrameType | None], Any] | None] = {}
@@ -158,6 +160,8 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None,
         server = ApiServer(runtime, token=token, pki=pki, port=settings.port)
         server.start()
         uploads = UploadServer(runtime, tls_context(pki)).start()   # docs/standalone.md#image-upload
+        exports = ExportServer(runtime, tls_context(pki), pki.ca_cert.read_text()) \
+            .start(controllers=controllers)                         # docs/standalone.md#vm-export
         write_runtime(settings, server.url, server.port, pki.ca_cert)
         log.info("API server listening on %s (pid %d, state %s)", server.url, os.getpid(), settings.state_dir)
         if threading.current_thread() is threading.main_thread():
@@ -179,6 +183,8 @@ def serve(settings: Settings, ready: Callable[[str], None] | None = None,
             workers.stop(runtime)
         if uploads is not None:
             uploads.shutdown()
+        if exports is not None:
+            exports.shutdown()
         if server is not None:
             server.shutdown()
         if store is not None:

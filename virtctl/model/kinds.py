@@ -120,8 +120,15 @@ PREFERENCE_CLUSTER = Kind(INSTANCETYPE, "v1beta1", "VirtualMachineClusterPrefere
                           "virtualmachineclusterpreferences", "virtualmachineclusterpreference", ("vmcp", "vmcps"),
                           namespaced=False, has_status=False, columns=(), categories=())
 
+EXPORT = "export.kubevirt.io"
+VMEXPORT = Kind(EXPORT, "v1", "VirtualMachineExport", "virtualmachineexports", "virtualmachineexport",
+                ("vmexport", "vmexports"),
+                columns=(Column("SourceKind", ".spec.source.kind"), Column("SourceName", ".spec.source.name"),
+                         Column("Phase", ".status.phase")),
+                served_versions=("v1beta1", "v1alpha1"))
+
 ALL_KINDS: tuple[Kind, ...] = (VM, VMI, VMIM, VMSNAPSHOT, VMSNAPSHOTCONTENT, VMRESTORE,
-                               INSTANCETYPE_NS, INSTANCETYPE_CLUSTER, PREFERENCE_NS, PREFERENCE_CLUSTER)
+                               INSTANCETYPE_NS, INSTANCETYPE_CLUSTER, PREFERENCE_NS, PREFERENCE_CLUSTER, VMEXPORT)
 
 GROUPS: dict[str, str] = {}      # group -> preferred version
 for _k in ALL_KINDS:
