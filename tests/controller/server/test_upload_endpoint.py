@@ -87,7 +87,8 @@ def disk(marker: bytes, size: int = MiB) -> bytes:
 
 
 def dv_phase(api: ApiServerFixture, name: str) -> str:
-    return str((api.request("GET", f"{DVS}/{name}").json().get("status") or {}).get("phase"))
+    r = api.request("GET", f"{DVS}/{name}")
+    return str((r.json().get("status") or {}).get("phase")) if r.status == 200 else ""
 
 
 def test_discovery_lists_the_cdi_groups(api_server):
@@ -239,3 +240,27 @@ def test_pvc_protection_defers_deletion_while_a_vmi_uses_the_claim(api_server):
     controller.reconcile_pvc(("default", "kept"))
     assert api.request("GET", f"{PVCS}/kept").status == 404
     assert not path.exists()
+
+
+def test_data_volume_templates_become_datavolumes_owned_by_the_vm(cdi):
+    api, _ = cdi
+    vm: dict[str, Any] = load_example("vm-alpine-datavolume")
+    vm["metadata"] = {"name": "tmplvm"}
+    vm["spec"].pop("running", None)
+    vm["spec"]["runStrategy"] = "Halted"
+    vm["spec"]["dataVolumeTemplates"] = [{"metadata": {"name": "tmpl-disk", "labels": {"app": "x"}}, "spec": {
+        "source": {"blank": {}}, "storage": {"resources": {"requests": {"storage": "4Mi"}}}}}]
+    vm["spec"]["template"]["spec"]["volumes"] = [{"name": "datavolumedisk1", "dataVolume": {"name": "tmpl-disk"}}]
+    r = api.request("POST", "/apis/kubevirt.io/v1/namespaces/default/virtualmachines", vm)
+    assert r.status == 201, r.body
+    wait_for(lambda: dv_phase(api, "tmpl-disk") == "Succeeded", what="the template's DataVolume")
+    dv = api.request("GET", f"{DVS}/tmpl-disk").json()
+    owner = dv["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("VirtualMachine", "tmplvm", True)
+    assert dv["metadata"]["labels"] == {"app": "x"}
+    path = api.settings.volumes_dir / "default" / "tmpl-disk.qcow2"
+    assert path.is_file()
+    # the VM's deletion takes its DataVolume, the claim and the file with it
+    assert api.request("DELETE", "/apis/kubevirt.io/v1/namespaces/default/virtualmachines/tmplvm").status == 200
+    wait_for(lambda: api.request("GET", f"{PVCS}/tmpl-disk").status == 404 and not path.exists(), what="cleanup")
+    assert api.request("GET", f"{DVS}/tmpl-disk").status == 404

@@ -25,7 +25,6 @@ from virtctl.controller.reconcile.vmi import DomainFacts, PrepareVolumes, Requeu
 from virtctl.controller.reconcile.volumes import VolumeController
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import configsources
-from virtctl.controller.storage.importer import ensure_data_volumes
 from virtctl.controller.store.corekinds import ensure_system_namespaces
 from virtctl.controller.store.protocol import Object, Store
 from virtctl.controller.virt.hypervisor import DomainEvent, Hypervisor, split_domain_name
@@ -47,7 +46,9 @@ class Manager:
         self.facts = DomainFacts()
         self.vm_queue = WorkQueue[Key]("vm")
         self.vmi_queue = WorkQueue[Key]("vmi")
-        self.vm_controller = VMController(store, settings, ensure_data_volumes=ensure_data_volumes)
+        # dataVolumeTemplates become DataVolumes owned by their VM (docs/standalone.md#volumes-as-objects)
+        self.volume_controller = VolumeController(store, settings)
+        self.vm_controller = VMController(store, settings, ensure_data_volumes=self.volume_controller.ensure_templates)
         self.vmi_controller = VMIController(store, settings, self.hosts, self.facts,
                                             prepare_volumes=prepare_volumes)
         self.vmim_queue = WorkQueue[Key]("vmim")
@@ -60,7 +61,6 @@ class Manager:
         self.namespace_controller = NamespaceController(store)
         self.pvc_queue = WorkQueue[Key]("persistentvolumeclaim")
         self.dv_queue = WorkQueue[Key]("datavolume")
-        self.volume_controller = VolumeController(store, settings)
         self._workers = max(1, int(settings.reconcile_workers if workers is None else workers))
         self._resync_seconds = resync_seconds
         self._threads: list[threading.Thread] = []
