@@ -5,6 +5,7 @@
   connection instead of relaying the answer — what a flaky load balancer does to a keep-alive
   connection. It records every request it forwarded.
 * :class:`SilentServer`: accepts connections and never answers a byte.
+* :class:`ConnectProxy`: an HTTP CONNECT proxy that relays bytes and records the tunnels asked for.
 """
 
 from __future__ import annotations
@@ -26,17 +27,36 @@ def _reset(sock: socket.socket) -> None:
     sock.close()
 
 
-class DroppingProxy:
+class ThreadedServer:
+    """A TCP listener on 127.0.0.1:0 that hands each accepted connection to ``_serve`` in a thread of
+    its own (subclasses set their state before calling ``__init__``: serving starts at once)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class DroppingProxy(ThreadedServer):
     def __init__(self, upstream_port: int, ca_path: Path, policy: Policy):
         self.upstream_port = upstream_port
         self.ctx = ssl.create_default_context(cafile=str(ca_path))
         self.policy = policy
         self.forwarded: list[tuple[str, str]] = []
         self.closed = threading.Event()          # set each time the proxy closed a client connection
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
     def kubeconfig(self, path: Path, token: str) -> Path:
         path.write_text(
@@ -48,14 +68,6 @@ class DroppingProxy:
 
     def stop(self) -> None:
         self.listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
         upstream = http.client.HTTPSConnection("127.0.0.1", self.upstream_port, context=self.ctx, timeout=30)
@@ -112,22 +124,15 @@ class DroppingProxy:
             return sum(1 for m, t in self.forwarded if m == method and path_part in t)
 
 
-class SilentServer:
+class SilentServer(ThreadedServer):
     """Accepts TCP connections and never sends a byte (nor closes them) until stopped."""
 
     def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.accepted: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
+    def _serve(self, client: socket.socket) -> None:
+        self.accepted.append(client)
 
     def kubeconfig(self, path: Path, scheme: str = "https") -> Path:
         path.write_text(
@@ -142,3 +147,43 @@ class SilentServer:
         self.listener.close()
         for conn in self.accepted:
             conn.close()
+
+
+class ConnectProxy(ThreadedServer):
+    """A real HTTP CONNECT proxy that relays bytes and records the tunnels asked for."""
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+        super().__init__()
+
+    def _serve(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ")
+        self.targets.append(f"{method} {target}")
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pump(src: socket.socket, dst: socket.socket) -> None:
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
+
+    def close(self) -> None:
+        self.listener.close()

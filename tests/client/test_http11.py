@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from tests.client.proxies import ConnectProxy
 from virtctl.client import KubeVirtClient, Overrides, resolve
 from virtctl.client.http11 import Connection, HTTPError, RemoteDisconnected
 from virtctl.client.transport import split_url
@@ -73,56 +74,6 @@ def vmi_w1(api_server):
 
 
 test_watch_stream_reads_line_by_line = pytest.mark.usefixtures("vmi_w1")(test_watch_stream_reads_line_by_line)
-
-
-class ConnectProxy:
-    """A real HTTP CONNECT proxy on 127.0.0.1:0 that relays bytes and records the tunnels asked for."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.targets: list[str] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client):
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = client.recv(4096)
-            if not chunk:
-                return
-            head += chunk
-        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ")
-        self.targets.append(f"{method} {target}")
-        host, port = target.rsplit(":", 1)
-        upstream = socket.create_connection((host, int(port)))
-        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-
-        def pump(src, dst):
-            try:
-                while data := src.recv(65536):
-                    dst.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for s in (src, dst):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-
-        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
-        pump(client, upstream)
-
-    def close(self):
-        self.listener.close()
 
 
 def test_proxy_url_tunnels_tls_through_connect(api_server):
