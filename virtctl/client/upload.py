@@ -10,8 +10,9 @@ upload needs no ``--insecure``.
 from __future__ import annotations
 
 import http.client
+import io
 import ssl
-from typing import BinaryIO, Callable
+from typing import Callable
 from urllib.parse import urlsplit
 
 from virtctl.client.kubeconfig import ClientConfig
@@ -75,7 +76,7 @@ def upload_url(base: str, token: str, ctx: ssl.SSLContext) -> str:
     return url if ok else join(base, SYNC_PATH)
 
 
-def post(url: str, token: str, src: BinaryIO, length: int, ctx: ssl.SSLContext,
+def post(url: str, token: str, src: io.BufferedReader, length: int, ctx: ssl.SSLContext,
          progress: Callable[[int], None] | None = None) -> tuple[int, str]:
     """POST ``length`` bytes of ``src``; (status, body text). A server that answers before the body
     is all sent (a refusal) is still heard."""

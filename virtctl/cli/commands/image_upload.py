@@ -11,6 +11,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import typer
@@ -68,14 +69,31 @@ def out(text: str = "") -> None:
     sys.stdout.flush()
 
 
+@dataclass
 class Options:
-    def __init__(self, **kw: Any):
-        self.__dict__.update(kw)
-        self.create_pvc = False
-        self.archive = False
+    """The flags of one invocation (names as Go virtctl's fields)."""
 
-    def __getattr__(self, name: str) -> Any:       # for mypy: every flag is an attribute
-        raise AttributeError(name)
+    insecure: bool = False
+    uploadproxy_url: str = ""
+    name: str = ""
+    pvc_size: str = ""
+    size: str = ""
+    storage_class: str = ""
+    access_mode: str = ""
+    block_volume: bool = False
+    volume_mode: str = ""
+    image_path: str = ""
+    archive_path: str = ""
+    no_create: bool = False
+    wait_secs: int = 300
+    retry: int = 5
+    force_bind: bool = False
+    default_instancetype: str = ""
+    default_instancetype_kind: str = ""
+    default_preference: str = ""
+    default_preference_kind: str = ""
+    create_pvc: bool = False
+    archive: bool = False
 
 
 def parse_args(o: Options, args: list[str]) -> None:

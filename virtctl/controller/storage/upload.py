@@ -74,7 +74,7 @@ class _Sink:
     def __init__(self, out: BinaryIO):
         self.out, self.buf = out, bytearray()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         if not self.buf and len(data) == CHUNK:          # the usual case: whole chunks, no copying
             if data == _ZERO:
                 self.out.seek(CHUNK, os.SEEK_CUR)
