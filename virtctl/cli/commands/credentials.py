@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import typer
 
-from virtctl.cli.args import exact_args
+from virtctl.cli.args import call_params, exact_args
 from virtctl.cli.go_errors import go_error
 from virtctl.cli.lazy import CobraCommand, CobraGroup, new_app
 from virtctl.cli.state import current
@@ -112,11 +112,12 @@ def _ssh_key(file: str, value: str) -> str:
         raise VirtctlError(f"error getting ssh key: open {file}: {e.strerror.lower() if e.strerror else e}") from None
 
 
-def _check_flags(user: Optional[str], file: str, value: str, changed: set[str], exclusive: tuple[str, ...] = ()) -> str:
+def _check_flags(user: Optional[str], changed: frozenset[str], exclusive: tuple[str, ...] = ()) -> str:
+    """``--user`` given, and at most one flag of each mutually exclusive group (cobra's wording)."""
     if user is None:
         raise UsageError('required flag(s) "user" not set')
     for group in (("file", "value"), exclusive):
-        both = [g for g in group if g in changed]
+        both = [g for g in group if g.replace("-", "_") in changed]
         if len(group) == 2 and len(both) == 2:
             raise UsageError(f"if any flags in the group [{' '.join(group)}] are set none of the others can be; "
                              f"[{' '.join(both)}] were all set")
@@ -152,9 +153,9 @@ def _patch_secret_data(kv: Any, secret_name: str, key: str, value: str) -> None:
 
 
 def add_ssh_key(args: list[str] | None, user: Optional[str], secret: str, file: str, value: str, create_secret: bool,
-                update_secret: bool, force: bool, changed: set[str]) -> None:
+                update_secret: bool, force: bool, changed: frozenset[str]) -> None:
     vm_name = exact_args(args, 1)[0]
-    user = _check_flags(user, file, value, changed, ("create-secret", "update-secret"))
+    user = _check_flags(user, changed, ("create-secret", "update-secret"))
     kv = _client()
     key = _ssh_key(file, value)
     vm = _get_vm(kv, vm_name)
@@ -215,9 +216,9 @@ def _add_secret_with_key(kv: Any, vm: dict[str, Any], user: str, key: str, force
 
 
 def remove_ssh_key(args: list[str] | None, user: Optional[str], secret: str, file: str, value: str, force: bool,
-                   changed: set[str]) -> None:
+                   changed: frozenset[str]) -> None:
     vm_name = exact_args(args, 1)[0]
-    user = _check_flags(user, file, value, changed)
+    user = _check_flags(user, changed)
     kv = _client()
     key = _ssh_key(file, value)
     vm = _get_vm(kv, vm_name)
@@ -259,7 +260,7 @@ def _remove_from_secret(kv: Any, vm: dict[str, Any], name: str, key: str, force:
 
 
 def set_password(args: list[str] | None, user: Optional[str], secret: str, password: Optional[str],
-                 force: bool) -> None:
+                 force: bool, changed: frozenset[str] = frozenset()) -> None:
     vm_name = exact_args(args, 1)[0]
     if user is None:
         raise UsageError('required flag(s) "user" not set' if password is not None
@@ -281,11 +282,6 @@ def set_password(args: list[str] | None, user: Optional[str], secret: str, passw
             raise VirtctlError(f"secret {name} does not have an owner reference pointing to VM {vm_name}")
     _patch_secret_data(kv, name, user, password)
     sys.stdout.write(f'Successfully set password in secret "{name}"')
-
-
-def _changed(ctx: typer.Context, *names: str) -> set[str]:
-    from virtctl.cli.args import changed
-    return {n for n in names if changed(ctx, n.replace("-", "_"))}
 
 
 ADD_EXAMPLE = """  # Add an SSH key for a running virtual machine.
@@ -338,8 +334,7 @@ def add_ssh_key_command(
                                            "--force option, if the secret does not have owner reference pointing to "
                                            "the VM."),
         force: bool = typer.Option(False, "--force", help=FORCE_HELP)) -> None:
-    add_ssh_key(args, user, secret, file, value, create_secret, update_secret, force,
-                _changed(ctx, "file", "value", "create-secret", "update-secret"))
+    add_ssh_key(**call_params(ctx))
 
 
 @credentials_app.command("remove-ssh-key", cls=CobraCommand, short_help="Remove credentials from a virtual machine.",
@@ -352,16 +347,17 @@ def remove_ssh_key_command(
         file: str = typer.Option("", "--file", "-f", help="Path to the SSH public key file."),
         value: str = typer.Option("", "--value", help="Literal value of the SSH public key."),
         force: bool = typer.Option(False, "--force", help=FORCE_HELP)) -> None:
-    remove_ssh_key(args, user, secret, file, value, force, _changed(ctx, "file", "value"))
+    remove_ssh_key(**call_params(ctx))
 
 
 @credentials_app.command("set-password", cls=CobraCommand, short_help="Set password for a user",
                          help="Set password for a user", epilog=PASSWORD_EXAMPLE)
 def set_password_command(
+        ctx: typer.Context,
         args: Optional[list[str]] = typer.Argument(None, metavar="(VM)"),
         user: Optional[str] = typer.Option(None, "--user", "-u", help=USER_HELP, show_default=False),
         secret: str = typer.Option("", "--secret", help=SECRET_HELP),
         password: Optional[str] = typer.Option(None, "--password", "-p", help="Password for the user",
                                                show_default=False),
         force: bool = typer.Option(False, "--force", help=FORCE_HELP)) -> None:
-    set_password(args, user, secret, password, force)
+    set_password(**call_params(ctx))
