@@ -16,7 +16,7 @@ from virtctl.model.record import Factory, Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:                  # typing and pathlib cost ≈ 8 ms of every `create vm`: annotations only
-    from collections.abc import Callable
+    from collections.abc import Callable, Container
     from typing import Any
 
 RUN_STRATEGIES = ("Always", "Manual", "Halted", "Once", "RerunOnFailure")
@@ -184,8 +184,8 @@ VM_EXCLUSIVE_GROUPS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def check_exclusive(groups: tuple[tuple[str, ...], ...], changed: set[str]) -> None:
-    """cobra's MarkFlagsMutuallyExclusive check and message."""
+def check_exclusive(groups: tuple[tuple[str, ...], ...], changed: Container[str]) -> None:
+    """cobra's MarkFlagsMutuallyExclusive check and message (flags by their dashed names)."""
     for group in groups:
         given = sorted(f for f in group if f in changed)
         if len(given) > 1:

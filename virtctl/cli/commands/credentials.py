@@ -114,13 +114,11 @@ def _ssh_key(file: str, value: str) -> str:
 
 def _check_flags(user: Optional[str], changed: frozenset[str], exclusive: tuple[str, ...] = ()) -> str:
     """``--user`` given, and at most one flag of each mutually exclusive group (cobra's wording)."""
+    from virtctl.model.vm_builder import check_exclusive
+
     if user is None:
         raise UsageError('required flag(s) "user" not set')
-    for group in (("file", "value"), exclusive):
-        both = [g for g in group if g.replace("-", "_") in changed]
-        if len(group) == 2 and len(both) == 2:
-            raise UsageError(f"if any flags in the group [{' '.join(group)}] are set none of the others can be; "
-                             f"[{' '.join(both)}] were all set")
+    check_exclusive((("file", "value"), exclusive), {c.replace("_", "-") for c in changed})
     return user
 
 

@@ -18,8 +18,9 @@ from virtctl.cli.args import exact_args, string_slice
 from virtctl.cli.go_errors import go_error
 from virtctl.cli.lazy import CobraCommand, new_app
 from virtctl.cli.state import current
-from virtctl.errors import AlreadyExists, APIError, ConnectionFailed, NotFound, UsageError, VirtctlError
+from virtctl.errors import AlreadyExists, APIError, ConnectionFailed, NotFound, VirtctlError
 from virtctl.model import durations, kinds
+from virtctl.model.vm_builder import check_exclusive
 
 app = new_app()
 
@@ -97,11 +98,7 @@ class Options:
 def check_flags(function: str, o: Options, changed: frozenset[str] = frozenset()) -> None:
     """Go virtctl's flag checks for each function, in its order and words."""
     incompatible: tuple[tuple[str, object], ...]
-    for group in (("vm", "snapshot", "pvc"), ("keep-vme", "delete-vme")):
-        given = sorted(g for g in group if g in changed)
-        if len(given) > 1:
-            raise UsageError(f"if any flags in the group [{' '.join(group)}] are set none of the others can be; "
-                             f"[{' '.join(given)}] were all set")
+    check_exclusive((("vm", "snapshot", "pvc"), ("keep-vme", "delete-vme")), changed)
     if function == "create":
         if o.source() is None:
             raise VirtctlError(ERR_REQUIRED_EXPORT_TYPE)
