@@ -102,3 +102,40 @@ def test_online_snapshot_while_the_guest_writes(standalone, kernel_image, tmp_pa
     standalone.run("stop", name, "--wait", "--timeout", "2m")
     standalone.run("snapshot", "delete", f"{name}-s")
     standalone.run("delete", "vm", name)
+
+
+def test_snapshot_waits_while_a_volume_is_being_uploaded(standalone, kernel_image, tmp_path):  # noqa: F811
+    """A VM whose DataVolume still waits for its upload: the snapshot stays InProgress with KubeVirt's
+    not-populated message, and completes once the upload is done."""
+    name = f"usnap-{uuid.uuid4().hex[:6]}"
+    dv = f"{name}-up"
+    manifest = busybox_vm(name, kernel_image)
+    manifest["spec"].pop("dataVolumeTemplates")
+    manifest["spec"]["template"]["spec"]["volumes"][0] = {"name": "data", "dataVolume": {"name": dv}}
+    docs = [{"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume", "metadata": {"name": dv},
+             "spec": {"source": {"upload": {}}, "storage": {"resources": {"requests": {"storage": "8Mi"}}}}},
+            manifest]
+    path = tmp_path / "objs.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    standalone.run("apply", "-f", str(path))
+    standalone.run("snapshot", "create", name, "--name", f"{name}-s")
+    deadline = time.monotonic() + 60
+    want = f"Source not locked source default/{name} volume not populated: {dv}"
+    while True:
+        snap = standalone.obj("vmsnapshot", f"{name}-s")
+        reasons = [c.get("reason") for c in (snap.get("status") or {}).get("conditions", [])]
+        if want in reasons:
+            break
+        assert time.monotonic() < deadline, f"snapshot never waited for the upload: {snap.get('status')}"
+        time.sleep(0.5)
+    assert snap["status"]["phase"] == "InProgress" and snap["status"]["readyToUse"] is False
+
+    image = tmp_path / "disk.raw"
+    image.write_bytes(b"UPLOADED".ljust(1 << 20, b"\0"))
+    standalone.run("image-upload", "dv", dv, "--no-create", f"--image-path={image}")
+    deadline = time.monotonic() + 60
+    while standalone.obj("vmsnapshot", f"{name}-s")["status"].get("phase") != "Succeeded":
+        assert time.monotonic() < deadline, "the snapshot did not complete after the upload"
+        time.sleep(0.5)
+    standalone.run("snapshot", "delete", f"{name}-s")
+    standalone.run("delete", "vm", name)
