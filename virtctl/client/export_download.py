@@ -6,35 +6,22 @@ with ``--insecure``), streamed to the output in 1 MiB blocks, gunzipped on the w
 from __future__ import annotations
 
 import http.client
-import ssl
 import zlib
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from virtctl.client.transport import system_tls_context
 from virtctl.errors import ConnectionFailed, VirtctlError
 
 TOKEN_HEADER = "x-kubevirt-export-token"
 BLOCK = 1 << 20
 
 
-def tls_context(cert_pem: str, insecure: bool) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    if insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    elif cert_pem:
-        try:
-            ctx.load_verify_locations(cadata=cert_pem)
-        except (ssl.SSLError, ValueError):
-            pass
-    return ctx
-
-
 def download(url: str, token: str, out: BinaryIO, *, cert_pem: str, insecure: bool, decompress: bool) -> int:
     """Stream ``url`` into ``out``; the bytes written. A status other than 200 is Go's
     ``bad status: <code> <text>``."""
     parts = urlsplit(url)
-    ctx = tls_context(cert_pem, insecure)
+    ctx = system_tls_context(cert_pem, insecure)
     conn = http.client.HTTPSConnection(parts.hostname or "", parts.port or 443, context=ctx, timeout=300,
                                        blocksize=BLOCK)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

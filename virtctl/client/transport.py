@@ -78,6 +78,22 @@ def encode_query(query: dict) -> str:
     return urlencode({k: v for k, v in query.items() if v is not None}, quote_via=quote)
 
 
+def system_tls_context(extra_ca: str | bytes | None, insecure: bool) -> ssl.SSLContext:
+    """TLS for the side servers (CDI's upload proxy, an export server): the system's roots plus
+    ``extra_ca`` (a PEM that does not load is ignored), or no verification at all with ``insecure``."""
+    ctx = ssl.create_default_context()
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    elif extra_ca:
+        try:
+            ctx.load_verify_locations(cadata=extra_ca if isinstance(extra_ca, str)
+                                      else extra_ca.decode("ascii", errors="replace"))
+        except (ssl.SSLError, ValueError):
+            pass
+    return ctx
+
+
 def _ssl_context(cfg: ClientConfig) -> ssl.SSLContext:
     # PROTOCOL_TLS_CLIENT instead of create_default_context(): no system CA store load when a CA is given
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

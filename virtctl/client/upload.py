@@ -16,6 +16,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from virtctl.client.kubeconfig import ClientConfig
+from virtctl.client.transport import system_tls_context
 from virtctl.errors import ConnectionFailed
 
 BLOCK = 1 << 20
@@ -24,18 +25,8 @@ SYNC_PATH = "/v1beta1/upload"
 
 
 def tls_context(cfg: ClientConfig | None, insecure: bool) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    if insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-    ca = cfg.ca_pem() if cfg is not None else None
-    if ca:
-        try:
-            ctx.load_verify_locations(cadata=ca.decode("ascii", errors="replace"))
-        except (ssl.SSLError, ValueError):
-            pass
-    return ctx
+    """The system's roots plus the kubeconfig's CA (not read at all with ``insecure``)."""
+    return system_tls_context(None if insecure or cfg is None else cfg.ca_pem(), insecure)
 
 
 def join(base: str, path: str) -> str:
