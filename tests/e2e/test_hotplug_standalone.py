@@ -138,3 +138,34 @@ def test_addvolume_removevolume_on_a_running_guest(standalone, kernel_image, tmp
 
     standalone.run("stop", name, "--wait", "--timeout", "2m")
     standalone.run("delete", "vm", name)
+
+
+def test_addvolume_to_a_vmi_without_a_vm(standalone, kernel_image, tmp_path):  # noqa: F811
+    """A VMI of its own: virtctl falls back to the VMI's subresource (no VM: 404), the disk is
+    attached to the running guest and only the VMI's spec has it."""
+    name = f"hpvmi-{uuid.uuid4().hex[:6]}"
+    dv = f"{name}-dv"
+    marker = f"VMIHP-{uuid.uuid4().hex[:8]}"
+    upload(standalone, tmp_path, dv, marker)
+    vm = busybox_vm(name, kernel_image)
+    spec = vm["spec"]["template"]["spec"]
+    spec["domain"]["devices"]["disks"] = [d for d in spec["domain"]["devices"]["disks"] if d["name"] != "data"]
+    spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "data"]
+    vmi = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance", "metadata": {"name": name}, "spec": spec}
+    (tmp_path / "vmi.yaml").write_text(yaml.safe_dump(vmi))
+    standalone.run("apply", "-f", str(tmp_path / "vmi.yaml"))
+    wait_until(lambda: standalone.obj("vmi", name).get("status", {}).get("phase") == "Running", "the VMI to run")
+    standalone.wait_log(name, "GUEST-BOOT-OK")
+
+    standalone.run("addvolume", name, f"--volume-name={dv}", "--bus=virtio")
+    status = wait_status(standalone, name, lambda s: s.get(dv, {}).get("phase") == "Ready", "the hotplug")
+    dev = status[dv]["target"]
+    assert marker in read(standalone, name, dev, marker)
+    assert {"name": dv, "dataVolume": {"name": dv, "hotpluggable": True}} in standalone.obj("vmi", name)["spec"][
+        "volumes"]
+    assert standalone.run("get", "vm", name, check=False).returncode == 1
+
+    standalone.run("removevolume", name, f"--volume-name={dv}")
+    wait_status(standalone, name, lambda s: dv not in s, "the disk to go")
+    assert "No such file or directory" in read(standalone, name, dev, marker)
+    standalone.run("delete", "vmi", name)
