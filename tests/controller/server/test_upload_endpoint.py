@@ -264,3 +264,28 @@ def test_data_volume_templates_become_datavolumes_owned_by_the_vm(cdi):
     assert api.request("DELETE", "/apis/kubevirt.io/v1/namespaces/default/virtualmachines/tmplvm").status == 200
     wait_for(lambda: api.request("GET", f"{PVCS}/tmpl-disk").status == 404 and not path.exists(), what="cleanup")
     assert api.request("GET", f"{DVS}/tmpl-disk").status == 404
+
+
+def test_an_upload_to_a_claim_deleted_meanwhile_leaves_no_volume(cdi):
+    api, uploads = cdi
+    name = upload_dv(api, "4Mi")
+    tok = token(api, name)
+    body = disk(b"LATE", 2 * MiB)
+    conn = ssl._create_unverified_context().wrap_socket(
+        socket.create_connection(("127.0.0.1", uploads.httpd.server_address[1])), server_hostname="127.0.0.1")
+    conn.sendall(f"POST /v1beta1/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:MiB])
+    volume_dir = api.settings.volumes_dir / "default"
+    wait_for(lambda: volume_dir.is_dir() and any(p.name.startswith(f".upload-{name}") for p in volume_dir.iterdir()),
+             what="a temp file")
+    assert api.request("DELETE", f"{DVS}/{name}").status == 200
+    wait_for(lambda: api.request("GET", f"{PVCS}/{name}").status == 404, what="the claim to go")
+    conn.sendall(body[MiB:])
+    answer = b""
+    while chunk := conn.recv(4096):                   # the server closes after its answer
+        answer += chunk
+    conn.close()
+    text = answer.decode()
+    assert text.startswith("HTTP/1.1 400") and text.endswith(f"PVC default/{name} was deleted during the upload")
+    assert not (volume_dir / f"{name}.qcow2").exists()
+    assert not [p for p in volume_dir.iterdir() if p.name.startswith(".upload-")]

@@ -16,17 +16,16 @@ listener (docs/standalone.md#image-upload). ``CDIConfig`` ``config`` publishes i
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from virtctl.controller.reconcile import volumes
 from virtctl.controller.runtime import Runtime
 from virtctl.controller.schema.core.pvc import requested_bytes
+from virtctl.controller.server.side_http import Answer, PlainTextHandler, TLSThreadingServer
 from virtctl.controller.storage import claims
 from virtctl.controller.storage.upload import UploadError, make_volume
 from virtctl.controller.upload_tokens import bearer
@@ -40,18 +39,13 @@ DRAIN_LIMIT = 64 << 20        # a refused body up to this size is read so the cl
 
 
 @dataclass(frozen=True)
-class Answer:
-    status: int
-    text: str = ""
-
-
-@dataclass(frozen=True)
 class Target:
     namespace: str
     claim: str
     available: int
     archive: bool
     datavolume: bool
+    uid: str = ""
 
 
 def decide(runtime: Runtime, method: str, path: str, authorization: str | None) -> Answer | Target:
@@ -80,7 +74,17 @@ def decide(runtime: Runtime, method: str, path: str, authorization: str | None) 
     if ann.get(claims.POD_READY) != "true":
         return Answer(503, f"upload server for PVC {ns}/{claim} is not ready")
     return Target(ns, claim, requested_bytes(pvc), ann.get(claims.CONTENT_TYPE) == "archive",
-                  claims.populated_by_datavolume(pvc))
+                  claims.populated_by_datavolume(pvc), str((pvc.get("metadata") or {}).get("uid") or ""))
+
+
+def still_wanted(runtime: Runtime, target: Target) -> bool:
+    """The claim an upload went to still exists, is the same one, and is not being deleted."""
+    try:
+        pvc = runtime.store.get(kinds.PVC, target.namespace, target.claim)
+    except NotFound:
+        return False
+    meta = pvc.get("metadata") or {}
+    return meta.get("uid") == target.uid and not meta.get("deletionTimestamp")
 
 
 def succeeded(runtime: Runtime, target: Target) -> None:
@@ -91,23 +95,11 @@ def succeeded(runtime: Runtime, target: Target) -> None:
                                                 running=(False, "Completed", ""), ready=True))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(PlainTextHandler):
     server: UploadHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("upload %s: " + format, self.client_address[0], *args)
-
-    def _answer(self, answer: Answer) -> None:
-        body = answer.text.encode()
-        self.send_response(answer.status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
 
     def _refuse(self, answer: Answer, length: int) -> None:
         if 0 < length <= DRAIN_LIMIT:
@@ -161,6 +153,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         finally:
             self.server.release(key)
+        if not still_wanted(self.server.runtime, result):
+            target.unlink(missing_ok=True)          # never a volume for a claim that went meanwhile
+            self.close_connection = True
+            self._answer(Answer(400, f"PVC {result.namespace}/{result.claim} was deleted during the upload"))
+            return
         succeeded(self.server.runtime, result)
         took = max(time.monotonic() - started, 1e-6)
         log.info("upload to %s/%s completed: %d bytes in %.2f s (%.0f MiB/s)", result.namespace, result.claim, length,
@@ -168,30 +165,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(Answer(200))
 
 
-class UploadHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class UploadHTTPServer(TLSThreadingServer):
     def __init__(self, runtime: Runtime, tls: ssl.SSLContext):
-        self.runtime = runtime
-        self.tls = tls
         self._busy: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # the TLS handshake runs in the connection's own thread, never in the accept loop
-        request.settimeout(60)
-        try:
-            conn = self.tls.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError):
-            return
-        try:
-            super().finish_request(conn, client_address)
-        finally:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        super().__init__(runtime, tls, _Handler)
 
     def claim(self, key: tuple[str, str]) -> bool:
         with self._lock:
@@ -214,7 +192,7 @@ class UploadServer:
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.httpd.server_address[1]}"
+        return self.httpd.url
 
     def start(self) -> UploadServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
