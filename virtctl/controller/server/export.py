@@ -17,19 +17,18 @@ import logging
 import os
 import queue
 import re
-import socket
 import ssl
 import tempfile
 import threading
 import time
 import zlib
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from virtctl.controller.reconcile.export import ExportController, export_files, token_of
 from virtctl.controller.runtime import Runtime
+from virtctl.controller.server.side_http import Answer, PlainTextHandler, TLSThreadingServer
 from virtctl.controller.storage import qemu_img
 from virtctl.errors import NotFound
 from virtctl.model import kinds
@@ -42,12 +41,6 @@ _PATH = re.compile(r"^/api/export\.kubevirt\.io/v1(?:beta1|alpha1)?/namespaces/(
                    r"([a-z0-9.-]+)/volumes/([a-z0-9.-]+)/(disk\.img|disk\.img\.gz)$")
 WATCHED = {kinds.VMEXPORT.kind, kinds.VM.kind, kinds.VMI.kind, kinds.VMSNAPSHOT.kind, kinds.PVC.kind,
            kinds.SECRET.kind}
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,21 +75,11 @@ def decide(runtime: Runtime, method: str, path: str, token: str | None) -> Answe
     return Download(exported.files[volume], file.endswith(".gz"), volume)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(PlainTextHandler):
     server: ExportHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("export %s: " + format, self.client_address[0], *args)
-
-    def _answer(self, answer: Answer) -> None:
-        body = answer.text.encode()
-        self.send_response(answer.status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
 
     def do_HEAD(self) -> None:
         result = decide(self.server.runtime, "HEAD", self.path, self.headers.get(TOKEN_HEADER))
@@ -149,27 +132,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
 
-class ExportHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
+class ExportHTTPServer(TLSThreadingServer):
+    io_timeout = 300.0
 
     def __init__(self, runtime: Runtime, tls: ssl.SSLContext):
-        self.runtime = runtime
-        self.tls = tls
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        request.settimeout(300)
-        try:
-            conn = self.tls.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError):
-            return
-        try:
-            super().finish_request(conn, client_address)
-        finally:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        super().__init__(runtime, tls, _Handler)
 
 
 class ExportServer:
@@ -184,7 +151,7 @@ class ExportServer:
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.httpd.server_address[1]}"
+        return self.httpd.url
 
     def start(self, controllers: bool = True) -> ExportServer:
         self._threads.append(threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
