@@ -289,3 +289,45 @@ def test_an_upload_to_a_claim_deleted_meanwhile_leaves_no_volume(cdi):
     assert text.startswith("HTTP/1.1 400") and text.endswith(f"PVC default/{name} was deleted during the upload")
     assert not (volume_dir / f"{name}.qcow2").exists()
     assert not [p for p in volume_dir.iterdir() if p.name.startswith(".upload-")]
+
+
+@pytest.fixture
+def http_images(tmp_path):
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    (tmp_path / "www").mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "www")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield tmp_path / "www", f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def test_http_import_and_pvc_clone_datavolumes(cdi, http_images):
+    api, _ = cdi
+    www, base = http_images
+    (www / "disk.img").write_bytes(disk(b"HTTP-MARKER", 2 * MiB))
+    spec = {"source": {"http": {"url": f"{base}/disk.img"}}, "storage": {"resources": {"requests": {"storage": "4Mi"}}}}
+    assert api.request("POST", DVS, {"metadata": {"name": "fromhttp"}, "spec": spec}).status == 201
+    wait_for(lambda: dv_phase(api, "fromhttp") == "Succeeded", what="the http import")
+    clone = {"source": {"pvc": {"namespace": "default", "name": "fromhttp"}}, "storage": {}}
+    assert api.request("POST", DVS, {"metadata": {"name": "theclone"}, "spec": clone}).status == 201
+    wait_for(lambda: dv_phase(api, "theclone") == "Succeeded", what="the clone")
+    pvc = api.request("GET", f"{PVCS}/theclone").json()
+    assert pvc["status"]["capacity"] == {"storage": "4Mi"}            # the source claim's size
+    for name in ("fromhttp", "theclone"):
+        raw = www.parent / f"{name}.raw"
+        subprocess.run(["qemu-img", "convert", "-O", "raw", str(api.settings.volumes_dir / "default" / f"{name}.qcow2"),
+                        str(raw)], check=True)
+        assert raw.read_bytes()[:11] == b"HTTP-MARKER", name
+    missing = {"source": {"http": {"url": f"{base}/missing.img"}}, "storage": {"resources": {"requests": {
+        "storage": "4Mi"}}}}
+    assert api.request("POST", DVS, {"metadata": {"name": "broken"}, "spec": missing}).status == 201
+    wait_for(lambda: dv_phase(api, "broken") == "Failed", what="Failed")
+    dv = api.request("GET", f"{DVS}/broken").json()
+    running = next(c for c in dv["status"]["conditions"] if c["type"] == "Running")
+    assert "404" in running["message"], running
+    assert not (api.settings.volumes_dir / "default" / "broken.qcow2").exists()
