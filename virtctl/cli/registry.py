@@ -32,6 +32,7 @@ COMMANDS: dict[str, Entry] = {
     "image-upload": Entry("image_upload", "Upload a VM image to a DataVolume/PersistentVolumeClaim."),
     "guestosinfo": Entry("guestinfo", "Return guest agent info about operating system.", completes="vmi"),
     "local": Entry("local", "Run and manage the local virtctl controller (standalone mode)."),
+    "memory-dump": Entry("memorydump", "Dump the memory of a running VM to a pvc"),
     "migrate": Entry("lifecycle", "Migrate a virtual machine.", completes="vm"),
     "migrate-cancel": Entry("lifecycle", "Cancel migration of a virtual machine.", completes="vm"),
     "options": Entry("options", "Print the list of flags inherited by all commands", hidden=True),

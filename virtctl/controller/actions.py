@@ -1,6 +1,6 @@
 """KubeVirt's ``subresources.kubevirt.io`` lifecycle actions, with virt-api's rules, status codes and
 messages: VM start/stop/restart/migrate (202), VMI pause/unpause/softreboot/reset (200), and volume
-hotplug, addvolume/removevolume on VMs and VMIs (202).
+hotplug, addvolume/removevolume on VMs and VMIs (202), and memorydump/removememorydump on VMs (202).
 
 VM actions only write the VM (runStrategy or status.stateChangeRequests, as JSON patches with a
 ``test`` of the value they read, like virt-api) and leave the rest to the VM controller. VMI
@@ -14,9 +14,10 @@ from typing import Any
 from virtctl.controller.subresource import ActionContext, ActionResult
 from virtctl.controller.virt.hypervisor import DomainState, Hypervisor, domain_name
 from virtctl.errors import APIError, BadRequest, Conflict, Forbidden, InternalError, Invalid, NotFound
-from virtctl.model import hotplug, kinds
+from virtctl.model import hotplug, kinds, memorydump
 from virtctl.model import runstrategy as rs
 from virtctl.model import status as st
+from virtctl.model.quantity import to_int
 
 JSON_PATCH = "application/json-patch+json"
 VM_RESOURCE = "virtualmachine"
@@ -452,3 +453,59 @@ def vmi_addvolume(ctx: ActionContext) -> ActionResult:
 
 def vmi_removevolume(ctx: ActionContext) -> ActionResult:
     return _hotplug(ctx, on_vm=False, add=False)
+
+
+# --- memory dump (202) ------------------------------------------------------------------------------------
+def _dump_patch(ctx: ActionContext, vm: dict, new: dict) -> None:
+    current = (vm.get("status") or {}).get("memoryDumpRequest")
+    if vm.get("status") is None:
+        ops: list[dict[str, Any]] = [{"op": "add", "path": "/status", "value": {"memoryDumpRequest": new}}]
+    elif current is None:
+        ops = [{"op": "add", "path": "/status/memoryDumpRequest", "value": new}]
+    else:
+        ops = [{"op": "test", "path": "/status/memoryDumpRequest", "value": current},
+               {"op": "replace", "path": "/status/memoryDumpRequest", "value": new}]
+    _patch(ctx, kinds.VM, ops, status=True, dry_run=False)
+    _nudge(ctx, "vmi")
+
+
+def _dump_refused(e: memorydump.DumpRefused, name: str, claim: str) -> APIError:
+    if not e.resource:
+        return BadRequest(str(e))
+    return conflict(e.resource, claim if e.resource == "persistentvolumeclaim" else name, str(e))
+
+
+def memorydump_action(ctx: ActionContext) -> ActionResult:
+    """virt-api's memorydump: checks the claim against the running VMI, then records the request in
+    the VM's ``status.memoryDumpRequest``; the VMI controller dumps the guest's memory into the claim."""
+    body = _options(ctx, {"claimName": str, "phase": str})
+    vm = _get_vm(ctx)
+    current = (vm.get("status") or {}).get("memoryDumpRequest")
+    claim = str(body.get("claimName") or "")
+    try:
+        claim = memorydump.claim_for(current, claim)
+        vmi = _get_vmi(ctx)
+        if not st.is_running(vmi):
+            raise conflict(VMI_RESOURCE, ctx.name, "VMI is not running")
+        try:
+            pvc = ctx.store.get(kinds.PVC, ctx.namespace, claim)
+        except NotFound:
+            raise not_found("persistentvolumeclaim", claim) from None
+        storage = (((pvc.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage") or "0"
+        memorydump.check_claim(vmi, claim, pvc, to_int(str(storage)))
+        new = memorydump.add_request(current, claim)
+    except memorydump.DumpRefused as e:
+        raise _dump_refused(e, ctx.name, claim) from None
+    _dump_patch(ctx, vm, new)
+    return ActionResult(202)
+
+
+def removememorydump_action(ctx: ActionContext) -> ActionResult:
+    vm = _get_vm(ctx)
+    current = (vm.get("status") or {}).get("memoryDumpRequest")
+    try:
+        new = memorydump.remove_request(current, ctx.name)
+    except memorydump.DumpRefused as e:
+        raise _dump_refused(e, ctx.name, "") from None
+    _dump_patch(ctx, vm, new)
+    return ActionResult(202)

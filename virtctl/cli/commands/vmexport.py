@@ -289,12 +289,12 @@ def run(function: str, name: str, o: Options, changed: frozenset[str]) -> None:
         elif function == "delete":
             export.delete()
         else:
-            _download(export, o, readiness, say)
+            download_volume(export, o, readiness, say)
     except (APIError, ConnectionFailed) as e:
         raise VirtctlError(go_error(e)) from None
 
 
-def _download(export: Export, o: Options, readiness: float, say: Callable[[str], None]) -> None:
+def download_volume(export: Export, o: Options, readiness: float, say: Callable[[str], None]) -> None:
     from virtctl.client.export_download import download
 
     if o.manifest:

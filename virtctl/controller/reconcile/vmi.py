@@ -14,20 +14,22 @@ and its volumes are released.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from virtctl.controller.reconcile.events import VIRT_CONTROLLER, VIRT_HANDLER, Recorder
 from virtctl.controller.settings import Settings
-from virtctl.controller.storage import configsources
+from virtctl.controller.storage import claims, configsources
 from virtctl.controller.storage import plan as volumes
 from virtctl.controller.store.protocol import Store
 from virtctl.controller.virt import host as host_mod
 from virtctl.controller.virt.hypervisor import DomainState, DomainStatus, Hypervisor, domain_name
 from virtctl.errors import APIError, NotFound, VirtctlError
-from virtctl.model import hotplug, kinds
+from virtctl.model import hotplug, kinds, memorydump
 from virtctl.model import status as st
 
 log = logging.getLogger(__name__)
@@ -173,6 +175,7 @@ class VMIController:
                     host, ds = found
             if ds.state in LIVE:
                 self._observe_running(vmi, host, dom, ds)
+                self._sync_memory_dump(vmi, host, dom)
                 self._sync_hotplug(vmi, host, dom)
             else:
                 self._observe_stopped(vmi, dom, ds)
@@ -376,6 +379,62 @@ class VMIController:
             return
         if (vmi.get("metadata") or {}).get("labels", {}).get(st.NODE_NAME_LABEL) != host.node_name:
             self._write_meta(vmi, lambda m: _set_label(m, st.NODE_NAME_LABEL, host.node_name))
+
+    def _sync_memory_dump(self, vmi: dict, host: Hypervisor, dom: str) -> None:
+        """Carry out the owner VM's ``status.memoryDumpRequest``: dump the guest's memory into the
+        claim's file (Associating → InProgress → Completed or Failed), or drop the association when
+        its removal was asked for (docs/standalone.md#memory-dump)."""
+        vm = self._owner(vmi)
+        request = ((vm or {}).get("status") or {}).get("memoryDumpRequest")
+        if vm is None or not isinstance(request, dict):
+            return
+        ns, vm_name = _meta(vm).get("namespace") or "", _meta(vm)["name"]
+        if request.get("remove"):
+            self._set_dump_request(vm, request, None)
+            return
+        if request.get("phase") != memorydump.ASSOCIATING:
+            return
+        claim = str(request.get("claimName") or "")
+        started = datetime.now(timezone.utc)
+        running = {**request, "phase": memorydump.IN_PROGRESS, "startTimestamp": st.now_iso(started)}
+        if not self._set_dump_request(vm, request, running):
+            return
+        try:
+            target = claims.claim_file(self.settings, ns, claim)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.dump-{os.getpid()}")
+            try:
+                host.memory_dump(dom, str(tmp))
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+        except Exception as e:
+            message = str(e).splitlines()[0] if str(e) else type(e).__name__
+            self._set_dump_request(vm, running, {**running, "phase": memorydump.FAILED, "message": message})
+            self.events.warning(vmi, "MemoryDumpFailed", f"Memory dump to {claim} failed: {message}")
+            return
+        ended = datetime.now(timezone.utc)
+        self._set_dump_request(vm, running, {
+            **running, "phase": memorydump.COMPLETED, "endTimestamp": st.now_iso(ended),
+            "fileName": memorydump.dump_file_name(vm_name, claim, started.strftime("%Y%m%d-%H%M%S"))})
+        log.info("memory of %s dumped to claim %s/%s in %.2fs", dom, ns, claim, (ended - started).total_seconds())
+
+    def _set_dump_request(self, vm: dict, expected: dict, new: dict | None) -> bool:
+        """Replace the VM's memoryDumpRequest if it is still ``expected``; False when it changed."""
+        done = [False]
+
+        def fn(obj: dict) -> Any:
+            s = obj.setdefault("status", {})
+            if s.get("memoryDumpRequest") != expected:
+                return False
+            if new is None:
+                s.pop("memoryDumpRequest", None)
+            else:
+                s["memoryDumpRequest"] = new
+            done[0] = True
+
+        self.store.mutate(kinds.VM, _meta(vm).get("namespace"), _meta(vm)["name"], fn, subresource="status")
+        return done[0]
 
     def _sync_hotplug(self, vmi: dict, host: Hypervisor, dom: str) -> None:
         """Make the running domain's disks follow the VMI's hotpluggable volumes: attach the ones

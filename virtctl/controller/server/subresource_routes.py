@@ -28,6 +28,9 @@ SUBRESOURCES = SubresourceTable(
         (VM, "removevolume"): actions.vm_removevolume,
         (VMI, "addvolume"): actions.vmi_addvolume,
         (VMI, "removevolume"): actions.vmi_removevolume,
+        # memory dump (202)
+        (VM, "memorydump"): actions.memorydump_action,
+        (VM, "removememorydump"): actions.removememorydump_action,
         # VMI lifecycle (200)
         (VMI, "pause"): actions.pause,
         (VMI, "unpause"): actions.unpause,

@@ -91,6 +91,7 @@ class Hypervisor(Protocol):
     def reset(self, domain: str) -> None: ...              # hard reset
     def domain_xml(self, domain: str) -> str: ...          # live XML
     def attach_device(self, domain: str, device_xml: str) -> None: ...   # hotplug, live only
+    def memory_dump(self, domain: str, path: str) -> None: ...           # ELF core of the guest memory
     # copies of running disks (guest target → new qcow2 file), filesystems frozen through the agent with quiesce
     def backup_disks(self, domain: str, targets: dict[str, str], *, quiesce: bool,
                      timeout: float = 3600.0) -> BackupReport: ...

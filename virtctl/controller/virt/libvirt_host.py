@@ -567,6 +567,11 @@ class LibvirtHost:
         return BackupReport(frozen=frozen, freeze_error=freeze_error, freeze_seconds=freeze_seconds,
                             seconds=time.monotonic() - started)
 
+    def memory_dump(self, domain: str, path: str) -> None:
+        """The guest's memory as an ELF core (QEMU's dump-guest-memory, memory only) in ``path``."""
+        self._call("memory dump of", domain, lambda d: d.coreDumpWithFormat(
+            path, libvirt.VIR_DOMAIN_CORE_DUMP_FORMAT_RAW, libvirt.VIR_DUMP_MEMORY_ONLY))
+
     # --- hotplug ---
     def attach_device(self, domain: str, device_xml: str) -> None:
         """Add a device (a ``<disk>``) to the running domain only: the store, not libvirt,
