@@ -118,33 +118,40 @@ def ws_to_writer(ws: Any, write: Callable[[bytes], Any]) -> None:
         pass
 
 
-def bridge_socket(ws: Any, conn: socket.socket) -> None:
-    """One local TCP connection ↔ one websocket; both end when either side ends."""
+def _bridge(ws: Any, read: Callable[[], bytes], write: Callable[[bytes], None], ws_ended: Callable[[], None],
+            name: str) -> None:
+    """``read()`` → websocket until it gives ``b""`` (or fails); websocket → ``write`` in a thread
+    of its own, then ``ws_ended()``. Both directions end when either side ends."""
     def pump() -> None:
-        ws_to_writer(ws, conn.sendall)
-        try:
-            conn.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        ws_to_writer(ws, write)
+        ws_ended()
 
-    t = threading.Thread(target=pump, name="portforward-in", daemon=True)
+    t = threading.Thread(target=pump, name=name, daemon=True)
     t.start()
     try:
-        while True:
-            data = conn.recv(CHUNK)
-            if not data:
-                break
+        while data := read():
             ws.send(data)
     except Exception:
         pass
     _close(ws)
     t.join(timeout=5)
+
+
+def bridge_socket(ws: Any, conn: socket.socket) -> None:
+    """One local TCP connection ↔ one websocket; both end when either side ends."""
+    def shut() -> None:
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    _bridge(ws, lambda: conn.recv(CHUNK), conn.sendall, shut, "portforward-in")
     conn.close()
 
 
 def bridge_stdio(ws: Any, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
     """stdin → websocket, websocket → stdout, until either ends (``--stdio``)."""
-    src = stdin or sys.stdin.buffer
+    fd = (stdin or sys.stdin.buffer).fileno()
     dst = stdout or sys.stdout.buffer
     done = threading.Event()
 
@@ -152,26 +159,14 @@ def bridge_stdio(ws: Any, stdin: BinaryIO | None = None, stdout: BinaryIO | None
         dst.write(data)
         dst.flush()
 
-    def pump() -> None:
-        ws_to_writer(ws, write)
-        done.set()
-
-    t = threading.Thread(target=pump, name="portforward-stdout", daemon=True)
-    t.start()
-    fd = src.fileno()
-    try:
+    def read() -> bytes:                 # b"" once the websocket side has ended
         while not done.is_set():
             ready, _, _ = select.select([fd], [], [], 0.5)
-            if not ready:
-                continue
-            data = os.read(fd, CHUNK)
-            if not data:
-                break
-            ws.send(data)
-    except Exception:
-        pass
-    _close(ws)
-    t.join(timeout=5)
+            if ready:
+                return os.read(fd, CHUNK)
+        return b""
+
+    _bridge(ws, read, write, done.set, "portforward-stdout")
 
 
 # ---------------------------------------------------------------- listeners
