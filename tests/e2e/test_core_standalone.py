@@ -5,13 +5,8 @@ reaches the controller's log."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 import uuid
-from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
@@ -19,28 +14,7 @@ from tests.e2e import test_standalone as base
 
 standalone, kernel_image = base.standalone, base.kernel_image          # the module's fixtures, shared
 busybox_vm, domain_ids, libvirt_name = base.busybox_vm, base.domain_ids, base.libvirt_name
-
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.30")
-
-
-def kubectl(env, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    if not os.access(KUBECTL, os.X_OK):
-        pytest.skip(f"{KUBECTL} is not installed")
-    r = subprocess.run([str(KUBECTL), *args], env=env.env, capture_output=True, text=True, timeout=timeout)
-    if check:
-        assert r.returncode == 0, f"kubectl {' '.join(args)} → {r.returncode}\n{r.stdout}\n{r.stderr}"
-    return r
-
-
-def wait_until(fn, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+kubectl, wait_until = base.kubectl, base.wait_until
 
 
 def test_deleting_a_namespace_stops_its_running_vm(standalone, kernel_image, libvirt_host, tmp_path):  # noqa: F811

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.test_standalone import Standalone, _tar
+from tests.e2e.test_standalone import Standalone, push_kernel_image, stop, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -32,23 +31,12 @@ def env(libvirt_host, tmp_path_factory):
     e = Standalone(tmp_path_factory.mktemp("credentials"))
     e.run("local", "up", timeout=60)
     yield e
-    e.run("local", "down", check=False, timeout=60)
-    from virtctl.controller.settings import Settings
-    from virtctl.controller.virt.libvirt_host import LibvirtHost
-    host = LibvirtHost(libvirt_host.uri, "node01", owner_id=Settings(state_dir=e.state_dir).controller_id)
-    try:
-        for dom in host.list_domains():
-            host.destroy(dom)
-    finally:
-        host.close()
+    stop(e, libvirt_host.uri)
 
 
 @pytest.fixture(scope="module")
 def image(guest, local_registry) -> str:  # noqa: F811
-    layer = _tar({"boot/vmlinuz": Path(guest.kernel).read_bytes(),
-                  "boot/initramfs.cpio.gz": Path(guest.initrd).read_bytes()})
-    local_registry.push_image("virtctl-test/kernel-boot", "credentials", [layer])
-    return f"{local_registry.host}/virtctl-test/kernel-boot:credentials"
+    return push_kernel_image(guest, local_registry, "credentials")
 
 
 def keypair(d: Path, name: str) -> Path:
@@ -58,17 +46,6 @@ def keypair(d: Path, name: str) -> Path:
 
 def ssh(env: Standalone, vm: str, key: Path, command: str) -> subprocess.CompletedProcess:
     return env.run("ssh", f"root@vm/{vm}", "-i", str(key), *SSH_OPTS, "-c", command, check=False, timeout=120)
-
-
-def wait_until(fn, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def test_add_ssh_key_lets_virtctl_ssh_in(env, image, tmp_path, libvirt_host):

@@ -7,10 +7,7 @@ Services on one node port are refused as kube-apiserver refuses them."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -20,11 +17,10 @@ import pytest
 import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.test_standalone import Standalone, _tar
+from tests.e2e.test_standalone import Standalone, kubectl, push_kernel_image, stop, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.30")
 
 
 @pytest.fixture(scope="module")
@@ -32,32 +28,12 @@ def env(libvirt_host, tmp_path_factory):
     e = Standalone(tmp_path_factory.mktemp("services"))
     e.run("local", "up", timeout=60)
     yield e
-    e.run("local", "down", check=False, timeout=60)
-    from virtctl.controller.settings import Settings
-    from virtctl.controller.virt.libvirt_host import LibvirtHost
-    host = LibvirtHost(libvirt_host.uri, "node01", owner_id=Settings(state_dir=e.state_dir).controller_id)
-    try:
-        for dom in host.list_domains():
-            host.destroy(dom)
-    finally:
-        host.close()
+    stop(e, libvirt_host.uri)
 
 
 @pytest.fixture(scope="module")
 def image(guest, local_registry) -> str:  # noqa: F811
-    layer = _tar({"boot/vmlinuz": Path(guest.kernel).read_bytes(),
-                  "boot/initramfs.cpio.gz": Path(guest.initrd).read_bytes()})
-    local_registry.push_image("virtctl-test/kernel-boot", "services", [layer])
-    return f"{local_registry.host}/virtctl-test/kernel-boot:services"
-
-
-def kubectl(env: Standalone, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    if not os.access(KUBECTL, os.X_OK):
-        pytest.skip(f"{KUBECTL} is not installed")
-    r = subprocess.run([str(KUBECTL), *args], env=env.env, capture_output=True, text=True, timeout=120)
-    if check:
-        assert r.returncode == 0, f"kubectl {' '.join(args)} → {r.returncode}\n{r.stdout}\n{r.stderr}"
-    return r
+    return push_kernel_image(guest, local_registry, "services")
 
 
 def web_vm(env: Standalone, image: str, name: str, app: str) -> None:
@@ -85,17 +61,6 @@ def http_get(port: int) -> str | None:
             return r.read().decode()
     except (OSError, urllib.error.URLError):
         return None
-
-
-def wait_until(fn, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def node_port(env: Standalone, svc: str) -> int:

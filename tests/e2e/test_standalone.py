@@ -82,17 +82,15 @@ class Standalone:
         raise AssertionError(f"{marker!r} not in the console log of {name}:\n{out[-2000:]}")
 
 
-@pytest.fixture(scope="module")
-def standalone(libvirt_host, tmp_path_factory):
-    env = Standalone(tmp_path_factory.mktemp("standalone"))
-    out = env.run("local", "up", timeout=60)
-    assert "virtctl-local" in out.stdout + out.stderr
-    yield env
+KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.30")
+
+
+def stop(env: Standalone, libvirt_uri: str) -> None:
+    """``local down``, then destroy what the controller left: nothing it started may outlive it."""
     env.run("local", "down", check=False, timeout=60)
-    # nothing this controller started may outlive it
     from virtctl.controller.settings import Settings
     from virtctl.controller.virt.libvirt_host import LibvirtHost
-    host = LibvirtHost(libvirt_host.uri, "node01", owner_id=Settings(state_dir=env.state_dir).controller_id)
+    host = LibvirtHost(libvirt_uri, "node01", owner_id=Settings(state_dir=env.state_dir).controller_id)
     try:
         for dom in host.list_domains():
             host.destroy(dom)
@@ -100,12 +98,48 @@ def standalone(libvirt_host, tmp_path_factory):
         host.close()
 
 
-@pytest.fixture(scope="module")
-def kernel_image(guest, local_registry) -> str:  # noqa: F811
+def push_kernel_image(guest, registry, tag: str) -> str:
+    """The test guest's kernel and initramfs as a containerDisk-style kernel-boot image."""
     layer = _tar({"boot/vmlinuz": Path(guest.kernel).read_bytes(),
                   "boot/initramfs.cpio.gz": Path(guest.initrd).read_bytes()})
-    local_registry.push_image("virtctl-test/kernel-boot", "e2e", [layer])
-    return f"{local_registry.host}/virtctl-test/kernel-boot:e2e"
+    registry.push_image("virtctl-test/kernel-boot", tag, [layer])
+    return f"{registry.host}/virtctl-test/kernel-boot:{tag}"
+
+
+def kubectl(env: Standalone, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Real kubectl 1.30 against the controller (skips where it is not installed)."""
+    if not os.access(KUBECTL, os.X_OK):
+        pytest.skip(f"{KUBECTL} is not installed")
+    r = subprocess.run([str(KUBECTL), *args], env=env.env, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert r.returncode == 0, f"kubectl {' '.join(args)} → {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+def wait_until(fn, timeout: float, what: str):
+    """``fn()``'s first truthy answer, asked every second until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+@pytest.fixture(scope="module")
+def standalone(libvirt_host, tmp_path_factory):
+    env = Standalone(tmp_path_factory.mktemp("standalone"))
+    out = env.run("local", "up", timeout=60)
+    assert "virtctl-local" in out.stdout + out.stderr
+    yield env
+    stop(env, libvirt_host.uri)
+
+
+@pytest.fixture(scope="module")
+def kernel_image(guest, local_registry) -> str:  # noqa: F811
+    return push_kernel_image(guest, local_registry, "e2e")
 
 
 def busybox_vm(name: str, image: str) -> dict:
