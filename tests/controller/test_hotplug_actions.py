@@ -7,8 +7,9 @@ import pytest
 
 from virtctl.controller import actions
 from virtctl.controller.server.subresource_routes import SUBRESOURCES
+from virtctl.model import kinds
 
-from .reconcile.conftest import Env
+from .reconcile.conftest import Env, wait_for
 from .test_actions import conflict, fails, vm_call, vmi_call
 
 pytest.importorskip("libvirt", reason="libvirt-python is not installed")
@@ -72,7 +73,24 @@ def test_vm_add_dry_run_changes_nothing(env):
 
 def test_vmi_path_needs_a_running_vmi(env):
     fails(lambda: vmi_call(env, "addvolume", ADD), 404, 'virtualmachineinstance.kubevirt.io "vm1" not found')
-    from virtctl.model import kinds
     env.store.create(kinds.VMI, env.ns, {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
                                          "metadata": {"name": "vm1", "namespace": env.ns}, "spec": TEMPLATE})
     fails(lambda: vmi_call(env, "addvolume", ADD), 409, conflict("vm1", "VMI is not running", "virtualmachineinstance"))
+
+
+def test_a_hotplugged_claim_without_a_file_is_pending_with_the_reason(env):
+    env.start()
+    env.vm(strategy="Always")
+    env.wait_vm_status("Running")
+    add = {"name": "hp", "disk": {"name": "", "disk": {"bus": "virtio"}},
+           "volumeSource": {"persistentVolumeClaim": {"claimName": "nofile", "hotpluggable": True}}}
+    assert vm_call(env, "addvolume", add).code == 202
+
+    def pending():
+        vmi = env.store.get(kinds.VMI, env.ns, "vm1")
+        entries = {v["name"]: v for v in (vmi.get("status") or {}).get("volumeStatus") or []}
+        return entries.get("hp") if entries.get("hp", {}).get("phase") == "Pending" else None
+
+    entry = wait_for(pending, what="the Pending volume status")
+    assert entry == {"name": "hp", "target": "", "hotplugVolume": {}, "phase": "Pending", "reason": "VolumePending",
+                     "message": f"PVC {env.ns}/nofile does not exist"}

@@ -16,6 +16,7 @@ SOURCE_KEYS = ("dataVolume", "persistentVolumeClaim")
 
 # status.volumeStatus phases of a hotplugged volume (KubeVirt's VolumePhase values)
 PENDING = "Pending"
+ATTACHED_TO_NODE = "AttachedToNode"
 READY = "Ready"
 DETACHING = "Detaching"
 
@@ -145,24 +146,27 @@ def remove_options_errors(body: Any) -> str | None:
 
 
 def volume_status(spec: dict, targets: dict[str, str], *, missing: dict[str, str] | None = None,
-                  failed: dict[str, str] | None = None, detaching: dict[str, str] | None = None) -> list[dict]:
+                  failed: dict[str, str] | None = None, detaching: dict[str, str] | None = None,
+                  on_node: frozenset[str] = frozenset()) -> list[dict]:
     """``status.volumeStatus`` of a running VMI: every volume with its guest ``target`` (from
     ``targets``, the volumes in the domain); hotpluggable ones also with ``hotplugVolume`` and
-    their phase: Ready once in the domain, Pending while their claim is missing (``missing``: name
-    → why) or the attach failed (``failed``: name → why), Detaching while the guest lets go of
-    one that left the spec (``detaching``: name → target)."""
+    their phase: Ready once in the domain, AttachedToNode while its file is found and about to be
+    attached (``on_node``), Pending while their claim is missing (``missing``: name → why) or the
+    attach failed (``failed``: name → why), Detaching while the guest lets go of one that left the
+    spec (``detaching``: name → target)."""
     missing, failed, detaching = missing or {}, failed or {}, detaching or {}
     out: list[dict] = []
     for v in _volumes(spec):
         name = v.get("name") or ""
-        entry: dict[str, Any] = {"name": name}
-        if name in targets:
-            entry["target"] = targets[name]
+        entry: dict[str, Any] = {"name": name, "target": targets.get(name, "")}   # target is required
         if is_hotpluggable(v):
             entry["hotplugVolume"] = {}
             if name in targets:
                 entry.update(phase=READY, reason="VolumeReady",
                              message=f"Successfully attach hotplugged volume {name} to VM")
+            elif name in on_node:
+                entry.update(phase=ATTACHED_TO_NODE, reason="SuccessfulMountVolume",
+                             message=f"Volume {name} is found on the node and is being attached")
             elif name in failed:
                 entry.update(phase=PENDING, reason="FailedAttachVolume", message=failed[name])
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from virtctl.controller.schema import validate
 from virtctl.model import hotplug
 
 BOOT = {"name": "rootdisk", "dataVolume": {"name": "root-dv"}}
@@ -98,6 +99,13 @@ def test_volume_status_phases():
                                 detaching={"gone": "vdc"})
     assert out[0] == {"name": "rootdisk", "target": "vda"}
     assert out[1]["phase"] == hotplug.READY and out[1]["hotplugVolume"] == {} and out[1]["target"] == "vdb"
-    assert out[2]["phase"] == hotplug.PENDING and "late-dv" in out[2]["message"] and "target" not in out[2]
+    assert out[2]["phase"] == hotplug.PENDING and "late-dv" in out[2]["message"] and out[2]["target"] == ""
     assert out[3] == {"name": "gone", "target": "vdc", "hotplugVolume": {}, "phase": hotplug.DETACHING,
                       "reason": "VolumeDetaching", "message": "Volume gone is being detached from the VM"}
+
+
+def test_volume_status_attached_to_node():
+    s = spec(BOOT, HOT)
+    out = hotplug.volume_status(s, {"rootdisk": "vda"}, on_node=frozenset({"hp"}))
+    assert out[1]["phase"] == hotplug.ATTACHED_TO_NODE and out[1]["target"] == ""
+    assert validate("v1.VirtualMachineInstanceStatus", {"volumeStatus": out}) == []

@@ -13,6 +13,7 @@ and its volumes are released.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -463,6 +464,9 @@ class VMIController:
             try:
                 source = volumes.hotplug_source(self.settings, ns, volume)
                 disk = hotplug_disk(vmi, name, source, used)
+                on_node = hotplug.volume_status(spec, targets, missing=missing, failed=failed,
+                                                on_node=frozenset({name}))
+                self._write_status(vmi, functools.partial(_replace, key="volumeStatus", value=on_node))
                 host.attach_device(dom, disk_xml(disk))
             except volumes.VolumeNotFound as e:
                 missing[name] = str(e)
@@ -674,6 +678,12 @@ def _stopped_status(reason: str) -> Callable[[dict], None]:
         st.remove_condition(s, "Paused")
 
     return change
+
+
+def _replace(status: dict, key: str, value: Any) -> Any:
+    if status.get(key) == value:
+        return False
+    status[key] = value
 
 
 def _set_label(m: dict, key: str, value: str) -> Any:
