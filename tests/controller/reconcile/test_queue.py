@@ -107,3 +107,10 @@ def test_concurrent_workers_never_process_a_key_twice_at_once():
     assert overlaps == []
     assert set(processed) == set(keys)          # every key got processed after its last add
     assert len(processed) <= len(keys)
+
+
+def test_backoff_stays_at_the_maximum_after_very_many_failures():
+    q = WorkQueue(max_delay=60.0)
+    for _ in range(1100):          # 2.0 ** 1024 would overflow a float
+        delay = q.add_rate_limited("k")
+    assert delay == 60.0

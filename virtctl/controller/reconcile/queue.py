@@ -67,7 +67,7 @@ class WorkQueue(Generic[K]):
         with self._cond:
             n = self._failures.get(key, 0)
             self._failures[key] = n + 1
-        delay = min(self.base_delay * (2 ** n), self.max_delay)
+        delay = min(self.base_delay * (2 ** min(n, 64)), self.max_delay)   # a bounded exponent: no float overflow
         self.add_after(key, delay)
         return delay
 
