@@ -16,8 +16,7 @@ import pytest
 import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.test_standalone import (VIRTCTL, Standalone, domain_ids, kernel_image,  # noqa: F401  (fixture)
-                                      libvirt_name)
+from tests.e2e.test_standalone import VIRTCTL, Standalone, domain_ids, kernel_image, libvirt_name, stop  # noqa: F401  (fixture)
 
 NODE2_DIR = "/var/lib/virtctl-node2"
 NODE2_URI = f"qemu+unix:///system?socket={NODE2_DIR}/run/libvirt-sock"
@@ -36,20 +35,10 @@ def two_nodes(libvirt_host, tmp_path_factory):
     (env.state_dir / "config.yaml").write_text(yaml.safe_dump({"libvirtURIs": [libvirt_host.uri, NODE2_URI]}))
     env.run("local", "up", timeout=60)
     yield env
-    env.run("local", "down", check=False, timeout=60)
-    from virtctl.controller.settings import Settings
-    from virtctl.controller.virt.libvirt_host import LibvirtHost
-    owner = Settings(state_dir=env.state_dir).controller_id
-    for i, uri in enumerate((libvirt_host.uri, NODE2_URI)):
-        host = LibvirtHost(uri, f"node{i + 1:02d}", owner_id=owner)
-        try:
-            for dom in host.list_domains():
-                host.destroy(dom)
-        finally:
-            host.close()
+    stop(env, libvirt_host.uri, NODE2_URI)
 
 
-def boot_vm(env, kernel_image: str, tmp_path: Path) -> str:
+def boot_vm(env, kernel_image: str, tmp_path: Path) -> str:  # noqa: F811  (the fixture's value)
     name = f"mig-{uuid.uuid4().hex[:6]}"
     vm = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
           "spec": {"runStrategy": "Always", "template": {"spec": {

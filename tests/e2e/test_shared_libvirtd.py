@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.test_standalone import VIRTCTL, Standalone, domain_ids, kernel_image, libvirt_name  # noqa: F401  (fixture)
+from tests.e2e.test_standalone import VIRTCTL, Standalone, domain_ids, kernel_image, libvirt_name, stop  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -107,16 +107,8 @@ def pair(libvirt_host, tmp_path_factory):
     for env in envs:
         env.run("local", "up", timeout=60)
     yield envs
-    from virtctl.controller.settings import Settings
-    from virtctl.controller.virt.libvirt_host import LibvirtHost
     for env in envs:
-        env.run("local", "down", check=False, timeout=60)
-        host = LibvirtHost(libvirt_host.uri, "node01", owner_id=Settings(state_dir=env.state_dir).controller_id)
-        try:
-            for dom in host.list_domains():
-                host.destroy(dom)
-        finally:
-            host.close()
+        stop(env, libvirt_host.uri)
 
 
 def test_two_controllers_on_one_libvirtd_keep_their_own_domains_and_consoles(pair, kernel_image, libvirt_host,  # noqa: F811

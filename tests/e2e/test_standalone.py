@@ -85,17 +85,20 @@ class Standalone:
 KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.30")
 
 
-def stop(env: Standalone, libvirt_uri: str) -> None:
-    """``local down``, then destroy what the controller left: nothing it started may outlive it."""
+def stop(env: Standalone, *libvirt_uris: str) -> None:
+    """``local down``, then destroy what the controller left on its nodes (node01, node02, … in
+    ``libvirt_uris`` order): nothing it started may outlive it."""
     env.run("local", "down", check=False, timeout=60)
     from virtctl.controller.settings import Settings
     from virtctl.controller.virt.libvirt_host import LibvirtHost
-    host = LibvirtHost(libvirt_uri, "node01", owner_id=Settings(state_dir=env.state_dir).controller_id)
-    try:
-        for dom in host.list_domains():
-            host.destroy(dom)
-    finally:
-        host.close()
+    owner = Settings(state_dir=env.state_dir).controller_id
+    for i, uri in enumerate(libvirt_uris):
+        host = LibvirtHost(uri, f"node{i + 1:02d}", owner_id=owner)
+        try:
+            for dom in host.list_domains():
+                host.destroy(dom)
+        finally:
+            host.close()
 
 
 def push_kernel_image(guest, registry, tag: str) -> str:
