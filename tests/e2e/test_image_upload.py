@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.test_standalone import VIRTCTL, Standalone, _tar
+from tests.e2e.test_standalone import VIRTCTL, Standalone, push_kernel_image, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -36,23 +36,12 @@ def env(libvirt_host, tmp_path_factory):
     e = Standalone(tmp_path_factory.mktemp("upload"))
     e.run("local", "up", timeout=60)
     yield e
-    e.run("local", "down", check=False, timeout=60)
-    from virtctl.controller.settings import Settings
-    from virtctl.controller.virt.libvirt_host import LibvirtHost
-    host = LibvirtHost(libvirt_host.uri, "node01", owner_id=Settings(state_dir=e.state_dir).controller_id)
-    try:
-        for dom in host.list_domains():
-            host.destroy(dom)
-    finally:
-        host.close()
+    stop(e, libvirt_host.uri)
 
 
 @pytest.fixture(scope="module")
 def image(guest, local_registry) -> str:  # noqa: F811
-    layer = _tar({"boot/vmlinuz": Path(guest.kernel).read_bytes(),
-                  "boot/initramfs.cpio.gz": Path(guest.initrd).read_bytes()})
-    local_registry.push_image("virtctl-test/kernel-boot", "upload", [layer])
-    return f"{local_registry.host}/virtctl-test/kernel-boot:upload"
+    return push_kernel_image(guest, local_registry, "upload")
 
 
 def kubectl(env: Standalone, *args: str) -> str:
