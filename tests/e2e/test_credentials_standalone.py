@@ -48,13 +48,12 @@ def ssh(env: Standalone, vm: str, key: Path, command: str) -> subprocess.Complet
     return env.run("ssh", f"root@vm/{vm}", "-i", str(key), *SSH_OPTS, "-c", command, check=False, timeout=120)
 
 
-def test_add_ssh_key_lets_virtctl_ssh_in(env, image, tmp_path, libvirt_host):
-    name = f"cred-{uuid.uuid4().hex[:6]}"
-    key1, key2 = keypair(tmp_path, "one"), keypair(tmp_path, "two")
+def apply_vm(env: Standalone, tmp_path: Path, name: str, image: str, run_strategy: str, **template_spec) -> None:
+    """``virtctl apply`` of a kernel-boot VM of the test guest (``template_spec``: more of its spec)."""
     manifest = {
         "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-        "spec": {"runStrategy": "Halted", "template": {"spec": {
-            "terminationGracePeriodSeconds": 2,
+        "spec": {"runStrategy": run_strategy, "template": {"spec": {
+            "terminationGracePeriodSeconds": 2, **template_spec,
             "domain": {"memory": {"guest": "256Mi"},
                        "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
                                                    "container": {"image": image, "kernelPath": "/boot/vmlinuz",
@@ -65,6 +64,11 @@ def test_add_ssh_key_lets_virtctl_ssh_in(env, image, tmp_path, libvirt_host):
     path = tmp_path / "vm.yaml"
     path.write_text(yaml.safe_dump(manifest))
     env.run("apply", "-f", str(path))
+
+def test_add_ssh_key_lets_virtctl_ssh_in(env, image, tmp_path, libvirt_host):
+    name = f"cred-{uuid.uuid4().hex[:6]}"
+    key1, key2 = keypair(tmp_path, "one"), keypair(tmp_path, "two")
+    apply_vm(env, tmp_path, name, image, "Halted")
 
     # refusals as Go virtctl words them
     r = env.run("credentials", "add-ssh-key", name, "--user", "root", check=False)
@@ -140,22 +144,9 @@ def test_set_password_goes_through_the_guest_agent(env, image, tmp_path):
     secret = f"{name}-pw"
     subprocess.run(["kubectl", "create", "secret", "generic", secret, "--from-literal=root=first-pw"], env=env.env,
                    check=True, capture_output=True, timeout=60)
-    manifest = {
-        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-        "spec": {"runStrategy": "Always", "template": {"spec": {
-            "terminationGracePeriodSeconds": 2,
-            "accessCredentials": [{"userPassword": {"source": {"secret": {"secretName": secret}},
-                                                    "propagationMethod": {"qemuGuestAgent": {}}}}],
-            "domain": {"memory": {"guest": "256Mi"},
-                       "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
-                                                   "container": {"image": image, "kernelPath": "/boot/vmlinuz",
-                                                                 "initrdPath": "/boot/initramfs.cpio.gz"}}},
-                       "devices": {}},
-        }}},
-    }
-    path = tmp_path / "vm.yaml"
-    path.write_text(yaml.safe_dump(manifest))
-    env.run("apply", "-f", str(path))
+    apply_vm(env, tmp_path, name, image, "Always",
+             accessCredentials=[{"userPassword": {"source": {"secret": {"secretName": secret}},
+                                                  "propagationMethod": {"qemuGuestAgent": {}}}}])
     env.wait_log(name, "GUEST-BOOT-OK", timeout=240)
 
     def synced():
