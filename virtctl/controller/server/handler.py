@@ -42,6 +42,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     sys_version = ""
     server: Any                   # app.ApiHTTPServer (a connections.ConnectionServer)
     _drain: Callable[[], object] | None = None      # drops an unwanted body after the answer
+    _drained = 0                  # bytes of unwanted bodies dropped on this connection (at most DRAIN_MAX)
     conn: Any                     # connections.Conn
 
     @classmethod
@@ -175,7 +176,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _discard(self, length: int) -> int:
         """Read and drop up to ``length`` bytes of an unwanted body (at most DRAIN_MAX in all), so a
         client that sends its whole body before reading gets the answer instead of a reset."""
-        budget = getattr(self, "_drained", 0)
+        budget = self._drained
         length = min(length, DRAIN_MAX - budget)
         dropped = 0
         while dropped < length:
