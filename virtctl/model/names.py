@@ -6,6 +6,7 @@ import re
 
 DNS1123_SUBDOMAIN_MAX = 253
 DNS1123_LABEL_MAX = 63
+DNS1035_LABEL_MAX = 63
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _SUBDOMAIN_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 _LABEL_RE = re.compile(rf"^{_LABEL}$")
@@ -42,7 +43,7 @@ _DNS1035_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 def dns1035_label_errors(name: str) -> list[str]:
     """Problems with ``name`` as a DNS-1035 label (Service names), as Kubernetes words them."""
-    return _errors(name, DNS1123_LABEL_MAX, _DNS1035_RE,
+    return _errors(name, DNS1035_LABEL_MAX, _DNS1035_RE,
                    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
                    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
                    "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")

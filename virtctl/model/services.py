@@ -13,13 +13,14 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from virtctl.model.names import DNS1035_LABEL_MAX
+
 APP_LABEL = "kubevirt.io"
 CREATED_BY_LABEL = "kubevirt.io/created-by"
 VM_NAME_LABEL = "vm.kubevirt.io/name"
 VMI_ID_LABEL = "vmi.kubevirt.io/id"
 NODE_NAME_LABEL = "kubevirt.io/nodeName"
 PUBLISHED_TYPES = ("NodePort", "LoadBalancer")
-DNS1035_LABEL_MAX = 63
 
 
 def vmi_id(name: str) -> str:

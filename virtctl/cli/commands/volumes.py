@@ -18,12 +18,12 @@ from virtctl.cli.lazy import CobraCommand, new_app
 from virtctl.cli.state import current
 from virtctl.errors import APIError, ConnectionFailed, NotFound, UsageError, VirtctlError
 from virtctl.model import kinds
+from virtctl.model.names import DNS1035_LABEL_MAX
 
 app = new_app()
 
 CONCURRENT_ERROR = "the server rejected our request due to an error in our request"
 MAX_RETRIES = 15
-DNS1035_LABEL_MAX = 63
 CACHE_MODES = ("none", "writethrough", "writeback")
 
 ADD_EXAMPLE = """	#Dynamically attach a volume to a running VM giving it a serial number to identify the volume inside the guest.
