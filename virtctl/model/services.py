@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from virtctl.errors import VirtctlError
+from virtctl.model import kinds
 from virtctl.model.names import DNS1035_LABEL_MAX
 
 APP_LABEL = "kubevirt.io"
@@ -105,6 +107,8 @@ EXPOSE_TYPES = {
     "vmirs": "vmirs", "vmirss": "vmirs", "virtualmachineinstancereplicaset": "vmirs",
     "virtualmachineinstancereplicasets": "vmirs",
 }
+EXPOSE_KIND_NAMES = {"vmi": "VirtualMachineInstance", "vm": "VirtualMachine",
+                     "vmirs": "VirtualMachineInstanceReplicaSet"}
 
 
 def pod_network_ports(vmi_spec: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -154,3 +158,45 @@ def ip_family_policy(text: str, families: list[str]) -> str:
         return convert_choice(text, ("SingleStack", "PreferDualStack", "RequireDualStack"), "IPFamilyPolicy/s")
     except ValueError:
         raise ValueError(f"unknown IPFamilyPolicy/s: {text}") from None
+
+
+def build_service(word: str, obj: dict[str, Any], *, name: str, namespace: str, port: int, protocol: str,
+                  target_port: int | str | None, service_type: str, port_name: str, cluster_ip: str,
+                  external_ip: str, families: list[str], family_policy: str) -> dict[str, Any]:
+    """The Service Go virtctl creates for ``obj`` (of type ``word``: vm, vmi or vmirs)."""
+    meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    if word == "vmirs":
+        selector_obj = spec.get("selector") or {}
+        if not selector_obj.get("matchLabels"):
+            raise VirtctlError("cannot expose VirtualMachineInstanceReplicaSet without any selector labels")
+        if selector_obj.get("matchExpressions"):
+            raise VirtctlError("cannot expose VirtualMachineInstanceReplicaSet with match expressions")
+        selector = dict(selector_obj["matchLabels"])
+        ports = pod_network_ports((spec.get("template") or {}).get("spec"))
+    else:
+        selector = {VMI_ID_LABEL: vmi_id(str(meta.get("name") or ""))}
+        template = spec if word == "vmi" else (spec.get("template") or {}).get("spec")
+        ports = pod_network_ports(template)
+    if port != 0:
+        one: dict[str, Any] = {"protocol": protocol, "port": port}
+        if port_name:
+            one = {"name": port_name, **one}
+        if target_port is not None:
+            one["targetPort"] = target_port
+        ports = [one]
+    if not ports:
+        raise VirtctlError("couldn't find port via --port flag or introspection")
+    owner = {"apiVersion": obj.get("apiVersion") or f"{kinds.KUBEVIRT}/v1",
+             "kind": obj.get("kind") or EXPOSE_KIND_NAMES[word],
+             "name": meta.get("name"), "uid": meta.get("uid"), "controller": True, "blockOwnerDeletion": False}
+    service_spec: dict[str, Any] = {"ports": ports, "selector": selector, "type": service_type}
+    if cluster_ip:
+        service_spec["clusterIP"] = cluster_ip
+    if families:
+        service_spec["ipFamilies"] = families
+    if family_policy:
+        service_spec["ipFamilyPolicy"] = family_policy
+    if external_ip:
+        service_spec["externalIPs"] = [external_ip]
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace, "ownerReferences": [owner]}, "spec": service_spec}

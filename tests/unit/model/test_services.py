@@ -7,7 +7,6 @@ import hashlib
 
 import pytest
 
-from virtctl.cli.commands.expose import build_service
 from virtctl.errors import VirtctlError
 from virtctl.model import services as s
 
@@ -61,7 +60,7 @@ def expose(word, obj, **kw):
     args = dict(name="svc", namespace="ns", port=0, protocol="TCP", target_port=None, service_type="ClusterIP",
                 port_name="", cluster_ip="", external_ip="", families=[], family_policy="")
     args.update(kw)
-    return build_service(word, obj, **args)
+    return s.build_service(word, obj, **args)
 
 
 def test_expose_vm_selects_the_vmi_id_and_owns_the_service():

@@ -7,7 +7,7 @@ In standalone mode a NodePort/LoadBalancer Service is published on 127.0.0.1:<no
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
@@ -43,49 +43,7 @@ EXAMPLE = """  # Expose SSH to a virtual machine instance called 'myvm' on each 
   # Expose port 8080 as port 80 from a virtual machine instance replicaset on a service:
   {{ProgramName}} expose vmirs myvmirs --port=80 --target-port=8080 --name=vmirs-service"""
 
-_FETCH = {"vmi": ("VirtualMachineInstance", kinds.VMI), "vm": ("VirtualMachine", kinds.VM),
-          "vmirs": ("VirtualMachineInstanceReplicaSet", VMIRS)}
-
-
-def build_service(word: str, obj: dict[str, Any], *, name: str, namespace: str, port: int, protocol: str,
-                  target_port: int | str | None, service_type: str, port_name: str, cluster_ip: str,
-                  external_ip: str, families: list[str], family_policy: str) -> dict[str, Any]:
-    """The Service Go virtctl creates for ``obj`` (of type ``word``: vm, vmi or vmirs)."""
-    meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
-    if word == "vmirs":
-        selector_obj = spec.get("selector") or {}
-        if not selector_obj.get("matchLabels"):
-            raise VirtctlError("cannot expose VirtualMachineInstanceReplicaSet without any selector labels")
-        if selector_obj.get("matchExpressions"):
-            raise VirtctlError("cannot expose VirtualMachineInstanceReplicaSet with match expressions")
-        selector = dict(selector_obj["matchLabels"])
-        ports = svcmodel.pod_network_ports((spec.get("template") or {}).get("spec"))
-    else:
-        selector = {svcmodel.VMI_ID_LABEL: svcmodel.vmi_id(str(meta.get("name") or ""))}
-        template = spec if word == "vmi" else (spec.get("template") or {}).get("spec")
-        ports = svcmodel.pod_network_ports(template)
-    if port != 0:
-        one: dict[str, Any] = {"protocol": protocol, "port": port}
-        if port_name:
-            one = {"name": port_name, **one}
-        if target_port is not None:
-            one["targetPort"] = target_port
-        ports = [one]
-    if not ports:
-        raise VirtctlError("couldn't find port via --port flag or introspection")
-    owner = {"apiVersion": obj.get("apiVersion") or f"{kinds.KUBEVIRT}/v1", "kind": obj.get("kind") or _FETCH[word][0],
-             "name": meta.get("name"), "uid": meta.get("uid"), "controller": True, "blockOwnerDeletion": False}
-    service_spec: dict[str, Any] = {"ports": ports, "selector": selector, "type": service_type}
-    if cluster_ip:
-        service_spec["clusterIP"] = cluster_ip
-    if families:
-        service_spec["ipFamilies"] = families
-    if family_policy:
-        service_spec["ipFamilyPolicy"] = family_policy
-    if external_ip:
-        service_spec["externalIPs"] = [external_ip]
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "namespace": namespace, "ownerReferences": [owner]}, "spec": service_spec}
+_FETCH = {"vmi": kinds.VMI, "vm": kinds.VM, "vmirs": VMIRS}
 
 
 def expose(args: list[str] | None, name: Optional[str], cluster_ip: str, external_ip: str, port: str, protocol: str,
@@ -110,14 +68,15 @@ def expose(args: list[str] | None, name: Optional[str], cluster_ip: str, externa
     word = svcmodel.EXPOSE_TYPES.get(word_typed)
     if word is None:
         raise VirtctlError(f"unsupported resource type: {word_typed}")
-    what, kind = _FETCH[word]
+    what, kind = svcmodel.EXPOSE_KIND_NAMES[word], _FETCH[word]
     try:
         obj = kv.get(kind, obj_name)
     except (APIError, ConnectionFailed) as e:
         raise VirtctlError(f"error fetching {what}: {go_error(e)}") from None
-    service = build_service(word, obj, name=name, namespace=inv.namespace, port=port_number, protocol=proto,
-                            target_port=svcmodel.target_port(target_port), service_type=stype, port_name=port_name,
-                            cluster_ip=cluster_ip, external_ip=external_ip, families=families, family_policy=policy)
+    service = svcmodel.build_service(word, obj, name=name, namespace=inv.namespace, port=port_number, protocol=proto,
+                                     target_port=svcmodel.target_port(target_port), service_type=stype,
+                                     port_name=port_name, cluster_ip=cluster_ip, external_ip=external_ip,
+                                     families=families, family_policy=policy)
     try:
         kv.create(kinds.SERVICE, service)
     except (APIError, ConnectionFailed) as e:
