@@ -24,6 +24,7 @@ from virtctl.errors import VirtctlError
 
 CHUNK = 1 << 20
 SECTOR = 512
+WRITEBACK = 16 << 20     # how much written data waits before the kernel is asked to write it back
 _ZERO = bytes(CHUNK)
 
 
@@ -69,26 +70,35 @@ def _write_all(out: BinaryIO, data: bytes | bytearray) -> None:
 
 
 class _Sink:
-    """Writes in whole chunks, leaving a hole for each all-zero one (the file gets its size at the end)."""
+    """Writes in whole chunks, leaving a hole for each all-zero one (the file gets its size at the end).
+    Every ``WRITEBACK`` bytes the kernel is asked to start writing the pages behind (and to drop them
+    once clean): the disk works while the body is still arriving, the final fsync has little left
+    to do (as ``cp`` + fsync, where most of the file is written back before the fsync) and the upload
+    does not fill the page cache."""
 
     def __init__(self, out: BinaryIO):
         self.out, self.buf = out, bytearray()
+        self.pos = self.flushed = 0
+
+    def _chunk(self, chunk: bytes | bytearray) -> None:
+        if chunk == _ZERO:
+            self.out.seek(CHUNK, os.SEEK_CUR)
+        else:
+            _write_all(self.out, chunk)
+        self.pos += CHUNK
+        if self.pos - self.flushed >= WRITEBACK:
+            os.posix_fadvise(self.out.fileno(), self.flushed, self.pos - self.flushed, os.POSIX_FADV_DONTNEED)
+            self.flushed = self.pos
 
     def write(self, data: bytes | bytearray) -> None:
         if not self.buf and len(data) == CHUNK:          # the usual case: whole chunks, no copying
-            if data == _ZERO:
-                self.out.seek(CHUNK, os.SEEK_CUR)
-            else:
-                _write_all(self.out, data)
+            self._chunk(data)
             return
         self.buf += data
         while len(self.buf) >= CHUNK:
             chunk = bytes(self.buf[:CHUNK])
             del self.buf[:CHUNK]
-            if chunk == _ZERO:
-                self.out.seek(CHUNK, os.SEEK_CUR)
-            else:
-                _write_all(self.out, chunk)
+            self._chunk(chunk)
 
     def close(self) -> None:
         _write_all(self.out, self.buf)
