@@ -39,6 +39,7 @@ DEFAULT_GRACE_SECONDS = 30
 VOLUME_RETRY_SECONDS = 5.0
 SYNC_FAILED_REASON = "Synchronizing with the Domain failed."
 LIVE = (DomainState.RUNNING, DomainState.PAUSED, DomainState.SHUTTING_DOWN)
+STOP_EVENT_GRACE_SECONDS = 5.0
 
 PrepareVolumes = Callable[..., volumes.PreparedVolumes]
 """``prepare(vmi, settings, *, namespace) -> PreparedVolumes``: ``storage.plan.prepare_volumes`` unless
@@ -61,6 +62,7 @@ class DomainFacts:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopped: dict[str, str] = field(default_factory=dict)       # domain -> detail of last stop
     _shutdown_at: dict[str, float] = field(default_factory=dict)  # vmi uid -> when ACPI shutdown was sent
+    _missing_since: dict[str, float] = field(default_factory=dict)  # domain -> first seen gone, reason unknown
 
     def record(self, domain: str, event: str, detail: str) -> None:
         with self._lock:
@@ -68,14 +70,21 @@ class DomainFacts:
                 self._stopped.pop(domain, None)
             elif event == "stopped":
                 self._stopped[domain] = detail
+            self._missing_since.pop(domain, None)
 
     def stop_detail(self, domain: str) -> str:
         with self._lock:
             return self._stopped.get(domain, "")
 
+    def missing_for(self, domain: str) -> float:
+        """Seconds since ``domain`` was first seen gone without a stop reason (0 the first time)."""
+        with self._lock:
+            return time.monotonic() - self._missing_since.setdefault(domain, time.monotonic())
+
     def forget(self, domain: str) -> None:
         with self._lock:
             self._stopped.pop(domain, None)
+            self._missing_since.pop(domain, None)
 
     def shutdown_sent(self, uid: str) -> float | None:
         with self._lock:
@@ -532,6 +541,10 @@ class VMIController:
             reason = "crashed"
         if not reason:
             reason = self.facts.stop_detail(dom)
+        if not reason and self.facts.missing_for(dom) < STOP_EVENT_GRACE_SECONDS:
+            # a transient domain that stopped is gone at once; how it stopped comes with libvirt's
+            # event, which a busy event thread may deliver a little later: wait for it
+            raise Requeue(0.2)
         self._write_status(vmi, _stopped_status(reason))
         node = (vmi.get("status") or {}).get("nodeName")
         if final_phase_for(reason)[0] == st.FAILED:
