@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from virtctl.errors import ConfigError
+from virtctl.model.durations import parse_duration
 
 
 def default_state_dir() -> Path:
@@ -114,5 +115,19 @@ class Settings:
             for key, value in data.items():
                 if key not in known:
                     raise ConfigError(f"{cfg}: unknown setting {key!r} (known: {', '.join(known)})")
-                setattr(s, known[key], value)
+                setattr(s, known[key], _event_ttl(cfg, value) if key == "eventTTL" else value)
         return s
+
+
+def _event_ttl(cfg: Path, value: object) -> int:
+    """``eventTTL``: seconds, or a Go duration (``1h``, ``90m``) as kube-apiserver's --event-ttl takes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        try:
+            seconds = parse_duration(value)
+        except ValueError as e:
+            raise ConfigError(f"{cfg}: eventTTL: {e}") from None
+        if seconds > 0:
+            return max(1, int(seconds))
+    raise ConfigError(f"{cfg}: eventTTL must be a positive duration (e.g. 1h) or number of seconds, not {value!r}")

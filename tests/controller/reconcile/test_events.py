@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import time
 
+import pytest
+
 from tests.controller.reconcile.conftest import wait_for
 from virtctl.controller.reconcile import events
 from virtctl.controller.reconcile import manager as manager_mod
@@ -140,6 +142,17 @@ def test_event_ttl_comes_from_config_yaml(tmp_path):
     assert Settings(state_dir=tmp_path).event_ttl == 3600
     (tmp_path / "config.yaml").write_text("eventTTL: 60\n")
     assert Settings.load(tmp_path).event_ttl == 60
+    (tmp_path / "config.yaml").write_text("eventTTL: 1h30m\n")      # kube-apiserver's --event-ttl form
+    assert Settings.load(tmp_path).event_ttl == 5400
+
+
+@pytest.mark.parametrize("value", ["soon", "0s", "-5", "true", "[1]"])
+def test_event_ttl_that_is_not_a_positive_duration_is_refused(tmp_path, value):
+    from virtctl.controller.settings import Settings
+    from virtctl.errors import ConfigError
+    (tmp_path / "config.yaml").write_text(f"eventTTL: {value}\n")
+    with pytest.raises(ConfigError, match="eventTTL"):
+        Settings.load(tmp_path)
 
 
 def test_a_vm_in_crash_loop_says_why(env, caplog):
