@@ -171,21 +171,30 @@ def bridge_stdio(ws: Any, stdin: BinaryIO | None = None, stdout: BinaryIO | None
 
 # ---------------------------------------------------------------- listeners
 
-def listen_tcp(address: str, spec: PortSpec) -> socket.socket:
+def _bound(address: str, spec: PortSpec, kind: socket.SocketKind) -> socket.socket:
+    """A socket of ``kind`` bound to ``address:spec.local`` (TCP: listening), errors worded as Go's."""
     try:
-        infos = socket.getaddrinfo(address, spec.local, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(address, spec.local, type=kind)
     except socket.gaierror as e:
         raise VirtctlError(f"can't resolve the address: {e}") from None
     family, _, _, _, addr = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock = socket.socket(family, kind)
+    tcp = kind == socket.SOCK_STREAM
+    if tcp:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(addr)
-        sock.listen(64)
+        if tcp:
+            sock.listen(64)
     except OSError as e:
         sock.close()
-        raise VirtctlError(f"listen tcp {address}:{spec.local}: bind: {(e.strerror or str(e)).lower()}") from None
+        net = "tcp" if tcp else "udp"
+        raise VirtctlError(f"listen {net} {address}:{spec.local}: bind: {(e.strerror or str(e)).lower()}") from None
     return sock
+
+
+def listen_tcp(address: str, spec: PortSpec) -> socket.socket:
+    return _bound(address, spec, socket.SOCK_STREAM)
 
 
 def serve_tcp(listener: socket.socket, spec: PortSpec, dial: Dial, log: Callable[[str], None]) -> None:
@@ -210,18 +219,7 @@ def serve_tcp(listener: socket.socket, spec: PortSpec, dial: Dial, log: Callable
 
 
 def listen_udp(address: str, spec: PortSpec) -> socket.socket:
-    try:
-        infos = socket.getaddrinfo(address, spec.local, type=socket.SOCK_DGRAM)
-    except socket.gaierror as e:
-        raise VirtctlError(f"can't resolve the address: {e}") from None
-    family, _, _, _, addr = infos[0]
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        sock.bind(addr)
-    except OSError as e:
-        sock.close()
-        raise VirtctlError(f"listen udp {address}:{spec.local}: bind: {(e.strerror or str(e)).lower()}") from None
-    return sock
+    return _bound(address, spec, socket.SOCK_DGRAM)
 
 
 def serve_udp(sock: socket.socket, spec: PortSpec, dial: Dial, log: Callable[[str], None]) -> None:

@@ -615,14 +615,7 @@ class VMIController:
         return vm if _meta(vm).get("uid") == ref.get("uid") else None
 
     def _owner_alive(self, vmi: dict) -> bool:
-        ref = st.controller_ref(vmi)
-        if not ref or ref.get("kind") != "VirtualMachine":
-            return False
-        try:
-            vm = self.store.get(kinds.VM, _meta(vmi).get("namespace"), ref.get("name") or "")
-        except NotFound:
-            return False
-        return _meta(vm).get("uid") == ref.get("uid")
+        return self._owner(vmi) is not None
 
     def _drop_stale_vm_finalizer(self, vmi: dict) -> None:
         """The VM controller removes its finalizer from final VMIs; if that VM is gone, do it here."""
