@@ -127,25 +127,28 @@ def _container(text: str, pos: int) -> str:
     return "object" if stack and stack[-1] == "{" else "array"
 
 
+# Python's message prefix -> where encoding/json says the offending character stands
+_AT_CHARACTER = (
+    ("Expecting value", "looking for beginning of value"),
+    ("Expecting property name", "looking for beginning of object key string"),
+    ("Expecting ':'", "after object key"),
+    ("Extra data", "after top-level value"),
+    ("Invalid control character", "in string literal"),
+)
+
+
 def syntax_error(err: json.JSONDecodeError) -> str:
     """encoding/json's SyntaxError text for what Python's decoder reports."""
     text, pos, msg = err.doc, err.pos, err.msg
     if pos >= len(text) or msg.startswith("Unterminated string"):
         return "unexpected end of JSON input"
     c = _quote_char(text[pos])
-    if msg.startswith("Expecting value"):
-        return f"invalid character {c} looking for beginning of value"
-    if msg.startswith("Expecting property name"):
-        return f"invalid character {c} looking for beginning of object key string"
-    if msg.startswith("Expecting ':'"):
-        return f"invalid character {c} after object key"
+    for prefix, where in _AT_CHARACTER:
+        if msg.startswith(prefix):
+            return f"invalid character {c} {where}"
     if msg.startswith("Expecting ','"):
         where = "object key:value pair" if _container(text, pos) == "object" else "array element"
         return f"invalid character {c} after {where}"
-    if msg.startswith("Extra data"):
-        return f"invalid character {c} after top-level value"
-    if msg.startswith("Invalid control character"):
-        return f"invalid character {c} in string literal"
     if msg.startswith("Invalid \\u"):
         start = text.find("u", pos) + 1
         digits = text[start:start + 4]

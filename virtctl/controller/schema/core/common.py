@@ -53,6 +53,13 @@ def expect(kind: Kind, value: Any, want: type | tuple[type, ...], go_field: str,
                                  f"{go_field} of type {go_want}")
 
 
+def string_list(kind: Kind, value: Any, go_field: str, go_item: str) -> None:
+    """Refuse a list field (``[]<go_item>``, items JSON strings) that is not one, as Go's decoder does."""
+    expect(kind, value, list, go_field, f"[]{go_item}")
+    for item in value or []:
+        expect(kind, item, str, go_field, go_item)
+
+
 def spec(kind: Kind, obj: dict[str, Any], go_type: str) -> Any:
     """``obj.spec``, a missing or null one decoded as the zero struct (written back), refused when not
     an object."""

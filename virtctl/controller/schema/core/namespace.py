@@ -17,9 +17,7 @@ TREE: dict[str, c.Tree] = {**c.TOP, "spec": {"finalizers": True}, "status": {"ph
 def admit(kind: Kind, obj: dict[str, Any]) -> list[Problem]:
     spec = c.spec(kind, obj, "v1.NamespaceSpec")
     finalizers = spec.get("finalizers")
-    c.expect(kind, finalizers, list, "Namespace.spec.finalizers", "[]v1.FinalizerName")
-    for f in finalizers or []:
-        c.expect(kind, f, str, "Namespace.spec.finalizers", "v1.FinalizerName")
+    c.string_list(kind, finalizers, "Namespace.spec.finalizers", "v1.FinalizerName")
     status = obj.get("status")
     c.expect(kind, status, dict, "Namespace.status", "v1.NamespaceStatus")
     meta = obj["metadata"]

@@ -35,10 +35,8 @@ def requested_bytes(obj: dict[str, Any]) -> int:
 
 def admit(kind: Kind, obj: dict[str, Any]) -> list[Problem]:
     spec = c.spec(kind, obj, "v1.PersistentVolumeClaimSpec")
-    modes = spec.get("accessModes")
-    c.expect(kind, modes, list, "PersistentVolumeClaim.spec.accessModes", "[]v1.PersistentVolumeAccessMode")
-    for m in modes or []:
-        c.expect(kind, m, str, "PersistentVolumeClaim.spec.accessModes", "v1.PersistentVolumeAccessMode")
+    c.string_list(kind, spec.get("accessModes"), "PersistentVolumeClaim.spec.accessModes",
+                  "v1.PersistentVolumeAccessMode")
     resources = spec.get("resources")
     c.expect(kind, resources, dict, "PersistentVolumeClaim.spec.resources", "v1.VolumeResourceRequirements")
     requests: Any = (resources or {}).get("requests")
