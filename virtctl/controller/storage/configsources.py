@@ -163,6 +163,13 @@ def _downward_files(vmi: dict[str, Any], src: dict[str, Any], src_path: str) -> 
     return files
 
 
+# volumes whose files come from one object: (volume key, its name field, the object's kind, its files)
+_FILE_SOURCES: tuple[tuple[str, str, str, Callable[[dict[str, Any]], dict[str, bytes]]], ...] = (
+    ("secret", "secretName", "Secret", secret_values),
+    ("configMap", "name", "ConfigMap", configmap_values),
+)
+
+
 def resolve(vmi: dict[str, Any], lookup: Lookup) -> ResolvedSources:
     """Everything the VMI takes from Secrets, ConfigMaps and its metadata. Raises
     :class:`SourceNotFound` for a missing Secret/ConfigMap, a 422 for a source that cannot work."""
@@ -202,21 +209,15 @@ def resolve(vmi: dict[str, Any], lookup: Lookup) -> ResolvedSources:
             if not found:
                 raise VirtctlError(f"no cloud-init data-source found at volume: {vol_name}")
             out.cloud_init[vol_name] = data
-        if isinstance(vol.get("secret"), dict):
-            src = vol["secret"]
-            name = src.get("secretName")
+        for key, name_key, kind, values in _FILE_SOURCES:
+            src = vol.get(key)
+            if not isinstance(src, dict):
+                continue
+            name = src.get(name_key)
             if not isinstance(name, str) or not name:
-                raise field_invalid(f"{base}.secret.secretName", "Required value", "FieldValueRequired")
-            secret = get("Secret", name, vol_name, bool(src.get("optional")))
-            out.files[vol_name] = secret_values(secret) if secret else {}
-            out.labels[vol_name] = str(src.get("volumeLabel") or CONFIG_LABEL)
-        if isinstance(vol.get("configMap"), dict):
-            src = vol["configMap"]
-            name = src.get("name")
-            if not isinstance(name, str) or not name:
-                raise field_invalid(f"{base}.configMap.name", "Required value", "FieldValueRequired")
-            cm = get("ConfigMap", name, vol_name, bool(src.get("optional")))
-            out.files[vol_name] = configmap_values(cm) if cm else {}
+                raise field_invalid(f"{base}.{key}.{name_key}", "Required value", "FieldValueRequired")
+            obj = get(kind, name, vol_name, bool(src.get("optional")))
+            out.files[vol_name] = values(obj) if obj else {}
             out.labels[vol_name] = str(src.get("volumeLabel") or CONFIG_LABEL)
         if isinstance(vol.get("downwardAPI"), dict):
             out.files[vol_name] = _downward_files(vmi, vol["downwardAPI"], f"{base}.downwardAPI")
