@@ -23,9 +23,9 @@ from typing import Any, Callable, Sequence
 from virtctl.controller.reconcile.events import VIRT_CONTROLLER, VIRT_HANDLER, Recorder
 from virtctl.controller.reconcile.migration_job import Job, Jobs
 from virtctl.controller.reconcile.vmi import Requeue
-from virtctl.controller.store.protocol import Store
+from virtctl.controller.store.protocol import Store, get_or_none
 from virtctl.controller.virt.hypervisor import DomainState, Hypervisor, domain_name
-from virtctl.errors import NotFound, VirtctlError
+from virtctl.errors import VirtctlError
 from virtctl.model import kinds
 from virtctl.model import status as st
 
@@ -67,9 +67,8 @@ class MigrationController:
 
     def reconcile(self, key: tuple[str, str]) -> None:
         namespace, name = key
-        try:
-            vmim = self.store.get(self.kind, namespace, name)
-        except NotFound:
+        vmim = get_or_none(self.store, self.kind, namespace, name)
+        if vmim is None:
             return
         status = vmim.get("status") or {}
         if status.get("phase") in FINAL:
@@ -81,10 +80,7 @@ class MigrationController:
                 self._cancel(vmim, job)
             return
         vmi_name = (vmim.get("spec") or {}).get("vmiName") or ""
-        try:
-            vmi = self.store.get(kinds.VMI, namespace, vmi_name)
-        except NotFound:
-            vmi = None
+        vmi = get_or_none(self.store, kinds.VMI, namespace, vmi_name)
         if status.get("phase") == "Running":
             self._interrupted(vmim, vmi)            # the controller restarted during the migration
             return

@@ -9,7 +9,7 @@ import logging
 
 from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.schema.core.namespace import FINALIZER
-from virtctl.controller.store.protocol import Object, Store
+from virtctl.controller.store.protocol import Object, Store, get_or_none
 from virtctl.errors import NotFound
 from virtctl.model import kinds
 
@@ -26,9 +26,8 @@ class NamespaceController:
 
     def reconcile(self, key: tuple[str, str]) -> None:
         _, name = key
-        try:
-            ns = self.store.get(kinds.NAMESPACE, None, name)
-        except NotFound:
+        ns = get_or_none(self.store, kinds.NAMESPACE, None, name)
+        if ns is None:
             return
         if not (ns.get("metadata") or {}).get("deletionTimestamp"):
             return

@@ -27,8 +27,8 @@ from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage.layout import delete_volume
 from virtctl.controller.storage.snapshots import restore_volume
-from virtctl.controller.store.protocol import Store
-from virtctl.errors import NotFound, VirtctlError
+from virtctl.controller.store.protocol import Store, get_or_none
+from virtctl.errors import VirtctlError
 from virtctl.model import kinds
 from virtctl.model import status as st
 
@@ -62,9 +62,8 @@ class RestoreController:
 
     def reconcile(self, key: tuple[str, str]) -> None:
         ns, name = key
-        try:
-            restore = self.store.get(self.kind, ns, name)
-        except NotFound:
+        restore = get_or_none(self.store, self.kind, ns, name)
+        if restore is None:
             return
         spec = restore.get("spec") or {}
         target = (spec.get("target") or {}).get("name") or ""
@@ -190,12 +189,7 @@ class RestoreController:
 
     # ------------------------------------------------------------------ status
     def _get(self, kind: kinds.Kind, ns: str, name: str) -> dict | None:
-        if not name:
-            return None
-        try:
-            return self.store.get(kind, ns, name)
-        except NotFound:
-            return None
+        return get_or_none(self.store, kind, ns, name) if name else None
 
     def _own(self, restore: dict, vm: dict) -> None:
         if restore["metadata"].get("ownerReferences"):

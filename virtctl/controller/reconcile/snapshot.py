@@ -27,7 +27,7 @@ from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage.claims import POD_PHASE, UPLOAD_TARGET
 from virtctl.controller.storage.snapshots import commit_copy, delete_snapshot_file, pending_copy, save_volume
-from virtctl.controller.store.protocol import Store
+from virtctl.controller.store.protocol import Store, get_or_none
 from virtctl.controller.virt.hypervisor import Hypervisor, domain_name
 from virtctl.errors import NotFound, VirtctlError
 from virtctl.model import durations, kinds
@@ -129,9 +129,8 @@ class SnapshotController:
 
     def reconcile(self, key: tuple[str, str]) -> None:
         namespace, name = key
-        try:
-            snap = self.store.get(self.kind, namespace, name)
-        except NotFound:
+        snap = get_or_none(self.store, self.kind, namespace, name)
+        if snap is None:
             return
         source = (snap.get("spec") or {}).get("source") or {}
         vm_name = source.get("name") or ""

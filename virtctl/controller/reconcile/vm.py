@@ -16,7 +16,7 @@ from typing import Any, Callable
 from virtctl.controller.reconcile.events import VIRT_CONTROLLER, Recorder
 from virtctl.controller.reconcile.vmi import Requeue
 from virtctl.controller.settings import Settings
-from virtctl.controller.store.protocol import Store
+from virtctl.controller.store.protocol import Store, get_or_none
 from virtctl.errors import AlreadyExists, NotFound, VirtctlError
 from virtctl.model import hotplug, kinds
 from virtctl.model import runstrategy as rs
@@ -66,10 +66,7 @@ class VMController:
         self._now = now or (lambda: datetime.now(timezone.utc))
 
     def _get(self, kind: kinds.Kind, ns: str, name: str) -> dict | None:
-        try:
-            return self.store.get(kind, ns, name)
-        except NotFound:
-            return None
+        return get_or_none(self.store, kind, ns, name)
 
     # ------------------------------------------------------------------ entry point
     def reconcile(self, key: tuple[str, str]) -> None:

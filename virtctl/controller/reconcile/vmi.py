@@ -26,7 +26,7 @@ from virtctl.controller.reconcile.events import VIRT_CONTROLLER, VIRT_HANDLER, R
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import claims, configsources
 from virtctl.controller.storage import plan as volumes
-from virtctl.controller.store.protocol import Store
+from virtctl.controller.store.protocol import Store, get_or_none
 from virtctl.controller.virt import host as host_mod
 from virtctl.controller.virt.hypervisor import DomainState, DomainStatus, Hypervisor, domain_name
 from virtctl.errors import APIError, NotFound, VirtctlError
@@ -208,10 +208,7 @@ class VMIController:
 
     def _lookup(self, kind: str, namespace: str, name: str) -> dict | None:
         """A Secret or ConfigMap for :func:`configsources.resolve` (None when it does not exist)."""
-        try:
-            return self.store.get(kinds.SECRET if kind == "Secret" else kinds.CONFIGMAP, namespace, name)
-        except NotFound:
-            return None
+        return get_or_none(self.store, kinds.SECRET if kind == "Secret" else kinds.CONFIGMAP, namespace, name)
 
     # ------------------------------------------------------------------ hosts
     def host_for(self, vmi: dict) -> Hypervisor:

@@ -22,8 +22,8 @@ from virtctl.controller.schema.core.pvc import PROTECTION_FINALIZER, requested_b
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import claims
 from virtctl.controller.storage.importer import ensure_data_volumes
-from virtctl.controller.store.protocol import Store
-from virtctl.errors import AlreadyExists, NotFound, VirtctlError
+from virtctl.controller.store.protocol import Store, get_or_none
+from virtctl.errors import AlreadyExists, VirtctlError
 from virtctl.model import kinds
 from virtctl.model import status as st
 
@@ -97,10 +97,7 @@ class VolumeController:
         self._lock = threading.Lock()
 
     def _get(self, kind: kinds.Kind, ns: str, name: str) -> dict[str, Any] | None:
-        try:
-            return self.store.get(kind, ns, name)
-        except NotFound:
-            return None
+        return get_or_none(self.store, kind, ns, name)
 
     # ------------------------------------------------------------------ dataVolumeTemplates
     def ensure_templates(self, vm: dict[str, Any], settings: Settings, namespace: str) -> object:

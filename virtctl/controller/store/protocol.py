@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol
 
 from virtctl.controller.store.watch import Watch
+from virtctl.errors import NotFound
 from virtctl.model.kinds import Kind
 
 Object = dict[str, Any]
@@ -63,3 +64,11 @@ class Store(Protocol):
               bookmarks: bool = False) -> Watch: ...
 
     def subscribe(self, callback: Subscriber) -> None: ...
+
+
+def get_or_none(store: Store, kind: KindRef, namespace: str | None, name: str) -> Object | None:
+    """``store.get``, None where the object does not exist (e.g. a controller's key whose object is gone)."""
+    try:
+        return store.get(kind, namespace, name)
+    except NotFound:
+        return None
