@@ -98,24 +98,18 @@ class Controllers:
 
     def start(self, runtime: Runtime) -> None:
         self.manager.start()
-        if self.guest_status is not None:
-            self.guest_status.start()
-        if self.services is not None:
-            self.services.start()
-        if self.credentials is not None:
-            self.credentials.start()
+        for part in (self.guest_status, self.services, self.credentials):
+            if part is not None:
+                part.start()
         runtime.consoles.start()          # after the manager: records serial output from boot
         log.info("controllers started")
 
     def stop(self, runtime: Runtime) -> None:
         """Also when ``start`` never ran (the API server could not listen): the hosts are ours to close."""
         runtime.consoles.close()
-        if self.services is not None:
-            self.services.stop()
-        if self.credentials is not None:
-            self.credentials.stop()
-        if self.guest_status is not None:
-            self.guest_status.stop()
+        for part in (self.services, self.credentials, self.guest_status):
+            if part is not None:
+                part.stop()
         try:
             self.manager.stop()
         except Exception:

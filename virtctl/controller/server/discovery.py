@@ -18,22 +18,18 @@ OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+pro
 SUBRESOURCE_VERSIONS = ("v1", "v1alpha3")
 VERBS = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
 
-# what virt-api advertises; the handlers are declared in subresource_routes.py
-KUBEVIRT_SUBRESOURCES: tuple[tuple[str, str, str], ...] = (
-    ("virtualmachines", "start", "update"), ("virtualmachines", "stop", "update"),
-    ("virtualmachines", "restart", "update"), ("virtualmachines", "migrate", "update"),
-    ("virtualmachines", "addvolume", "update"), ("virtualmachines", "removevolume", "update"),
-    ("virtualmachines", "memorydump", "update"), ("virtualmachines", "removememorydump", "update"),
-    ("virtualmachines", "expand-spec", "get"), ("virtualmachines", "portforward", "get"),
-    ("virtualmachineinstances", "pause", "update"), ("virtualmachineinstances", "unpause", "update"),
-    ("virtualmachineinstances", "softreboot", "update"), ("virtualmachineinstances", "reset", "update"),
-    ("virtualmachineinstances", "freeze", "update"), ("virtualmachineinstances", "unfreeze", "update"),
-    ("virtualmachineinstances", "addvolume", "update"), ("virtualmachineinstances", "removevolume", "update"),
-    ("virtualmachineinstances", "guestosinfo", "get"), ("virtualmachineinstances", "userlist", "get"),
-    ("virtualmachineinstances", "filesystemlist", "get"), ("virtualmachineinstances", "console", "get"),
-    ("virtualmachineinstances", "vnc", "get"), ("virtualmachineinstances", "vnc/screenshot", "get"),
-    ("virtualmachineinstances", "portforward", "get"), ("virtualmachineinstances", "usbredir", "get"),
+# what virt-api advertises, ``subresource:verb`` per resource; the handlers are declared in subresource_routes.py
+_ADVERTISED = (
+    ("virtualmachines", "start:update stop:update restart:update migrate:update addvolume:update removevolume:update "
+                        "memorydump:update removememorydump:update expand-spec:get portforward:get"),
+    ("virtualmachineinstances", "pause:update unpause:update softreboot:update reset:update freeze:update "
+                                "unfreeze:update addvolume:update removevolume:update guestosinfo:get userlist:get "
+                                "filesystemlist:get console:get vnc:get vnc/screenshot:get portforward:get "
+                                "usbredir:get"),
 )
+KUBEVIRT_SUBRESOURCES: tuple[tuple[str, str, str], ...] = tuple(
+    (resource, sub, verb) for resource, entries in _ADVERTISED
+    for sub, _, verb in (entry.partition(":") for entry in entries.split()))
 
 
 def kube_version() -> dict[str, str]:

@@ -99,27 +99,11 @@ class ApiHandler(BaseHTTPRequestHandler):
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         log.debug('"%s" %s', self.requestline, code)
 
-    # one entry point for every method
-    def do_GET(self) -> None:
-        self._handle("GET")
+    # one entry point for every method (http.server calls ``do_<command>``)
+    def _dispatch(self) -> None:
+        self._handle(self.command)
 
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def do_HEAD(self) -> None:
-        self._handle("HEAD")
-
-    def do_OPTIONS(self) -> None:
-        self._handle("OPTIONS")
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
     # ------------------------------------------------------------------
     def _authorized(self) -> bool:
