@@ -12,6 +12,7 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -31,6 +32,19 @@ def default_libvirt_uri() -> str:
     return "qemu:///system" if os.geteuid() == 0 else "qemu:///session"
 
 
+class _InStateDir:
+    """A read-only path attribute of :class:`Settings`: ``state_dir / name``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, settings: Any, owner: Any = None) -> Path:
+        return settings.state_dir / self.name
+
+    def __set__(self, settings: Any, value: Any) -> None:
+        raise AttributeError(f"{self.name} is derived from state_dir")
+
+
 @dataclass
 class Settings:
     state_dir: Path = field(default_factory=default_state_dir)
@@ -44,39 +58,14 @@ class Settings:
     event_ttl: int = 3600                  # seconds an event is kept after it was last seen (apiserver's --event-ttl)
 
     # --- paths (derived) ---
-    @property
-    def db_path(self) -> Path:
-        return self.state_dir / "store.db"
-
-    @property
-    def pki_dir(self) -> Path:
-        return self.state_dir / "pki"
-
-    @property
-    def token_path(self) -> Path:
-        return self.state_dir / "token"
-
-    @property
-    def runtime_path(self) -> Path:
-        """JSON written by a running server: pid, url, port."""
-        return self.state_dir / "server.json"
-
-    @property
-    def log_path(self) -> Path:
-        return self.state_dir / "controller.log"
-
-    @property
-    def images_dir(self) -> Path:
-        return self.state_dir / "images"
-
-    @property
-    def volumes_dir(self) -> Path:
-        return self.state_dir / "volumes"
-
-    @property
-    def run_dir(self) -> Path:
-        """Per-VMI ephemeral files (overlays, cloud-init ISOs, empty disks)."""
-        return self.state_dir / "run"
+    db_path = _InStateDir("store.db")
+    pki_dir = _InStateDir("pki")
+    token_path = _InStateDir("token")
+    runtime_path = _InStateDir("server.json")      # JSON written by a running server: pid, url, port
+    log_path = _InStateDir("controller.log")
+    images_dir = _InStateDir("images")
+    volumes_dir = _InStateDir("volumes")
+    run_dir = _InStateDir("run")                    # per-VMI ephemeral files (overlays, cloud-init ISOs, empty disks)
 
     @property
     def controller_id(self) -> str:
