@@ -42,16 +42,19 @@ def admit(kind: Kind, obj: dict[str, Any]) -> list[Problem]:
 
 
 # ---------------------------------------------------------------- the events.k8s.io/v1 view
+# (core Event field, its events.k8s.io/v1 name)
+_V1_FIELDS = (("eventTime", "eventTime"), ("series", "series"), ("reportingComponent", "reportingController"),
+              ("reportingInstance", "reportingInstance"), ("action", "action"), ("reason", "reason"),
+              ("involvedObject", "regarding"), ("related", "related"), ("message", "note"), ("type", "type"),
+              ("source", "deprecatedSource"), ("firstTimestamp", "deprecatedFirstTimestamp"),
+              ("lastTimestamp", "deprecatedLastTimestamp"), ("count", "deprecatedCount"))
+
+
 def to_v1(event: dict[str, Any]) -> dict[str, Any]:
     """A stored core Event as ``events.k8s.io/v1`` shows it."""
     out: dict[str, Any] = {"apiVersion": kinds.EVENT_V1.api_version, "kind": "Event",
                            "metadata": event.get("metadata", {})}
-    mapping = (("eventTime", "eventTime"), ("series", "series"), ("reportingComponent", "reportingController"),
-               ("reportingInstance", "reportingInstance"), ("action", "action"), ("reason", "reason"),
-               ("involvedObject", "regarding"), ("related", "related"), ("message", "note"), ("type", "type"),
-               ("source", "deprecatedSource"), ("firstTimestamp", "deprecatedFirstTimestamp"),
-               ("lastTimestamp", "deprecatedLastTimestamp"), ("count", "deprecatedCount"))
-    for old, new in mapping:
+    for old, new in _V1_FIELDS:
         if event.get(old) not in (None, "", {}):
             out[new] = event[old]
     out.setdefault("eventTime", None)
@@ -68,12 +71,7 @@ def from_v1(event: Any) -> Any:
         out["metadata"] = event["metadata"]
     if event.get("apiVersion") not in (None, "", kinds.EVENT_V1.api_version):
         out["apiVersion"] = event["apiVersion"]
-    mapping = (("eventTime", "eventTime"), ("series", "series"), ("reportingController", "reportingComponent"),
-               ("reportingInstance", "reportingInstance"), ("action", "action"), ("reason", "reason"),
-               ("regarding", "involvedObject"), ("related", "related"), ("note", "message"), ("type", "type"),
-               ("deprecatedSource", "source"), ("deprecatedFirstTimestamp", "firstTimestamp"),
-               ("deprecatedLastTimestamp", "lastTimestamp"), ("deprecatedCount", "count"))
-    for new, old in mapping:
+    for old, new in _V1_FIELDS:
         if new in event:
             out[old] = event[new]
     return out
