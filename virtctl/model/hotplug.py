@@ -119,12 +119,20 @@ def follow_vm(vmi_spec: dict, template_spec: dict) -> dict | None:
     return out
 
 
-def add_options_errors(body: Any) -> str | None:
-    """virt-api's 400 for a malformed ``AddVolumeOptions`` body, else None."""
+def _named_options_errors(body: Any, options: str) -> str | None:
+    """virt-api's 400 for an ``<options>`` body that is missing or names nothing, else None."""
     if not isinstance(body, dict) or not body:
         return "Request with no body, a new name is expected as the request body"
     if not body.get("name"):
-        return "AddVolumeOptions requires name to be set"
+        return f"{options} requires name to be set"
+    return None
+
+
+def add_options_errors(body: Any) -> str | None:
+    """virt-api's 400 for a malformed ``AddVolumeOptions`` body, else None."""
+    error = _named_options_errors(body, "AddVolumeOptions")
+    if error is not None:
+        return error
     if not isinstance(body.get("disk"), dict):
         return "AddVolumeOptions requires disk to not be nil"
     src = body.get("volumeSource")
@@ -138,11 +146,7 @@ def add_options_errors(body: Any) -> str | None:
 
 
 def remove_options_errors(body: Any) -> str | None:
-    if not isinstance(body, dict) or not body:
-        return "Request with no body, a new name is expected as the request body"
-    if not body.get("name"):
-        return "RemoveVolumeOptions requires name to be set"
-    return None
+    return _named_options_errors(body, "RemoveVolumeOptions")
 
 
 def volume_status(spec: dict, targets: dict[str, str], *, missing: dict[str, str] | None = None,

@@ -50,15 +50,8 @@ def users(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _fs_disks(disks: list[dict[str, Any]]) -> list[dict[str, str]]:
-    out = []
-    for d in disks or []:
-        item = {}
-        if d.get("serial"):
-            item["serial"] = str(d["serial"])
-        if d.get("bus-type"):
-            item["busType"] = str(d["bus-type"])
-        out.append(item)
-    return out
+    keys = (("serial", "serial"), ("busType", "bus-type"))
+    return [{k: str(d[a]) for k, a in keys if d.get(a)} for d in disks or []]
 
 
 def filesystems(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
