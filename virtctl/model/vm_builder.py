@@ -134,6 +134,14 @@ def src_name(flag: str, p: dict[str, str]) -> tuple[str, str]:
         raise flag_error(flag, f"src invalid: {e}") from None
 
 
+def _local_src_name(flag: str, p: dict[str, str], what: str) -> str:
+    """The ``src`` parameter's name where a namespace is refused (the object must be the VM's own)."""
+    ns, name = src_name(flag, p)
+    if ns:
+        raise flag_error(flag, f'not allowed to specify namespace of {what} "{name}"')
+    return name
+
+
 def _label_check(flag: str, name: str) -> None:
     errs = label_errors(name)
     if errs:
@@ -307,9 +315,7 @@ class _VMBuild:
         flag = "volume-pvc"
         for text in self.o.pvc_volumes:
             p = map_params(flag, text, P_VOLUME)
-            ns, claim = src_name(flag, p)
-            if ns:
-                raise flag_error(flag, f'not allowed to specify namespace of pvc "{claim}"')
+            claim = _local_src_name(flag, p, "pvc")
             name = p.get("name") or claim
             _label_check(flag, name)
             self.must_not_exist(flag, name)
@@ -358,9 +364,7 @@ class _VMBuild:
     def sysprep(self) -> None:
         flag = "volume-sysprep"
         p = map_params(flag, self.o.sysprep_volume, P_SYSPREP)
-        ns, name = src_name(flag, p)
-        if ns:
-            raise flag_error(flag, f'not allowed to specify namespace of configmap or secret "{name}"')
+        _local_src_name(flag, p, "configmap or secret")
         src_type = p.get("type") or "configmap"
         self.must_not_exist(flag, SYSPREP_DISK)
         if src_type.lower() == "configmap":
@@ -376,9 +380,7 @@ class _VMBuild:
         flag = "access-cred"
         for text in self.o.access_creds:
             p = map_params(flag, text, P_ACCESS_CRED)
-            ns, name = src_name(flag, p)
-            if ns:
-                raise flag_error(flag, f'not allowed to specify namespace of secret "{name}"')
+            _local_src_name(flag, p, "secret")
             kind = (p.get("type") or "").lower()
             if kind in ("ssh", ""):
                 cred = self._ssh_cred(p)
