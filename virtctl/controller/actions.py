@@ -149,6 +149,13 @@ def _nudge(ctx: ActionContext, kind: str) -> None:
     ctx.runtime.reconcile(kind, ctx.namespace, ctx.name)
 
 
+def _accepted(ctx: ActionContext, kind: str, dry: bool) -> ActionResult:
+    """The 202 of an action that changed ``kind``'s object; its controller runs now (not for a dry run)."""
+    if not dry:
+        _nudge(ctx, kind)
+    return ActionResult(202)
+
+
 def _vmi_uid(vmi: dict | None) -> str:
     return ((vmi or {}).get("metadata") or {}).get("uid") or ""
 
@@ -185,9 +192,7 @@ def start(ctx: ActionContext) -> ActionResult:
         _patch(ctx, kinds.VM, _change_request_ops(vm, *changes), status=True, dry_run=dry)
     elif strategy in (rs.ALWAYS, rs.ONCE):
         raise conflict(VM_RESOURCE, ctx.name, f"{strategy} does not support manual start requests")
-    if not dry:
-        _nudge(ctx, "vm")
-    return ActionResult(202)
+    return _accepted(ctx, "vm", dry)
 
 
 def stop(ctx: ActionContext) -> ActionResult:
@@ -220,9 +225,7 @@ def stop(ctx: ActionContext) -> ActionResult:
                dry_run=dry)
     elif strategy in (rs.ALWAYS, rs.ONCE):
         _patch(ctx, kinds.VM, _running_ops(vm, False), status=False, dry_run=dry)
-    if not dry:
-        _nudge(ctx, "vm")
-    return ActionResult(202)
+    return _accepted(ctx, "vm", dry)
 
 
 def _patch_vmi_grace(ctx: ActionContext, current: Any, grace: int, dry: bool) -> None:
@@ -271,9 +274,7 @@ def restart(ctx: ActionContext) -> ActionResult:
                 host.destroy(domain_name(ctx.namespace, ctx.name))
             except Exception as e:
                 raise internal(str(e)) from None
-    if not dry:
-        _nudge(ctx, "vmi")
-    return ActionResult(202)
+    return _accepted(ctx, "vmi", dry)
 
 
 def migrate(ctx: ActionContext) -> ActionResult:
@@ -434,9 +435,7 @@ def _hotplug(ctx: ActionContext, *, on_vm: bool, add: bool) -> ActionResult:
             # the apiserver's 422 for a failed test (another change came first): virtctl retries on it
             raise Invalid("the server rejected our request due to an error in our request") from None
         raise internal(f"unable to patch {resource.removeprefix('virtual')}: {e.message}") from None
-    if not dry:
-        _nudge(ctx, "vm" if on_vm else "vmi")
-    return ActionResult(202)
+    return _accepted(ctx, "vm" if on_vm else "vmi", dry)
 
 
 def vm_addvolume(ctx: ActionContext) -> ActionResult:
