@@ -12,7 +12,7 @@ import re
 import ssl
 from functools import partial
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Callable, cast
+from typing import Any, Callable, NoReturn, cast
 from urllib.parse import unquote, urlsplit
 
 from virtctl.controller.server import routes
@@ -138,14 +138,21 @@ class ApiHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise BadRequest("invalid Content-Length")
         if length > limit:
+            self._too_large(limit, partial(self._discard, length))
+        return self._read_exactly(length, "unexpected EOF reading the request body")
+
+    def _too_large(self, limit: int, drain: Callable[[], object]) -> NoReturn:
+        """The 413, the unread rest of the body dropped by ``drain`` after it is sent."""
+        self.close_connection = True
+        self._drain = drain
+        raise TooLarge(f"Request entity too large: limit is {limit}")
+
+    def _read_exactly(self, size: int, eof_message: str) -> bytes:
+        data = self.rfile.read(size)
+        if len(data) < size:
             self.close_connection = True
-            self._drain = partial(self._discard, length)       # after the 413 is sent
-            raise TooLarge(f"Request entity too large: limit is {limit}")
-        body = self.rfile.read(length)
-        if len(body) < length:
-            self.close_connection = True
-            raise BadRequest("unexpected EOF reading the request body")
-        return body
+            raise BadRequest(eof_message)
+        return data
 
     def _drop_small_body(self) -> None:
         """Read an unwanted body of up to 256 KiB (as Go's net/http does) before answering, so closing
@@ -189,14 +196,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                     pass
                 return b"".join(parts)
             if total + size > limit:
-                self.close_connection = True
-                self._drain = partial(self._drain_chunks, size)   # after the 413 is sent
-                raise TooLarge(f"Request entity too large: limit is {limit}")
-            chunk = self.rfile.read(size)
-            if len(chunk) < size:
-                self.close_connection = True
-                raise BadRequest("unexpected EOF in chunked body")
-            parts.append(chunk)
+                self._too_large(limit, partial(self._drain_chunks, size))
+            parts.append(self._read_exactly(size, "unexpected EOF in chunked body"))
             total += size
             self.rfile.readline(1024)
 
