@@ -617,6 +617,16 @@ def _name_device_list(flag: str, values: list[str]) -> list[dict]:
     return out
 
 
+def _instancetype_meta(name: str, namespace: str, ns_kind: bool, prefix: str,
+                       rand: Callable[[], str]) -> dict[str, Any]:
+    """An instancetype's or preference's metadata; a generated name is ``[cluster]<prefix><random>``."""
+    meta: dict[str, Any] = {"creationTimestamp": None,
+                            "name": name or (("" if ns_kind else "cluster") + prefix + rand())}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
+
+
 def build_instancetype(*, cpu: int | None, memory: str, name: str = "", namespaced: bool = False,
                        namespace: str = "", gpus: list[str] | None = None, hostdevices: list[str] | None = None,
                        iothreads_policy: str = "", rand: Callable[[], str] = random_suffix) -> dict:
@@ -629,10 +639,7 @@ def build_instancetype(*, cpu: int | None, memory: str, name: str = "", namespac
         raise flag_error("memory", str(e)) from None
     ns_kind = namespaced or bool(namespace)
     kind = "VirtualMachineInstancetype" if ns_kind else "VirtualMachineClusterInstancetype"
-    meta: dict[str, Any] = {"creationTimestamp": None,
-                            "name": name or (("instancetype-" if ns_kind else "clusterinstancetype-") + rand())}
-    if namespace:
-        meta["namespace"] = namespace
+    meta = _instancetype_meta(name, namespace, ns_kind, "instancetype-", rand)
     spec: dict[str, Any] = {"cpu": {"guest": cpu}, "memory": {"guest": mem}}
     if gpus:
         spec["gpus"] = _name_device_list("gpu", gpus)
@@ -655,10 +662,7 @@ def build_preference(*, name: str = "", namespaced: bool = False, namespace: str
     """VirtualMachine(Cluster)Preference (instancetype.kubevirt.io/v1beta1)."""
     ns_kind = namespaced or bool(namespace)
     kind = "VirtualMachinePreference" if ns_kind else "VirtualMachineClusterPreference"
-    meta: dict[str, Any] = {"creationTimestamp": None,
-                            "name": name or (("preference-" if ns_kind else "clusterpreference-") + rand())}
-    if namespace:
-        meta["namespace"] = namespace
+    meta = _instancetype_meta(name, namespace, ns_kind, "preference-", rand)
     spec: dict[str, Any] = {}
     if volume_storage_class:
         spec["volumes"] = {"preferredStorageClassName": volume_storage_class}
