@@ -21,12 +21,10 @@ from virtctl.controller.storage import http, qemu_img
 from virtctl.controller.storage.checks import check_image, parse_size
 from virtctl.controller.storage.images import ImageCache, ImageContentError, default_pull_policy
 from virtctl.controller.storage.layout import (
-    NAME_MAX,
-    VOLUME_SUFFIX,
     VolumeError,
     VolumeNotFound,
     check_label,
-    check_subdomain,
+    check_volume_name,
     persistent_volume_path,
 )
 from virtctl.controller.storage.registry import Progress
@@ -71,8 +69,7 @@ _Create = Callable[[Path, ImageCache, "Progress | None"], None]
 def _plan_data_volume(template: object, base: str, settings: Settings, namespace: str) -> tuple[str, Path, _Create]:
     if not isinstance(template, dict):
         raise field_invalid(base, "must be an object")
-    name = check_subdomain((template.get("metadata") or {}).get("name"), f"{base}.metadata.name",
-                           max_len=NAME_MAX - len(VOLUME_SUFFIX))
+    name = check_volume_name((template.get("metadata") or {}).get("name"), f"{base}.metadata.name")
     spec = template.get("spec") or {}
     path = persistent_volume_path(settings, namespace, name)
     if spec.get("sourceRef"):
@@ -133,7 +130,7 @@ def _plan_data_volume(template: object, base: str, settings: Settings, namespace
     if kind == "pvc":
         src_ns = src.get("namespace") or namespace
         check_label(src_ns, f"{src_path}.namespace")
-        src_name = check_subdomain(src.get("name"), f"{src_path}.name", max_len=NAME_MAX - len(VOLUME_SUFFIX))
+        src_name = check_volume_name(src.get("name"), f"{src_path}.name")
         src_volume = persistent_volume_path(settings, src_ns, src_name)
 
         def from_pvc(tmp: Path, _cache: ImageCache, _progress: Progress | None) -> None:

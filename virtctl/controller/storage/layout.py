@@ -60,10 +60,15 @@ def check_subdomain(value: object, field_path: str, *, max_len: int = NAME_MAX) 
     return value
 
 
+def check_volume_name(value: object, field_path: str) -> str:
+    """A PVC/DataVolume name, short enough to name its volume file (``<name>.qcow2``)."""
+    return check_subdomain(value, field_path, max_len=NAME_MAX - len(VOLUME_SUFFIX))
+
+
 def persistent_volume_path(settings: Settings, namespace: str, name: str) -> Path:
     """The file behind a PVC/DataVolume ``name`` (validated names only)."""
     check_label(namespace, "metadata.namespace")
-    check_subdomain(name, "name", max_len=NAME_MAX - len(VOLUME_SUFFIX))
+    check_volume_name(name, "name")
     return Path(settings.volumes_dir) / namespace / f"{name}{VOLUME_SUFFIX}"
 
 

@@ -22,12 +22,10 @@ from virtctl.controller.storage.checks import check_image, check_pull_policy, pa
 from virtctl.controller.storage.configsources import ResolvedSources
 from virtctl.controller.storage.images import ImageCache
 from virtctl.controller.storage.layout import (
-    NAME_MAX,
-    VOLUME_SUFFIX,
     VolumeError,
     VolumeNotFound,
     check_label,
-    check_subdomain,
+    check_volume_name,
     ephemeral_dir,
     persistent_volume_path,
 )
@@ -199,7 +197,7 @@ def _plan_volume(volume: dict, vol_name: str, field_path: str, settings: Setting
         else:
             claim_field, claim, ref_kind = f"{src_path}.name", src.get("name"), kind
             readonly = False
-        claim = check_subdomain(claim, claim_field, max_len=NAME_MAX - len(VOLUME_SUFFIX))
+        claim = check_volume_name(claim, claim_field)
         path = persistent_volume_path(settings, namespace, claim)
 
         def persistent(ctx: _Context) -> DiskSource:
@@ -380,7 +378,7 @@ def hotplug_source(settings: Settings, namespace: str, volume: dict) -> DiskSour
         ref_kind, claim, readonly = "persistentVolumeClaim", src.get("claimName"), bool(src.get("readOnly"))
     else:
         raise VolumeError(f"volume {name} cannot be hotplugged: only dataVolume and persistentVolumeClaim can")
-    claim = check_subdomain(claim, f"{ref_kind}.name", max_len=NAME_MAX - len(VOLUME_SUFFIX))
+    claim = check_volume_name(claim, f"{ref_kind}.name")
     path = persistent_volume_path(settings, namespace, claim)
     if not path.is_file():
         what = "PVC" if ref_kind == "persistentVolumeClaim" else "DataVolume"
