@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import lzma
+import os
 import shutil
 import subprocess
 import tarfile
@@ -48,6 +49,17 @@ def test_raw_upload_becomes_a_raw_volume_grown_to_the_claim(tmp_path):
     with open(target, "rb") as f:
         assert f.read(len(data)) == data
         assert f.read() == bytes(12 * MiB)
+    assert leftovers(target.parent) == []
+
+
+def test_a_raw_upload_arrives_byte_for_byte_with_zero_blocks_as_holes(tmp_path):
+    # whole chunks of data (written with O_DIRECT where the filesystem has it), an all-zero chunk and
+    # a tail that is not a whole chunk
+    data = os.urandom(3 * MiB) + bytes(MiB) + os.urandom(2 * MiB) + os.urandom(512 * 3)
+    target = tmp_path / "vol" / "v.qcow2"
+    upload(data, target, len(data))
+    assert target.read_bytes() == data
+    assert target.stat().st_blocks * 512 <= len(data) - MiB + 4096
     assert leftovers(target.parent) == []
 
 

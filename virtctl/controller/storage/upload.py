@@ -4,12 +4,15 @@ directory (undoing gzip/xz on the way, or taking the disk image out of a tar arc
 ``archive`` content type), checked with ``qemu-img`` (raw or qcow2, no backing file, a virtual size
 that fits the claim, with CDI's message), converted to raw and grown to the claim's size, and only
 then renamed over the volume file. A failed or interrupted upload leaves the volume as it was.
-Memory stays flat: the body moves in 1 MiB chunks and zero chunks become holes.
+Memory stays flat: the body moves in 1 MiB chunks and zero chunks become holes; a raw body is
+written with O_DIRECT where the filesystem allows it (no copy through the page cache).
 """
 
 from __future__ import annotations
 
+import errno
 import lzma
+import mmap
 import os
 import queue
 import tarfile
@@ -17,7 +20,7 @@ import threading
 import uuid
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Union
 
 from virtctl.controller.storage import qemu_img
 from virtctl.errors import VirtctlError
@@ -25,7 +28,10 @@ from virtctl.errors import VirtctlError
 CHUNK = 1 << 20
 SECTOR = 512
 WRITEBACK = 16 << 20     # how much written data waits before the kernel is asked to write it back
-_ZERO = bytes(CHUNK)
+_ZERO = bytearray(CHUNK)      # bytearray: compared with any buffer (an mmap too) by memcmp
+
+
+Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 
 class UploadError(VirtctlError):
@@ -47,7 +53,7 @@ class _Reader:
         self.left -= len(data)
         return data
 
-    def readinto(self, buf: bytearray) -> int:
+    def readinto(self, buf: bytearray | mmap.mmap) -> int:
         """Fill ``buf`` (or what is left of the body), without a new buffer per read."""
         want = min(len(buf), self.left)
         if want <= 0:
@@ -63,7 +69,7 @@ class _Reader:
         return got
 
 
-def _write_all(out: BinaryIO, data: bytes | bytearray) -> None:
+def _write_all(out: BinaryIO, data: Buffer) -> None:
     view = memoryview(data)
     while view:
         view = view[out.write(view):]
@@ -74,14 +80,18 @@ class _Sink:
     Every ``WRITEBACK`` bytes the kernel is asked to start writing the pages behind (and to drop them
     once clean): the disk works while the body is still arriving, the final fsync has little left
     to do (as ``cp`` + fsync, where most of the file is written back before the fsync) and the upload
-    does not fill the page cache."""
+    does not fill the page cache. With ``direct`` (the file opened again with ``O_DIRECT``), whole
+    chunks in page-aligned buffers go straight to the disk: no copy into the page cache, which
+    costs more CPU than the TLS decryption."""
 
-    def __init__(self, out: BinaryIO):
-        self.out, self.buf = out, bytearray()
+    def __init__(self, out: BinaryIO, direct: int | None = None):
+        self.out, self.buf, self.direct = out, bytearray(), direct
         self.pos = self.flushed = 0
 
-    def _chunk(self, chunk: bytes | bytearray) -> None:
-        if chunk == _ZERO:
+    def _chunk(self, chunk: Buffer, aligned: bool = False) -> None:
+        if _ZERO == chunk:
+            self.out.seek(CHUNK, os.SEEK_CUR)
+        elif aligned and self.direct is not None and self._direct_write(chunk):
             self.out.seek(CHUNK, os.SEEK_CUR)
         else:
             _write_all(self.out, chunk)
@@ -90,9 +100,26 @@ class _Sink:
             os.posix_fadvise(self.out.fileno(), self.flushed, self.pos - self.flushed, os.POSIX_FADV_DONTNEED)
             self.flushed = self.pos
 
-    def write(self, data: bytes | bytearray) -> None:
+    def _direct_write(self, chunk: Buffer) -> bool:
+        """False (and no more direct writes) where the filesystem opened the file with O_DIRECT
+        but refuses the write."""
+        assert self.direct is not None
+        view, at = memoryview(chunk), self.pos
+        try:
+            while view:
+                n = os.pwrite(self.direct, view, at)
+                view, at = view[n:], at + n
+        except OSError as e:
+            if e.errno != errno.EINVAL or at != self.pos:
+                raise
+            self.direct = None
+            return False
+        return True
+
+    def write(self, data: Buffer, aligned: bool = False) -> None:
+        """``aligned``: ``data`` is a page-aligned buffer (an mmap), fit for ``O_DIRECT``."""
         if not self.buf and len(data) == CHUNK:          # the usual case: whole chunks, no copying
-            self._chunk(data)
+            self._chunk(data, aligned)
             return
         self.buf += data
         while len(self.buf) >= CHUNK:
@@ -153,10 +180,11 @@ def _unxz(read: Callable[[int], bytes], sink: _Sink, first: bytes) -> None:
 def _pipe(reader: _Reader, sink: _Sink, depth: int = 4) -> None:
     """Copy the rest of a raw body: this thread receives (TLS) while another writes the chunks
     received before, through ``depth`` reused buffers."""
-    free: queue.Queue[bytearray] = queue.Queue()
-    full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
-    for _ in range(depth):
-        free.put(bytearray(CHUNK))
+    buffers = [mmap.mmap(-1, CHUNK) for _ in range(depth)]        # page-aligned, for O_DIRECT
+    free: queue.Queue[mmap.mmap] = queue.Queue()
+    full: queue.Queue[tuple[mmap.mmap, int] | None] = queue.Queue()
+    for b in buffers:
+        free.put(b)
     failed: list[BaseException] = []
 
     def write() -> None:
@@ -164,7 +192,10 @@ def _pipe(reader: _Reader, sink: _Sink, depth: int = 4) -> None:
             buf, n = item
             if not failed:
                 try:
-                    sink.write(buf if n == CHUNK else bytes(buf[:n]))
+                    if n == CHUNK:
+                        sink.write(buf, aligned=True)
+                    else:
+                        sink.write(buf[:n])
                 except BaseException as e:          # reported by the receiving thread
                     failed.append(e)
             free.put(buf)
@@ -185,6 +216,17 @@ def _pipe(reader: _Reader, sink: _Sink, depth: int = 4) -> None:
         raise failed[0]
 
 
+def _open_direct(path: Path) -> int | None:
+    """``path`` opened again for writing with ``O_DIRECT``; None where the filesystem has no direct
+    I/O (tmpfs)."""
+    if not hasattr(os, "O_DIRECT"):
+        return None
+    try:
+        return os.open(path, os.O_WRONLY | os.O_DIRECT | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
 def receive(stream: BinaryIO, length: int, tmp: Path, *, archive: bool = False) -> None:
     """Stream ``length`` bytes of the body into ``tmp``, decompressed (gzip, xz) or taken out of a
     tar archive."""
@@ -192,6 +234,7 @@ def receive(stream: BinaryIO, length: int, tmp: Path, *, archive: bool = False) 
     first = reader.read(CHUNK)
     with open(tmp, "wb", buffering=0) as out:
         sink = _Sink(out)
+        direct = None
         if archive:
             _from_tar(reader, first, sink)
         elif first[:2] == b"\x1f\x8b":
@@ -200,7 +243,13 @@ def receive(stream: BinaryIO, length: int, tmp: Path, *, archive: bool = False) 
             _unxz(reader.read, sink, first)
         else:
             sink.write(first)
-            _pipe(reader, sink)
+            sink.direct = direct = _open_direct(tmp)
+            try:
+                _pipe(reader, sink)
+            finally:
+                if direct is not None:
+                    os.close(direct)
+                sink.direct = None
         sink.close()
         out.flush()
         os.fsync(out.fileno())
