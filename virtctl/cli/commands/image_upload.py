@@ -34,7 +34,7 @@ UPLOAD_TARGET = "cdi.kubevirt.io/storage.upload.target"
 FORCE_BIND = "cdi.kubevirt.io/storage.bind.immediate.requested"
 CONTENT_TYPE = "cdi.kubevirt.io/storage.contentType"
 APPLY_STORAGE_PROFILE = "cdi.kubevirt.io/applyStorageProfile"
-POLL_FIRST, POLL_MAX = 0.1, 2.0  # seconds between looks at the DV/PVC while waiting
+POLL_FIRST, POLL_MAX = 0.01, 2.0  # seconds between looks at the DV/PVC while waiting
 PROCESSING_WAIT = 24 * 3600.0
 
 EXAMPLE = """  # Upload a local disk image to a newly created DataVolume:
@@ -201,7 +201,7 @@ def pvc_body(o: Options, namespace: str) -> dict[str, Any]:
 
 
 def _poll(seconds: float, done: Callable[[], bool]) -> None:
-    """virtwait.PollImmediately: look now, then again until ``seconds`` have passed (every 0.1 s
+    """virtwait.PollImmediately: look now, then again until ``seconds`` have passed (every 0.01 s
     at first, backing off to Go's 2 s)."""
     deadline = time.monotonic() + seconds
     interval = POLL_FIRST
