@@ -4,7 +4,8 @@ for every command (docs/compatibility.md#help-and-program-name)."""
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import inspect
+from typing import Any, Callable, Optional, TypeVar
 
 import typer
 import typer.main
@@ -14,6 +15,7 @@ from typer._click.types import IntParamType
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from virtctl.cli import registry
+from virtctl.cli.args import call_params
 from virtctl.cli.globals import options_text
 from virtctl.cli.state import current
 
@@ -180,6 +182,44 @@ def new_app(**kw: Any) -> typer.Typer:
     kw.setdefault("cls", CobraGroup)
     return typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
                        context_settings={"help_option_names": ["-h", "--help"]}, **kw)
+
+
+def new_group(name: str, help: str, short_help: str) -> tuple[typer.Typer, typer.Typer]:
+    """A command module holding one command group (``create``, ``local`` …): (the module's app, the group)."""
+    app = new_app()
+    group = new_app(help=help, short_help=short_help)
+    app.add_typer(group, name=name)
+    return app, group
+
+
+Params = dict[str, tuple[Any, Any]]     # parameter name -> (annotation, typer.Option/typer.Argument)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_params(*groups: Params) -> Callable[[F], F]:
+    """Declares parameters shared by several commands once: appends ``groups`` to the decorated command
+    function's own parameters (it receives them in ``**params``), as if written in its signature."""
+    def apply(func: F) -> F:
+        sig = inspect.signature(func, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=info)
+                  for group in groups for name, (kind, info) in group.items()]
+        func.__signature__ = sig.replace(parameters=own + shared)  # type: ignore[attr-defined]
+        return func
+    return apply
+
+
+def add_command(app: typer.Typer, name: str, run: Callable[..., None], *groups: Params, metavar: str | None = None,
+                short_help: str, help: str = "", epilog: str = "", hidden_args: bool = False) -> None:
+    """Declares command ``name``: positional ``args`` (shown as ``metavar``, or not at all with
+    ``hidden_args``) and the flags of ``groups``; it calls ``run`` (its :mod:`virtctl.cli.ops` function)
+    with :func:`virtctl.cli.args.call_params`."""
+    @app.command(name, cls=CobraCommand, short_help=short_help, help=help or short_help, epilog=epilog)
+    @with_params(*groups)
+    def command(ctx: typer.Context,
+                args: Optional[list[str]] = typer.Argument(None, metavar=metavar, hidden=hidden_args),
+                **params: Any) -> None:
+        run(**call_params(ctx))
 
 
 def load(name: str) -> click.Command | None:
