@@ -51,9 +51,24 @@ def vmi_state(kv: Any, name: str) -> dict | None:
         return None
 
 
-def _check_force(changed: frozenset[str], force: bool) -> None:
+def _vm(args: list[str], changed: frozenset[str], wait: bool, timeout: str) -> tuple[str, float | None, Any]:
+    """The VM named by ``args``, the seconds ``--wait`` may take, and the client."""
+    (name,) = exact_args(args, 1)
+    return name, wait_limit(changed, wait, timeout), current().client()
+
+
+def _forced_option(changed: frozenset[str], force: bool, dry_run: bool) -> list[str] | None:
+    """The dry-run option of ``stop``/``restart``, then ``--force`` checked against ``--grace-period``
+    (Go says "Dry Run execution" before checking it)."""
+    option = dry_run_option(dry_run)
     if ("grace_period" in changed) != force:
         raise UsageError("Must both use --force=true and set --grace-period.")
+    return option
+
+
+def _wait_status(kv: Any, name: str, target: str, limit: float) -> None:
+    """Wait up to ``limit`` seconds for the VM's printableStatus to be ``target``."""
+    wait_until(lambda: ((s := vm_status(kv, name)) == target, s), what=f"VM {name}", target=target, timeout=limit)
 
 
 def _schedule(kv: Any, name: str, verb: str, body: dict, dry_run: list[str] | None, failed: str) -> None:
@@ -69,39 +84,28 @@ def _schedule(kv: Any, name: str, verb: str, body: dict, dry_run: list[str] | No
 
 def start(args: list[str], paused: bool, dry_run: bool, wait: bool, timeout: str,
           changed: frozenset[str]) -> None:
-    (name,) = exact_args(args, 1)
-    limit = wait_limit(changed, wait, timeout)
-    kv = current().client()
+    name, limit, kv = _vm(args, changed, wait, timeout)
     body: dict = {"paused": True} if paused else {}
     _schedule(kv, name, "start", body, dry_run_option(dry_run), "Error starting VirtualMachine ")
     if limit and not dry_run:
-        target = "Paused" if paused else "Running"
-        wait_until(lambda: ((s := vm_status(kv, name)) == target, s), what=f"VM {name}", target=target,
-                   timeout=limit)
+        _wait_status(kv, name, "Paused" if paused else "Running", limit)
 
 
 def stop(args: list[str], force: bool, grace_period: int, dry_run: bool, wait: bool, timeout: str,
          changed: frozenset[str]) -> None:
-    (name,) = exact_args(args, 1)
-    limit = wait_limit(changed, wait, timeout)
-    kv = current().client()
-    option = dry_run_option(dry_run)             # Go says "Dry Run execution" before checking --force
-    _check_force(changed, force)
+    name, limit, kv = _vm(args, changed, wait, timeout)
+    option = _forced_option(changed, force, dry_run)
     body: dict = {"gracePeriod": grace_period} if force else {}
     _schedule(kv, name, "stop", body, option,
               "error force stopping VirtualMachine: " if force else "error stopping VirtualMachine ")
     if limit and not dry_run:
-        wait_until(lambda: ((s := vm_status(kv, name)) == "Stopped", s), what=f"VM {name}", target="Stopped",
-                   timeout=limit)
+        _wait_status(kv, name, "Stopped", limit)
 
 
 def restart(args: list[str], force: bool, grace_period: int, dry_run: bool, wait: bool, timeout: str,
             changed: frozenset[str]) -> None:
-    (name,) = exact_args(args, 1)
-    limit = wait_limit(changed, wait, timeout)
-    kv = current().client()
-    option = dry_run_option(dry_run)
-    _check_force(changed, force)
+    name, limit, kv = _vm(args, changed, wait, timeout)
+    option = _forced_option(changed, force, dry_run)
     old = vmi_state(kv, name) if limit and not dry_run else None
     old_uid = (old or {}).get("metadata", {}).get("uid")
     body: dict = {"gracePeriodSeconds": grace_period} if force else {}
@@ -159,9 +163,7 @@ def migrate(args: list[str], added_node_selector: list[str], dry_run: bool, wait
 
 
 def migrate_cancel(args: list[str], dry_run: bool, wait: bool, timeout: str, changed: frozenset[str]) -> None:
-    (name,) = exact_args(args, 1)
-    limit = wait_limit(changed, wait, timeout)
-    kv = current().client()
+    name, limit, kv = _vm(args, changed, wait, timeout)
     try:
         items = kv.list(kinds.VMIM, label_selector=f"kubevirt.io/vmi-name=={name}").get("items", [])
     except (APIError, ConnectionFailed) as e:
