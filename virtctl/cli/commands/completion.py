@@ -9,17 +9,15 @@ import typer
 
 from virtctl.cli.args import bool_value
 from virtctl.cli.completion_scripts import script
-from virtctl.cli.lazy import CobraCommand, CobraGroup, new_app
+from virtctl.cli.lazy import CobraCommand, new_group
 
-app = new_app(cls=CobraGroup)
-completion_app = new_app(cls=CobraGroup,
-                         help="Generate the autocompletion script for virtctl for the specified shell.\n"
-                              "See each sub-command's help for details on how to use the generated script.\n"
-                              "Names of VMs and VMIs are completed from the API. For \"kubectl virt <TAB>\" "
-                              "(kubectl >= 1.26),\nthe kubectl_complete-virt program installed with virtctl answers "
-                              "kubectl.",
-                         short_help="Generate the autocompletion script for the specified shell")
-app.add_typer(completion_app, name="completion")
+app, completion_app = new_group("completion",
+                                help="Generate the autocompletion script for virtctl for the specified shell.\n"
+                                     "See each sub-command's help for details on how to use the generated script.\n"
+                                     "Names of VMs and VMIs are completed from the API. For \"kubectl virt <TAB>\" "
+                                     "(kubectl >= 1.26),\nthe kubectl_complete-virt program installed with virtctl "
+                                     "answers kubectl.",
+                                short_help="Generate the autocompletion script for the specified shell")
 
 NO_DESC_HELP = "disable completion descriptions"
 USAGE = {

@@ -9,15 +9,13 @@ from typing import Optional
 
 import typer
 
-from virtctl.cli.lazy import CobraCommand, CobraGroup, new_app
+from virtctl.cli.lazy import CobraCommand, new_group
 from virtctl.cli.state import current
 from virtctl.errors import VirtctlError
 
-app = new_app(cls=CobraGroup)
-local_app = new_app(cls=CobraGroup, help="Run and manage the local virtctl controller (standalone mode): an "
-                    "embedded KubeVirt API on 127.0.0.1 that drives local libvirt/QEMU.",
-                    short_help="Run and manage the local virtctl controller (standalone mode).")
-app.add_typer(local_app, name="local")
+app, local_app = new_group("local", help="Run and manage the local virtctl controller (standalone mode): an "
+                           "embedded KubeVirt API on 127.0.0.1 that drives local libvirt/QEMU.",
+                           short_help="Run and manage the local virtctl controller (standalone mode).")
 
 STATE_HELP = "State directory (default $VIRTCTL_STATE_DIR, else ~/.local/state/virtctl)."
 
