@@ -12,17 +12,15 @@ from typing import Any, Optional
 
 import typer
 
-from virtctl.cli.args import call_params, exact_args
+from virtctl.cli.args import exact_args
 from virtctl.cli.go_errors import go_error
-from virtctl.cli.lazy import CobraCommand, CobraGroup, new_app
+from virtctl.cli.lazy import Params, add_command, new_group
 from virtctl.cli.state import current
 from virtctl.errors import APIError, ConnectionFailed, NotFound, UsageError, VirtctlError
 from virtctl.model import kinds
 
-app = new_app(cls=CobraGroup)
-credentials_app = new_app(cls=CobraGroup, help="Manipulate credentials on a virtual machine.",
-                          short_help="Manipulate credentials on a virtual machine.")
-app.add_typer(credentials_app, name="credentials")
+app, credentials_app = new_group("credentials", help="Manipulate credentials on a virtual machine.",
+                                 short_help="Manipulate credentials on a virtual machine.")
 
 RAND_CHARS = "bcdfghjklmnpqrstvwxz2456789"        # k8s.io/apimachinery/pkg/util/rand
 USER_HELP = "Name of the user."
@@ -315,47 +313,32 @@ PASSWORD_EXAMPLE = """  # Set a user password for a virtual machine.
   {{ProgramName}} credentials set-password --user <username> --password <password> --force <vm-name>
 """
 
+# the flags every credentials command takes, and those naming an SSH key
+SECRET_PARAMS: Params = {
+    "user": (Optional[str], typer.Option(None, "--user", "-u", help=USER_HELP, show_default=False)),
+    "secret": (str, typer.Option("", "--secret", help=SECRET_HELP)),
+    "force": (bool, typer.Option(False, "--force", help=FORCE_HELP)),
+}
+KEY_PARAMS: Params = {
+    "file": (str, typer.Option("", "--file", "-f", help="Path to the SSH public key file.")),
+    "value": (str, typer.Option("", "--value", help="Literal value of the SSH public key.")),
+}
+CREATE_PARAMS: Params = {
+    "create_secret": (bool, typer.Option(False, "--create-secret", help="Create a new secret for the SSH key. The "
+                                         "new key will not be added to a running VM. Use --force to add a new "
+                                         "secret even if the VM is running.")),
+    "update_secret": (bool, typer.Option(False, "--update-secret", help="Add the SSH key to an existing secret. Use "
+                                         "--force option, if the secret does not have owner reference pointing to "
+                                         "the VM.")),
+}
+PASSWORD_PARAMS: Params = {
+    "password": (Optional[str], typer.Option(None, "--password", "-p", help="Password for the user",
+                                             show_default=False)),
+}
 
-@credentials_app.command("add-ssh-key", cls=CobraCommand, short_help="Add credentials to a virtual machine.",
-                         help="Add credentials to a virtual machine.", epilog=ADD_EXAMPLE)
-def add_ssh_key_command(
-        ctx: typer.Context,
-        args: Optional[list[str]] = typer.Argument(None, metavar="(VM)"),
-        user: Optional[str] = typer.Option(None, "--user", "-u", help=USER_HELP, show_default=False),
-        secret: str = typer.Option("", "--secret", help=SECRET_HELP),
-        file: str = typer.Option("", "--file", "-f", help="Path to the SSH public key file."),
-        value: str = typer.Option("", "--value", help="Literal value of the SSH public key."),
-        create_secret: bool = typer.Option(False, "--create-secret", help="Create a new secret for the SSH key. The "
-                                           "new key will not be added to a running VM. Use --force to add a new "
-                                           "secret even if the VM is running."),
-        update_secret: bool = typer.Option(False, "--update-secret", help="Add the SSH key to an existing secret. Use "
-                                           "--force option, if the secret does not have owner reference pointing to "
-                                           "the VM."),
-        force: bool = typer.Option(False, "--force", help=FORCE_HELP)) -> None:
-    add_ssh_key(**call_params(ctx))
-
-
-@credentials_app.command("remove-ssh-key", cls=CobraCommand, short_help="Remove credentials from a virtual machine.",
-                         help="Remove credentials from a virtual machine.", epilog=REMOVE_EXAMPLE)
-def remove_ssh_key_command(
-        ctx: typer.Context,
-        args: Optional[list[str]] = typer.Argument(None, metavar="(VM)"),
-        user: Optional[str] = typer.Option(None, "--user", "-u", help=USER_HELP, show_default=False),
-        secret: str = typer.Option("", "--secret", help=SECRET_HELP),
-        file: str = typer.Option("", "--file", "-f", help="Path to the SSH public key file."),
-        value: str = typer.Option("", "--value", help="Literal value of the SSH public key."),
-        force: bool = typer.Option(False, "--force", help=FORCE_HELP)) -> None:
-    remove_ssh_key(**call_params(ctx))
-
-
-@credentials_app.command("set-password", cls=CobraCommand, short_help="Set password for a user",
-                         help="Set password for a user", epilog=PASSWORD_EXAMPLE)
-def set_password_command(
-        ctx: typer.Context,
-        args: Optional[list[str]] = typer.Argument(None, metavar="(VM)"),
-        user: Optional[str] = typer.Option(None, "--user", "-u", help=USER_HELP, show_default=False),
-        secret: str = typer.Option("", "--secret", help=SECRET_HELP),
-        password: Optional[str] = typer.Option(None, "--password", "-p", help="Password for the user",
-                                               show_default=False),
-        force: bool = typer.Option(False, "--force", help=FORCE_HELP)) -> None:
-    set_password(**call_params(ctx))
+add_command(credentials_app, "add-ssh-key", add_ssh_key, SECRET_PARAMS, KEY_PARAMS, CREATE_PARAMS, metavar="(VM)",
+            short_help="Add credentials to a virtual machine.", epilog=ADD_EXAMPLE)
+add_command(credentials_app, "remove-ssh-key", remove_ssh_key, SECRET_PARAMS, KEY_PARAMS, metavar="(VM)",
+            short_help="Remove credentials from a virtual machine.", epilog=REMOVE_EXAMPLE)
+add_command(credentials_app, "set-password", set_password, SECRET_PARAMS, PASSWORD_PARAMS, metavar="(VM)",
+            short_help="Set password for a user", epilog=PASSWORD_EXAMPLE)
