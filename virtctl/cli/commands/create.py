@@ -8,15 +8,12 @@ from typing import Optional
 import typer
 
 from virtctl.cli.args import call_params
-from virtctl.cli.lazy import CobraCommand, CobraGroup, new_app
+from virtctl.cli.lazy import CobraCommand, Params, add_command, new_group, with_params
 from virtctl.cli.ops import create as ops
 from virtctl.model import vm_builder as vb
 
-app = new_app(cls=CobraGroup, help="Create a manifest for the specified Kind.",
-              short_help="Create a manifest for the specified Kind.")
-create_app = new_app(cls=CobraGroup, help="Create a manifest for the specified Kind.",
-                     short_help="Create a manifest for the specified Kind.")
-app.add_typer(create_app, name="create")
+app, create_app = new_group("create", help="Create a manifest for the specified Kind.",
+                            short_help="Create a manifest for the specified Kind.")
 
 VM_EXAMPLES = """  # Create a manifest for a VirtualMachine with a random name:
   {{ProgramName}} create vm
@@ -70,11 +67,26 @@ _IMPORT_HELP = ("Specify the source for DataVolume. Can be provided multiple tim
                 + "\n".join(f"  type {t} - {vb.supported(p)}" for t, p in vb.P_IMPORT.items()))
 
 
+
+def inference_params(flag: str, what: str) -> Params:
+    """``--<flag>`` (the VM's ``what``) and the flags that infer it from a volume instead."""
+    return {
+        flag: (str, typer.Option("", f"--{flag}", help=f"Specify the {what} of the VM. Mutually exclusive with "
+                                 f"{flag} inference flags.")),
+        f"infer_{flag}": (bool, typer.Option(False, f"--infer-{flag}", help=f"Specify if the {what} of the VM should "
+                                             f"be inferred from the first boot disk. Mutually exclusive with "
+                                             f"--infer-{flag}-from. (default true)")),
+        f"infer_{flag}_from": (str, typer.Option("", f"--infer-{flag}-from", help=f"Specify the volume to infer the "
+                                                 f"{what} of the VM from. Mutually exclusive with --infer-{flag}.")),
+    }
+
+
 @create_app.command("vm", cls=CobraCommand, short_help="Create a VirtualMachine manifest.",
                     help="Create a VirtualMachine manifest.\n\nIf no boot order was specified volumes have the "
                          "following fixed boot order:\nContainerdisk > PVC > DataSource > Clone PVC > Blank > "
                          "Imported volumes",
                     epilog=VM_EXAMPLES)
+@with_params(inference_params("instancetype", "Instance Type"), inference_params("preference", "Preference"))
 def create_vm(
     ctx: typer.Context,
     args: Optional[list[str]] = typer.Argument(None, hidden=True),
@@ -83,22 +95,6 @@ def create_vm(
     termination_grace_period: str = typer.Option("180", "--termination-grace-period", metavar="int",
                                                  help="Specify the termination grace period of the VM."),
     memory: str = typer.Option("512Mi", "--memory", help="Specify the memory of the VM."),
-    instancetype: str = typer.Option("", "--instancetype", help="Specify the Instance Type of the VM. Mutually "
-                                     "exclusive with instancetype inference flags."),
-    infer_instancetype: bool = typer.Option(False, "--infer-instancetype", help="Specify if the Instance Type of "
-                                            "the VM should be inferred from the first boot disk. Mutually exclusive "
-                                            "with --infer-instancetype-from. (default true)"),
-    infer_instancetype_from: str = typer.Option("", "--infer-instancetype-from", help="Specify the volume to "
-                                                "infer the Instance Type of the VM from. Mutually exclusive with "
-                                                "--infer-instancetype."),
-    preference: str = typer.Option("", "--preference", help="Specify the Preference of the VM. Mutually "
-                                   "exclusive with preference inference flags."),
-    infer_preference: bool = typer.Option(False, "--infer-preference", help="Specify if the Preference of the VM "
-                                          "should be inferred from the first boot disk. Mutually exclusive with "
-                                          "--infer-preference-from. (default true)"),
-    infer_preference_from: str = typer.Option("", "--infer-preference-from", help="Specify the volume to infer "
-                                              "the Preference of the VM from. Mutually exclusive with "
-                                              "--infer-preference."),
     volume_containerdisk: list[str] = typer.Option([], "--volume-containerdisk", help="Specify a containerdisk "
                                                    "to be used by the VM. Can be provided multiple times.\n"
                                                    f"Supported parameters: {vb.supported(vb.P_VOLUME)}"),
@@ -142,53 +138,49 @@ def create_vm(
                                            "VM. Can be provided multiple times.\nSupported parameters: "
                                            "name:string,size:resource.Quantity\nDEPRECATED: Use --volume-import "
                                            "with type:blank and same params instead."),
+    **params: object,
 ) -> None:
     ops.vm(**call_params(ctx))
 
 
-@create_app.command("instancetype", cls=CobraCommand,
-                    short_help="Create VirtualMachineInstancetype or VirtualMachineClusterInstancetype manifest.",
-                    help="Create VirtualMachineInstancetype or VirtualMachineClusterInstancetype manifest.",
-                    epilog="  # Create a manifest for a VirtualMachineClusterInstancetype with a random name:\n"
-                           "  {{ProgramName}} create instancetype --cpu 2 --memory 256Mi\n\n"
-                           "  # Create a manifest for a VirtualMachineInstancetype with a specified namespace:\n"
-                           "  {{ProgramName}} create instancetype --cpu 2 --memory 256Mi --namespaced -n my-namespace")
-def create_instancetype(
-    ctx: typer.Context,
-    args: Optional[list[str]] = typer.Argument(None, hidden=True),
-    name: str = typer.Option("", "--name", help="Specify the name of the instancetype."),
-    cpu: str = typer.Option("", "--cpu", metavar="uint32", help="Specify the count of CPUs of the instancetype."),
-    memory: str = typer.Option("", "--memory", help="Specify the amount of memory of the instancetype."),
-    gpu: list[str] = typer.Option([], "--gpu", help="Specify the list of vGPUs to passthrough. Can be provided "
-                                  "multiple times.\nSupported parameters: name:string,devicename:string"),
-    hostdevice: list[str] = typer.Option([], "--hostdevice", help="Specify list of HostDevices to passthrough. Can "
-                                         "be provided multiple times.\nSupported parameters: "
-                                         "name:string,devicename:string"),
-    iothreadspolicy: str = typer.Option("", "--iothreadspolicy", help="Specify IOThreadsPolicy to be used. Only "
-                                        "valid values are \"auto\" and \"shared\"."),
-    namespaced: bool = typer.Option(False, "--namespaced", help="Specify if VirtualMachineInstancetype should be "
-                                    "created. By default VirtualMachineClusterInstancetype is created."),
-) -> None:
-    ops.instancetype(**call_params(ctx))
+
+def kind_params(name_of: str, kind: str) -> Params:
+    """``--name`` (of the ``name_of``) and ``--namespaced`` (VirtualMachine``kind`` rather than
+    VirtualMachineCluster``kind``)."""
+    return {"name": (str, typer.Option("", "--name", help=f"Specify the name of the {name_of}.")),
+            "namespaced": (bool, typer.Option(False, "--namespaced", help=f"Specify if VirtualMachine{kind} should be "
+                                              f"created. By default VirtualMachineCluster{kind} is created."))}
 
 
-@create_app.command("preference", cls=CobraCommand,
-                    short_help="Create VirtualMachinePreference or VirtualMachineClusterPreference manifest.",
-                    help="Create VirtualMachinePreference or VirtualMachineClusterPreference manifest.",
-                    epilog="  # Create a manifest for a VirtualMachineClusterPreference with a random name:\n"
-                           "  {{ProgramName}} create preference\n\n"
-                           "  # Create a manifest for a VirtualMachinePreference with a specified namespace:\n"
-                           "  {{ProgramName}} create preference --namespaced -n my-namespace")
-def create_preference(
-    ctx: typer.Context,
-    args: Optional[list[str]] = typer.Argument(None, hidden=True),
-    name: str = typer.Option("", "--name", help="Specify the name of the Preference."),
-    volume_storage_class: str = typer.Option("", "--volume-storage-class", help="Specify the storage class to be "
-                                             "used for volumes."),
-    machine_type: str = typer.Option("", "--machine-type", help="Specify the preferred machine type."),
-    cpu_topology: str = typer.Option("", "--cpu-topology", help="Specify the preferred CPU topology (sockets, "
-                                     "cores, threads or spread)."),
-    namespaced: bool = typer.Option(False, "--namespaced", help="Specify if VirtualMachinePreference should be "
-                                    "created. By default VirtualMachineClusterPreference is created."),
-) -> None:
-    ops.preference(**call_params(ctx))
+INSTANCETYPE_PARAMS: Params = {
+    "cpu": (str, typer.Option("", "--cpu", metavar="uint32", help="Specify the count of CPUs of the instancetype.")),
+    "memory": (str, typer.Option("", "--memory", help="Specify the amount of memory of the instancetype.")),
+    "gpu": (list[str], typer.Option([], "--gpu", help="Specify the list of vGPUs to passthrough. Can be provided "
+                                    "multiple times.\nSupported parameters: name:string,devicename:string")),
+    "hostdevice": (list[str], typer.Option([], "--hostdevice", help="Specify list of HostDevices to passthrough. Can "
+                                           "be provided multiple times.\nSupported parameters: "
+                                           "name:string,devicename:string")),
+    "iothreadspolicy": (str, typer.Option("", "--iothreadspolicy", help="Specify IOThreadsPolicy to be used. Only "
+                                          "valid values are \"auto\" and \"shared\".")),
+}
+PREFERENCE_PARAMS: Params = {
+    "volume_storage_class": (str, typer.Option("", "--volume-storage-class", help="Specify the storage class to be "
+                                               "used for volumes.")),
+    "machine_type": (str, typer.Option("", "--machine-type", help="Specify the preferred machine type.")),
+    "cpu_topology": (str, typer.Option("", "--cpu-topology", help="Specify the preferred CPU topology (sockets, "
+                                       "cores, threads or spread).")),
+}
+
+add_command(create_app, "instancetype", ops.instancetype, kind_params("instancetype", "Instancetype"),
+            INSTANCETYPE_PARAMS, hidden_args=True,
+            short_help="Create VirtualMachineInstancetype or VirtualMachineClusterInstancetype manifest.",
+            epilog="  # Create a manifest for a VirtualMachineClusterInstancetype with a random name:\n"
+                   "  {{ProgramName}} create instancetype --cpu 2 --memory 256Mi\n\n"
+                   "  # Create a manifest for a VirtualMachineInstancetype with a specified namespace:\n"
+                   "  {{ProgramName}} create instancetype --cpu 2 --memory 256Mi --namespaced -n my-namespace")
+add_command(create_app, "preference", ops.preference, kind_params("Preference", "Preference"), PREFERENCE_PARAMS,
+            hidden_args=True, short_help="Create VirtualMachinePreference or VirtualMachineClusterPreference manifest.",
+            epilog="  # Create a manifest for a VirtualMachineClusterPreference with a random name:\n"
+                   "  {{ProgramName}} create preference\n\n"
+                   "  # Create a manifest for a VirtualMachinePreference with a specified namespace:\n"
+                   "  {{ProgramName}} create preference --namespaced -n my-namespace")
