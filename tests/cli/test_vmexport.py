@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from virtctl.cli.commands.vmexport import Options, check_flags, download_url, export_object
+from virtctl.cli.commands.vmexport import Options, check_flags, download_url, export_object, manifest_urls
 from virtctl.errors import VirtctlError
 
 
@@ -56,3 +56,18 @@ def test_flag_checks(function, o, message):
     with pytest.raises(VirtctlError) as ei:
         check_flags(function, o)
     assert ei.value.message == message
+
+
+def test_manifest_urls_as_go_picks_them():
+    e = vme("d")
+    with pytest.raises(VirtctlError, match="^unable to access the manifest info from 'ns/e' VirtualMachineExport$"):
+        manifest_urls(e, Options())
+    e["status"]["links"] = {
+        "external": {"cert": "EXT", "manifests": [{"type": "all", "url": "https://ext:1/x/external/manifests/all"}]},
+        "internal": {"cert": "INT", "manifests": [
+            {"type": "all", "url": "https://svc:443/x/internal/manifests/all"},
+            {"type": "auth-header-secret", "url": "https://svc:443/x/internal/manifests/secret"}]}}
+    assert manifest_urls(e, Options()) == ({"all": "https://ext:1/x/external/manifests/all"}, "EXT")
+    assert manifest_urls(e, Options(service_url="127.0.0.1:9")) == (
+        {"all": "https://127.0.0.1:9/x/internal/manifests/all",
+         "auth-header-secret": "https://127.0.0.1:9/x/internal/manifests/secret"}, "INT")

@@ -1,12 +1,14 @@
 """virtctl vmexport in standalone mode, end to end: the real CLI against a real controller process
 and its loopback export server. An uploaded volume comes back byte for byte (raw, and gzip
 decompressed by --format raw, and the gzip file itself), from a PVC, from a stopped VM and from a
-snapshot; the token protects the links; a running VM's export waits; bad flags get Go's messages."""
+snapshot; a VM's manifests (YAML with the header Secret, JSON List) point at links that work with
+that Secret; the token protects the links; a running VM's export waits; bad flags get Go's messages."""
 
 from __future__ import annotations
 
 import base64
 import gzip
+import json
 import ssl
 import subprocess
 import urllib.error
@@ -71,6 +73,11 @@ def test_vmexport_download_gives_back_the_same_bytes(standalone, kernel_image, t
                                   context=ctx, timeout=60).read()
     assert body == expected
 
+    # a PVC's export has no manifests: Go's message
+    r = standalone.run("vmexport", "download", f"e-{sfx}", "--manifest", check=False)
+    assert r.returncode == 1 and r.stderr.strip().endswith(
+        f"unable to access the manifest info from 'default/e-{sfx}' VirtualMachineExport"), r.stderr
+
     out = standalone.run("vmexport", "delete", f"e-{sfx}").stdout
     assert out == f"VirtualMachineExport 'default/e-{sfx}' deleted succesfully\n"
     assert standalone.run("vmexport", "delete", f"e-{sfx}").stdout == \
@@ -87,6 +94,31 @@ def test_vmexport_download_gives_back_the_same_bytes(standalone, kernel_image, t
     standalone.run("vmexport", "download", f"v-{sfx}", f"--vm={name}", f"--output={vm_file}", "--format=raw")
     assert vm_file.read_bytes() == expected
     assert standalone.run("get", "vmexport", f"v-{sfx}", check=False).returncode != 0
+
+    # the VM's manifests: YAML on stdout with the header Secret; the export is kept afterwards
+    out = standalone.run("vmexport", "download", f"m-{sfx}", f"--vm={name}", "--manifest", "--include-secret").stdout
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    assert [d["kind"] for d in docs] == ["ConfigMap", "VirtualMachine", "DataVolume", "Secret"], out
+    cm, vm, dvm, sec = docs
+    assert "status" not in vm and vm["metadata"]["name"] == name
+    assert set(vm["metadata"]) <= {"name", "namespace", "labels", "annotations"}
+    assert dvm["metadata"]["name"] == dv and dvm["spec"]["pvc"]["resources"]["requests"]["storage"] == "8Mi"
+    http = dvm["spec"]["source"]["http"]
+    assert http["certConfigMap"] == cm["metadata"]["name"] and http["secretExtraHeaders"] == [sec["metadata"]["name"]]
+    links = standalone.obj("vmexport", f"m-{sfx}")["status"]["links"]["external"]
+    assert http["url"] == next(f["url"] for f in links["volumes"][0]["formats"] if f["format"] == "gzip")
+    assert {m["type"] for m in links["manifests"]} == {"all", "auth-header-secret"}
+    header, _, value = sec["stringData"]["token"].partition(":")      # what CDI would send: it works
+    body = urllib.request.urlopen(urllib.request.Request(http["url"], headers={header: value}),
+                                  context=ssl.create_default_context(cadata=cm["data"]["ca.pem"]), timeout=60).read()
+    assert gzip.decompress(body) == expected
+    # JSON into a file: one List
+    standalone.run("vmexport", "download", f"m-{sfx}", "--manifest", "--manifest-output-format=json",
+                   f"--output={tmp_path / 'm.json'}")
+    listed = json.loads((tmp_path / "m.json").read_text())
+    assert listed["kind"] == "List" and [i["kind"] for i in listed["items"]] == ["ConfigMap", "VirtualMachine",
+                                                                                 "DataVolume"]
+    standalone.run("vmexport", "delete", f"m-{sfx}")
 
     # from a snapshot of the VM
     standalone.run("snapshot", "create", name, "--name", f"s-{sfx}", "--wait", "--timeout", "2m")

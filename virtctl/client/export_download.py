@@ -1,7 +1,7 @@
 """The HTTP side of ``virtctl vmexport download``: a GET of the export link with the export token
 in ``x-kubevirt-export-token``, trusting the certificate the export's status carries (or nothing,
-with ``--insecure``), streamed to the output in 1 MiB blocks, gunzipped on the way when asked
-(docs/compatibility.md#vm-export)."""
+with ``--insecure``), streamed to the output in 1 MiB blocks, gunzipped on the way when asked; the
+manifests (``--manifest``) the same way with an ``Accept`` header (docs/compatibility.md#vm-export)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ TOKEN_HEADER = "x-kubevirt-export-token"
 BLOCK = 1 << 20
 
 
-def download(url: str, token: str, out: BinaryIO, *, cert_pem: str, insecure: bool, decompress: bool) -> int:
+def download(url: str, token: str, out: BinaryIO, *, cert_pem: str, insecure: bool, decompress: bool,
+             accept: str = "") -> int:
     """Stream ``url`` into ``out``; the bytes written. A status other than 200 is Go's
     ``bad status: <code> <text>``."""
     parts = urlsplit(url)
@@ -26,7 +27,10 @@ def download(url: str, token: str, out: BinaryIO, *, cert_pem: str, insecure: bo
                                        blocksize=BLOCK)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        conn.request("GET", path, headers={TOKEN_HEADER: token})
+        headers = {TOKEN_HEADER: token}
+        if accept:
+            headers["Accept"] = accept
+        conn.request("GET", path, headers=headers)
         resp = conn.getresponse()
         if resp.status != 200:
             resp.read()

@@ -10,7 +10,7 @@ import secrets
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, BinaryIO, Callable, Optional
 
 import typer
 
@@ -294,12 +294,42 @@ def run(function: str, name: str, o: Options, changed: frozenset[str]) -> None:
         raise VirtctlError(go_error(e)) from None
 
 
-def download_volume(export: Export, o: Options, readiness: float, say: Callable[[str], None]) -> None:
+def manifest_urls(vme: dict[str, Any], o: Options) -> tuple[dict[str, str], str]:
+    """({type: url}, certificate) of the export's manifests as Go picks them: the external link's,
+    or with ``--service-url`` the internal link's with that host."""
+    ns, name = vme["metadata"].get("namespace"), vme["metadata"]["name"]
+    link = ((vme.get("status") or {}).get("links") or {}).get("internal" if o.service_url else "external") or {}
+    manifests = link.get("manifests") or []
+    if not manifests:
+        raise VirtctlError(f"unable to access the manifest info from '{ns}/{name}' VirtualMachineExport")
+    urls = {}
+    for m in manifests:
+        url = str(m.get("url") or "")
+        if o.service_url:
+            from urllib.parse import urlsplit, urlunsplit
+            url = urlunsplit(urlsplit(url)._replace(netloc=o.service_url))
+        urls[str(m.get("type"))] = url
+    return urls, link.get("cert") or ""
+
+
+def _fetch_once(export: Export, vme: dict[str, Any], o: Options, out: BinaryIO) -> None:
+    """One attempt at the requested content into ``out``: the volume, or with ``--manifest`` the
+    ``all`` manifest (and the ``auth-header-secret`` one with ``--include-secret``)."""
     from virtctl.client.export_download import download
 
-    if o.manifest:
-        raise VirtctlError(f"unable to access the manifest info from '{export.namespace}/{export.name}' "
-                           "VirtualMachineExport")
+    token = export.token(vme)
+    if not o.manifest:
+        url, cert, decompress = download_url(vme, o)
+        download(url, token, out, cert_pem=cert, insecure=o.insecure, decompress=decompress)
+        return
+    urls, cert = manifest_urls(vme, o)
+    accept = "application/json" if o.manifest_output_format.lower() == "json" else "application/yaml"
+    for kind in ("all", "auth-header-secret") if o.include_secret else ("all",):
+        download(urls.get(kind, ""), token, out, cert_pem=cert, insecure=o.insecure, decompress=False,
+                 accept=accept)
+
+
+def download_volume(export: Export, o: Options, readiness: float, say: Callable[[str], None]) -> None:
     created_here = False
     if o.source() is not None:
         try:
@@ -308,21 +338,19 @@ def download_volume(export: Export, o: Options, readiness: float, say: Callable[
         except VirtctlError as e:
             if "VirtualMachineExport" not in e.message or "already exists" not in e.message:
                 raise
-    delete_after = o.delete_vme or (created_here and not o.keep_vme)
+    delete_after = not o.manifest and (o.delete_vme or (created_here and not o.keep_vme))
+    to_file = bool(o.output) and o.output != "-"
     try:
         for attempt in range(o.retry + 1):
             vme = export.wait_ready(readiness, internal=bool(o.service_url))
-            url, cert, decompress = download_url(vme, o)
-            token = export.token(vme)
-            tmp = f"{o.output}.part-{os.getpid()}" if o.output != "-" else ""
+            tmp = f"{o.output}.part-{os.getpid()}" if to_file else ""
             try:
                 if tmp:
                     with open(tmp, "wb") as f:
-                        download(url, token, f, cert_pem=cert, insecure=o.insecure, decompress=decompress)
+                        _fetch_once(export, vme, o, f)
                     os.replace(tmp, o.output)
                 else:
-                    download(url, token, sys.stdout.buffer, cert_pem=cert, insecure=o.insecure,
-                             decompress=decompress)
+                    _fetch_once(export, vme, o, sys.stdout.buffer)
                     sys.stdout.buffer.flush()
             except VirtctlError as e:
                 if tmp:
@@ -337,7 +365,7 @@ def download_volume(export: Export, o: Options, readiness: float, say: Callable[
                     say("Retrying...\n")
                     time.sleep(2)
                 continue
-            if o.output != "-":
+            if to_file and not o.manifest:
                 say("Download finished succesfully\n")
             return
         raise VirtctlError("retry count reached, exiting unsuccesfully")

@@ -15,11 +15,12 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from virtctl.controller.reconcile import export_manifests
 from virtctl.controller.settings import Settings
 from virtctl.controller.storage import claims
 from virtctl.controller.storage.snapshots import snapshot_path
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 2 * 3600.0
 TOKEN_KEY = "token"
-EXPORT_PATH = "/api/export.kubevirt.io/v1/namespaces/{ns}/virtualmachineexports/{name}/volumes/{volume}/{file}"
+EXPORT_BASE = "/api/export.kubevirt.io/v1/namespaces/{ns}/virtualmachineexports/{name}"
+EXPORT_PATH = EXPORT_BASE + "/volumes/{volume}/{file}"
 FORMATS = (("raw", "disk.img"), ("gzip", "disk.img.gz"))
 
 
@@ -45,6 +47,8 @@ class Exported:
     reason: str = "PodReady"
     message: str = ""
     vm_name: str = ""
+    vm: dict | None = None          # the VM the manifests describe (VM and snapshot sources)
+    pvc_specs: dict[str, dict] = field(default_factory=dict)   # claim → its spec, for the manifests
 
 
 def generated_secret_name(name: str) -> str:
@@ -113,7 +117,13 @@ def export_files(store: Store, settings: Settings, vme: dict) -> Exported:
         missing = [c for c, p in files.items() if not p.is_file()]
         if missing:
             return Exported({}, "Pending", "PVCNotFound", f"pvc {ns}/{missing[0]} not found", vm_name=name)
-        return Exported(files, vm_name=name)
+        specs = {}
+        for c in files:
+            try:
+                specs[c] = dict(store.get(kinds.PVC, ns, c).get("spec") or {})
+            except NotFound:
+                pass
+        return Exported(files, vm_name=name, vm=vm, pvc_specs=specs)
     if kind == "VirtualMachineSnapshot":
         try:
             snap = store.get(kinds.VMSNAPSHOT, ns, name)
@@ -126,24 +136,36 @@ def export_files(store: Store, settings: Settings, vme: dict) -> Exported:
             content = store.get(kinds.VMSNAPSHOTCONTENT, ns, status.get("virtualMachineSnapshotContentName") or "")
         except NotFound:
             return Exported({}, "Pending", "SnapshotNotReady", f"VirtualMachineSnapshot {ns}/{name} has no content")
-        files = {}
+        files, specs = {}, {}
         for b in (content.get("spec") or {}).get("volumeBackups") or []:
-            claim = ((b.get("persistentVolumeClaim") or {}).get("metadata") or {}).get("name") or b.get("volumeName")
-            files[str(claim)] = snapshot_path(settings, ns, b["volumeSnapshotName"])
+            pvc = b.get("persistentVolumeClaim") or {}
+            claim = str((pvc.get("metadata") or {}).get("name") or b.get("volumeName"))
+            files[claim] = snapshot_path(settings, ns, b["volumeSnapshotName"])
+            if pvc.get("spec"):
+                specs[claim] = dict(pvc["spec"])
         if not files:
             return Exported({}, "Skipped", "NoVolumes", f"VirtualMachineSnapshot {ns}/{name} has no volumes to export")
-        return Exported(files)
+        copied = ((content.get("spec") or {}).get("source") or {}).get("virtualMachine")
+        return Exported(files, vm=dict(copied) if copied else None, pvc_specs=specs)
     return Exported({}, "Pending", "UnsupportedSource", f"unsupported export source kind {kind!r}")
 
 
-def links(base_url: str, ca_pem: str, vme: dict, volumes: list[str]) -> dict[str, Any]:
-    """``status.links``: both internal and external are the loopback export server."""
+def links(base_url: str, ca_pem: str, vme: dict, volumes: list[str], manifests: bool = False) -> dict[str, Any]:
+    """``status.links``: both internal and external are the loopback export server; a VM's export
+    (or a VM snapshot's) also lists its ``manifests`` (``all`` and ``auth-header-secret``)."""
     m = vme.get("metadata") or {}
-    link = {"cert": ca_pem, "volumes": [
-        {"name": v, "formats": [{"format": fmt, "url": base_url + EXPORT_PATH.format(
-            ns=m.get("namespace"), name=m.get("name"), volume=v, file=file)} for fmt, file in FORMATS]}
-        for v in volumes]}
-    return {"internal": link, "external": link}
+    out: dict[str, Any] = {}
+    for link_type in ("internal", "external"):
+        link: dict[str, Any] = {"cert": ca_pem}
+        if manifests:
+            link["manifests"] = export_manifests.manifest_links(
+                base_url + EXPORT_BASE.format(ns=m.get("namespace"), name=m.get("name")), link_type)
+        link["volumes"] = [
+            {"name": v, "formats": [{"format": fmt, "url": base_url + EXPORT_PATH.format(
+                ns=m.get("namespace"), name=m.get("name"), volume=v, file=file)} for fmt, file in FORMATS]}
+            for v in volumes]
+        out[link_type] = link
+    return out
 
 
 def token_of(store: Store, vme: dict) -> str | None:
@@ -211,7 +233,8 @@ class ExportController:
             ready = exported.phase == "Ready" and secret is not None
             if ready:
                 s["phase"] = "Ready"
-                s["links"] = links(self.base_url(), self.ca_pem, obj, sorted(exported.files))
+                s["links"] = links(self.base_url(), self.ca_pem, obj, sorted(exported.files),
+                                   manifests=exported.vm is not None)
                 st.set_condition(s, "Ready", "True", "PodReady", now=now)
             else:
                 s["phase"] = exported.phase if exported.phase != "Ready" else "Pending"

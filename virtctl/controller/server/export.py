@@ -3,9 +3,12 @@ loopback TLS listener, and the loop that keeps every export's status (links to t
 current (docs/standalone.md#vm-export).
 
 ``GET /api/export.kubevirt.io/v1/namespaces/{ns}/virtualmachineexports/{name}/volumes/{volume}/disk.img``
-(raw) or ``…/disk.img.gz`` (gzip), with the export's token in the ``x-kubevirt-export-token``
-header (401 without it or with another one). A qcow2 volume is served as its raw content: converted
-to a sparse temporary file first, streamed, removed. The gzip form is compressed while it streams.
+(raw) or ``…/disk.img.gz`` (gzip), and for a VM's export ``…/{internal,external}/manifests/all`` and
+``…/manifests/secret`` (built by virtctl/controller/reconcile/export_manifests.py; JSON ``List`` or,
+with ``Accept: application/yaml``, YAML documents), with the export's token in the
+``x-kubevirt-export-token`` header (401 without it or with another one). A qcow2 volume is served
+as its raw content: converted to a sparse temporary file first, streamed, removed. The gzip form
+is compressed while it streams.
 
 :func:`decide` holds the request decisions without sockets.
 """
@@ -26,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from virtctl.controller.reconcile.export import ExportController, export_files, token_of
+from virtctl.controller.reconcile import export_manifests
+from virtctl.controller.reconcile.export import ExportController, Exported, export_files, token_of
 from virtctl.controller.runtime import Runtime
 from virtctl.controller.server.side_http import Answer, PlainTextHandler, TLSThreadingServer
 from virtctl.controller.storage import qemu_img
@@ -39,8 +43,16 @@ TOKEN_HEADER = "x-kubevirt-export-token"
 CHUNK = 1 << 20
 _PATH = re.compile(r"^/api/export\.kubevirt\.io/v1(?:beta1|alpha1)?/namespaces/([a-z0-9-]+)/virtualmachineexports/"
                    r"([a-z0-9.-]+)/volumes/([a-z0-9.-]+)/(disk\.img|disk\.img\.gz)$")
+_MANIFEST = re.compile(r"^/api/export\.kubevirt\.io/v1(?:beta1|alpha1)?/namespaces/([a-z0-9-]+)/"
+                       r"virtualmachineexports/([a-z0-9.-]+)/(internal|external)/manifests/(all|secret)$")
 WATCHED = {kinds.VMEXPORT.kind, kinds.VM.kind, kinds.VMI.kind, kinds.VMSNAPSHOT.kind, kinds.PVC.kind,
            kinds.SECRET.kind}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    body: bytes
+    content_type: str
 
 
 @dataclass(frozen=True)
@@ -50,14 +62,17 @@ class Download:
     name: str
 
 
-def decide(runtime: Runtime, method: str, path: str, token: str | None) -> Answer | Download:
-    """What a request gets: an answer, or the file to stream."""
+def decide(runtime: Runtime, method: str, path: str, token: str | None, accept: str | None = None,
+           ca_pem: str = "") -> Answer | Download | Manifest:
+    """What a request gets: an answer, the file to stream, or a manifest."""
     m = _PATH.match(path.split("?")[0])
-    if m is None:
+    manifest = _MANIFEST.match(path.split("?")[0]) if m is None else None
+    matched = m or manifest
+    if matched is None:
         return Answer(404, "404 page not found")
     if method not in ("GET", "HEAD"):
         return Answer(405, "Method Not Allowed")
-    ns, name, volume, file = m.groups()
+    ns, name = matched.group(1), matched.group(2)
     try:
         vme = runtime.store.get(kinds.VMEXPORT, ns, name)
     except NotFound:
@@ -70,9 +85,31 @@ def decide(runtime: Runtime, method: str, path: str, token: str | None) -> Answe
     exported = export_files(runtime.store, runtime.settings, vme)
     if exported.phase != "Ready":
         return Answer(503, exported.message)
+    if manifest is not None:
+        return _manifest(vme, exported, manifest.group(3), manifest.group(4), expected, accept, ca_pem)
+    assert m is not None
+    volume, file = m.group(3), m.group(4)
     if volume not in exported.files:
         return Answer(404, f"volume {volume} is not exported by {ns}/{name}")
     return Download(exported.files[volume], file.endswith(".gz"), volume)
+
+
+def _manifest(vme: dict[str, Any], exported: Exported, link_type: str, which: str, token: str,
+              accept: str | None, ca_pem: str) -> Answer | Manifest:
+    """The ``all`` or ``secret`` manifest, with the gzip URLs of the link the request came by."""
+    name = str(vme["metadata"]["name"])
+    if exported.vm is None:
+        return Answer(404, "404 page not found")
+    if which == "secret":
+        objects = export_manifests.secret_manifests(token, name)
+    else:
+        link = ((vme.get("status") or {}).get("links") or {}).get(link_type) or {}
+        urls = {str(v.get("name")): str(f.get("url")) for v in link.get("volumes") or []
+                for f in v.get("formats") or [] if f.get("format") == "gzip"}
+        objects = export_manifests.all_manifests(exported.vm, exported.pvc_specs, urls,
+                                                 link.get("cert") or ca_pem, name)
+    body, content_type = export_manifests.render(objects, accept)
+    return Manifest(body, content_type)
 
 
 class _Handler(PlainTextHandler):
@@ -81,14 +118,25 @@ class _Handler(PlainTextHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("export %s: " + format, self.client_address[0], *args)
 
+    def _decide(self, method: str) -> Answer | Download | Manifest:
+        return decide(self.server.runtime, method, self.path, self.headers.get(TOKEN_HEADER),
+                      self.headers.get("Accept"), self.server.ca_pem)
+
     def do_HEAD(self) -> None:
-        result = decide(self.server.runtime, "HEAD", self.path, self.headers.get(TOKEN_HEADER))
+        result = self._decide("HEAD")
         self._answer(result if isinstance(result, Answer) else Answer(200))
 
     def do_GET(self) -> None:
-        result = decide(self.server.runtime, "GET", self.path, self.headers.get(TOKEN_HEADER))
+        result = self._decide("GET")
         if isinstance(result, Answer):
             self._answer(result)
+            return
+        if isinstance(result, Manifest):
+            self.send_response(200)
+            self.send_header("Content-Type", result.content_type)
+            self.send_header("Content-Length", str(len(result.body)))
+            self.end_headers()
+            self.wfile.write(result.body)
             return
         tmpdir = Path(self.server.runtime.settings.state_dir) / "exports"
         tmpdir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -135,15 +183,16 @@ class _Handler(PlainTextHandler):
 class ExportHTTPServer(TLSThreadingServer):
     io_timeout = 300.0
 
-    def __init__(self, runtime: Runtime, tls: ssl.SSLContext):
+    def __init__(self, runtime: Runtime, tls: ssl.SSLContext, ca_pem: str = ""):
         super().__init__(runtime, tls, _Handler)
+        self.ca_pem = ca_pem
 
 
 class ExportServer:
     """The listener and the export controller's loop (``start()``/``shutdown()``)."""
 
     def __init__(self, runtime: Runtime, tls: ssl.SSLContext, ca_pem: str):
-        self.httpd = ExportHTTPServer(runtime, tls)
+        self.httpd = ExportHTTPServer(runtime, tls, ca_pem)
         self.controller = ExportController(runtime.store, runtime.settings, lambda: self.url, ca_pem)
         self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._stop = threading.Event()
