@@ -81,7 +81,12 @@ def test_online_snapshot_while_the_guest_writes(standalone, kernel_image, tmp_pa
     assert f"VirtualMachineSnapshot {name}-s of VM {name} was created" in out.stdout
     snap = standalone.obj("vmsnapshot", f"{name}-s")
     assert snap["status"]["phase"] == "Succeeded" and snap["status"]["readyToUse"] is True
-    assert snap["status"]["indications"] == ["Online", "GuestAgent"]
+    assert snap["status"]["indications"] == ["GuestAgent", "Online"]
+    assert snap["status"]["sourceIndications"] == [
+        {"indication": "GuestAgent", "message": "Guest agent was active and attempted to quiesce the filesystem for "
+                                                "application consistency."},
+        {"indication": "Online", "message": "Snapshot taken while the VM was running. Consistency depends on "
+                                            "guest-agent quiescing."}]
     assert snap["status"]["snapshotVolumes"]["includedVolumes"] == ["data"]
 
     # the guest kept running (same VMI, never paused) and still writes

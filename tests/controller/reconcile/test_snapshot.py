@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from virtctl.controller.reconcile.snapshot import DEADLINE_EXCEEDED, content_name, parse_duration
+from virtctl.controller.reconcile.snapshot import (DEADLINE_EXCEEDED, content_name, online_indications, parse_duration,
+                                                  source_indications)
 from virtctl.controller.schema import validate
 from virtctl.controller.storage.snapshots import snapshot_path
 from virtctl.controller.storage.layout import persistent_volume_path
@@ -130,7 +131,12 @@ def test_a_snapshot_of_a_running_vm_is_taken_online_with_kubevirts_indications(e
     env.wait_vm_status("Running")
     snap = final_snapshot(env, snapshot(env)["metadata"]["name"])
     assert snap["status"]["phase"] == "Succeeded" and snap["status"]["readyToUse"] is True
-    assert snap["status"]["indications"] == ["Online", "NoGuestAgent"]
+    assert snap["status"]["indications"] == ["NoGuestAgent", "Online"]       # sorted, as KubeVirt's set
+    assert snap["status"]["sourceIndications"] == [
+        {"indication": "NoGuestAgent", "message": "Guest agent was not available. Snapshot is crash-consistent and "
+                                                  "may not be application-consistent."},
+        {"indication": "Online", "message": "Snapshot taken while the VM was running. Consistency depends on "
+                                            "guest-agent quiescing."}]
     assert validate("v1beta1.VirtualMachineSnapshot", snap) == []
     assert env.get(kinds.VMSNAPSHOTCONTENT, content_name(snap["metadata"]["uid"]))["spec"]["volumeBackups"] == []
     assert env.get_vm()["status"]["printableStatus"] == "Running"
@@ -205,3 +211,18 @@ def test_restore_recreates_a_deleted_vm_and_retain_keeps_the_content(env, tmp_pa
     env.store.delete(kinds.VMSNAPSHOT, env.ns, "snap1")
     wait_for(lambda: env.get(kinds.VMSNAPSHOT, "snap1") is None, what="snapshot gone")
     assert env.get(kinds.VMSNAPSHOTCONTENT, snap["status"]["virtualMachineSnapshotContentName"]) is not None
+
+
+def test_online_indications_are_kubevirts():
+    def vmi(**conditions):
+        return {"status": {"conditions": [{"type": t, "status": v} for t, v in conditions.items()]}}
+    assert online_indications(None) == [] and source_indications([]) == []
+    assert online_indications(vmi()) == ["NoGuestAgent", "Online"]
+    assert online_indications(vmi(AgentConnected="True")) == ["GuestAgent", "Online"]
+    assert online_indications(vmi(AgentConnected="True", Paused="True")) == ["Online", "Paused"]   # not frozen
+    assert source_indications(["GuestAgent", "Paused", "Other"]) == [
+        {"indication": "GuestAgent", "message": "Guest agent was active and attempted to quiesce the filesystem for "
+                                                "application consistency."},
+        {"indication": "Paused", "message": "Snapshot taken while the VM was paused. Snapshot is crash-consistent "
+                                            "and may not be application-consistent."},
+        {"indication": "Other", "message": "Unknown indication"}]

@@ -10,9 +10,10 @@ unless ``deletionPolicy`` is Retain.
 A stopped VM's volumes are copied with qemu-img. A running VM's are copied by the hypervisor while
 the guest keeps running (libvirt's push-mode backup: one instant for all disks, copy-before-write),
 with the guest's filesystems frozen through its agent around the start of the copy when the agent
-is connected; ``indications`` say which (Online plus GuestAgent or NoGuestAgent, Paused for a
-paused guest, which is not frozen). A volume that is still being imported or uploaded keeps the
-snapshot waiting, as KubeVirt does for a claim that is not populated (docs/standalone.md#snapshots).
+is connected; ``indications`` and ``sourceIndications`` (with KubeVirt's messages) say which
+(Online plus GuestAgent or NoGuestAgent, or Paused for a paused guest, which is not frozen). A
+volume that is still being imported or uploaded keeps the snapshot waiting, as KubeVirt does for a
+claim that is not populated (docs/standalone.md#snapshots).
 """
 
 from __future__ import annotations
@@ -191,8 +192,7 @@ class SnapshotController:
         s["phase"] = "InProgress"
         s["readyToUse"] = False
         s["sourceUID"] = vm["metadata"].get("uid")
-        if indications:
-            s["indications"] = indications
+        set_indications(s, indications)
         set_conditions(s, ("True", "Source locked and operation in progress"), ("False", "Not ready"), now)
 
     @staticmethod
@@ -200,8 +200,7 @@ class SnapshotController:
         s["phase"] = "InProgress"
         s["readyToUse"] = False
         s["sourceUID"] = vm["metadata"].get("uid")
-        if indications:
-            s["indications"] = indications
+        set_indications(s, indications)
         set_conditions(s, ("False", message), ("False", "Not ready"), now)
 
     def _unpopulated(self, namespace: str, vm: dict) -> str:
@@ -246,7 +245,7 @@ class SnapshotController:
             if vm is not None:
                 s["sourceUID"] = vm["metadata"].get("uid")
             if indications:
-                s["indications"] = indications
+                set_indications(s, indications)
             set_conditions(s, ("False", "In error state"), ("False", "Error"), now)
             st.set_condition(s, "Failure", "True", message, now=now)
         self._update(snap, change)
@@ -381,14 +380,44 @@ class SnapshotController:
         self.store.mutate(self.kind, ns, m["name"], fn)
 
 
+INDICATION_MESSAGES = {
+    "Online": "Snapshot taken while the VM was running. Consistency depends on guest-agent quiescing.",
+    "GuestAgent": "Guest agent was active and attempted to quiesce the filesystem for application consistency.",
+    "NoGuestAgent": "Guest agent was not available. Snapshot is crash-consistent and may not be "
+                    "application-consistent.",
+    "QuiesceTimeout": "Guest agent quiesced the filesystem, but the freeze window timed out before completion. "
+                      "Snapshot is crash-consistent and may not be application-consistent.",
+    "Paused": "Snapshot taken while the VM was paused. Snapshot is crash-consistent and may not be "
+              "application-consistent.",
+    "PartialSnapshot": "Not all snapshotable volumes were included in the snapshot. Check status.snapshotVolumes "
+                       "for excluded volumes and VM VolumeSnapshotStatus for details.",
+}
+
+
 def online_indications(vmi: dict | None) -> list[str]:
-    """KubeVirt's ``status.indications`` for a snapshot of a VM with this VMI (none when stopped)."""
+    """KubeVirt's ``status.indications`` for a snapshot of a VM with this VMI (none when stopped):
+    Online, plus Paused for a paused guest (not frozen), else GuestAgent or NoGuestAgent; sorted,
+    as KubeVirt lists its set."""
     if vmi is None:
         return []
-    out = ["Online", "GuestAgent" if st.has_condition(vmi, "AgentConnected", "True") else "NoGuestAgent"]
     if st.has_condition(vmi, "Paused", "True"):
-        out.append("Paused")
-    return out
+        return sorted(["Online", "Paused"])
+    return sorted(["Online", "GuestAgent" if st.has_condition(vmi, "AgentConnected", "True") else "NoGuestAgent"])
+
+
+def source_indications(indications: Sequence[str]) -> list[dict[str, str]]:
+    """``status.sourceIndications``: each indication with KubeVirt's message."""
+    return [{"indication": i, "message": INDICATION_MESSAGES.get(i, "Unknown indication")} for i in indications]
+
+
+def set_indications(s: dict, indications: Sequence[str]) -> None:
+    """Both the deprecated ``indications`` and ``sourceIndications`` (an offline snapshot has none)."""
+    if indications:
+        s["indications"] = list(indications)
+        s["sourceIndications"] = source_indications(indications)
+    else:
+        s.pop("indications", None)
+        s.pop("sourceIndications", None)
 
 
 def vm_copy(vm: dict) -> dict:
