@@ -1,7 +1,8 @@
 """Upload throughput: ``virtctl image-upload`` of a 1 GiB raw image into a real controller process
 (its CDI upload endpoint over loopback TLS) against ``cp`` of the same file into the volume
 directory (plus fsync, as the upload syncs its volume), same run. Also the controller's peak RSS
-before and after (memory stays flat: the body streams to disk). Prints figures; asserts nothing.
+before and after (memory stays flat: the body streams to disk), and the CPU seconds each side of
+the POST spends (steadier than wall time on a shared machine). Prints figures; asserts nothing.
 
     .venv/bin/python bench/bench_upload.py [--gib 1] [--rounds 3]
 """
@@ -36,6 +37,12 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--gib", type=float, default=1.0)
@@ -62,7 +69,7 @@ def main() -> None:
         vols = root / "state" / "volumes" / "default"
         vols.mkdir(parents=True, exist_ok=True)
         rss_before = peak_rss_mib(pid)
-        cp_s, cli_s, post_s = [], [], []
+        cp_s, cli_s, post_s, server_cpu, client_cpu = [], [], [], [], []
         for i in range(args.rounds):
             target = vols / f"cp-{i}.raw"
             os.sync()                               # no writeback of the previous round in this one
@@ -94,9 +101,12 @@ def main() -> None:
             ctx = ssl._create_unverified_context()
             os.sync()
             with open(image, "rb") as src:
-                t0 = time.perf_counter()
+                c0, own0, t0 = cpu_s(pid), os.times(), time.perf_counter()
                 status, text = transfer.post(transfer.join(url, transfer.ASYNC_PATH), token, src, size, ctx)
                 post_s.append(time.perf_counter() - t0)
+                own1 = os.times()
+                server_cpu.append(cpu_s(pid) - c0)
+                client_cpu.append(own1.user - own0.user + own1.system - own0.system)
             assert status == 200, text
             (vols / f"{name}.qcow2").unlink()
         rss_after = peak_rss_mib(pid)
@@ -116,6 +126,9 @@ def main() -> None:
     print(f"cp + fsync                     {cp:6.2f} s   {mib / cp:7.1f} MiB/s")
     print(f"upload POST (TLS, to volume)   {post:6.2f} s   {mib / post:7.1f} MiB/s   throughput vs cp {post_ratio:4.2f}x")
     print(f"virtctl image-upload (whole)   {cli:6.2f} s   {mib / cli:7.1f} MiB/s   throughput vs cp {cli_ratio:4.2f}x")
+    # CPU seconds move less than wall time on a shared machine: the ratio's cause is in these
+    print(f"POST CPU                       controller {statistics.median(server_cpu):.2f} s, client "
+          f"{statistics.median(client_cpu):.2f} s   (load average {os.getloadavg()[0]:.2f})")
     print(f"controller peak RSS            {rss_before:6.1f} MiB before, {rss_after:6.1f} MiB after")
 
 
