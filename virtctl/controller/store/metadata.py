@@ -11,7 +11,7 @@ from typing import Any
 
 from virtctl.controller.schema import Problem, invalid_error
 from virtctl.errors import AlreadyExists, BadRequest, Conflict, NotFound
-from virtctl.model import names
+from virtctl.model import kinds, names
 from virtctl.model.kinds import Kind
 
 # what the apiserver's names.SimpleNameGenerator draws from (no vowels, no look-alikes)
@@ -129,7 +129,8 @@ def for_create(kind: Kind, namespace: str | None, body: Any) -> dict[str, Any]:
         meta.pop(key, None)
     meta["uid"] = str(uuid.uuid4())
     meta["creationTimestamp"] = now()
-    meta["generation"] = 1
+    if tracks_generation(kind):
+        meta["generation"] = 1
     if kind.has_status:
         obj.pop("status", None)         # status is written only through /status
     return obj
@@ -184,6 +185,12 @@ def for_update(kind: Kind, name: str, old: dict[str, Any], body: Any, subresourc
                                                      "Forbidden: no new finalizers can be added if the object "
                                                      "is being deleted, found new finalizers "
                                                      + str(sorted(added)).replace("'", '"'))])
-    if _spec_part(kind, new) != _spec_part(kind, old):
+    if tracks_generation(kind) and _spec_part(kind, new) != _spec_part(kind, old):
         meta["generation"] = int(old_meta.get("generation") or 1) + 1
     return new
+
+
+def tracks_generation(kind: Kind) -> bool:
+    """Custom resources always carry ``metadata.generation``; the core kinds served here do not
+    (their apiserver strategies never set it: a Secret or Service has none)."""
+    return not kinds.is_core(kind)
