@@ -18,7 +18,8 @@ METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 def served_group_versions(api_server) -> set[str]:
     """From the discovery route, not from the code under test."""
     groups = api_server.request("GET", "/apis").json()["groups"]
-    return {f"apis/{v['groupVersion']}" for g in groups for v in g["versions"]}
+    core = api_server.request("GET", "/api").json()["versions"]
+    return {f"apis/{v['groupVersion']}" for g in groups for v in g["versions"]} | {f"api/{v}" for v in core}
 
 
 def get_document(api_server, key: str) -> dict[str, Any]:
@@ -75,7 +76,7 @@ def test_index_lists_every_served_group_version(api_server_session):
 
 @pytest.mark.parametrize("key", ["apis/kubevirt.io/v1", "apis/snapshot.kubevirt.io/v1beta1",
                                  "apis/instancetype.kubevirt.io/v1beta1", "apis/subresources.kubevirt.io/v1",
-                                 "apis/subresources.kubevirt.io/v1alpha3"])
+                                 "apis/subresources.kubevirt.io/v1alpha3", "api/v1", "apis/events.k8s.io/v1"])
 def test_documents_are_openapi_3(api_server_session, key):
     doc = get_document(api_server_session, key)
     assert doc["openapi"].startswith("3.0.") and doc["info"]["title"] and doc["paths"]
@@ -153,7 +154,7 @@ def test_only_routed_paths_are_listed(api_server_session):
 
 
 def test_unknown_document_is_404(api_server_session):
-    for path in ("/openapi/v3/apis/nope.io/v1", "/openapi/v3/apis/kubevirt.io/v9", "/openapi/v3/api/v1"):
+    for path in ("/openapi/v3/apis/nope.io/v1", "/openapi/v3/apis/kubevirt.io/v9", "/openapi/v3/api/v2"):
         r = api_server_session.request("GET", path)
         assert r.status == 404 and r.json()["reason"] == "NotFound", path
 

@@ -1,13 +1,15 @@
-"""OpenAPI 3 documents of the Kubernetes groups served beside KubeVirt's (``events.k8s.io/v1``):
-KubeVirt's swagger does not describe them, so each kind gets its paths tagged with its
-group/version/kind and an open object schema (the server validates, ``fieldValidation`` is
-offered; docs/compatibility.md#core-api)."""
+"""OpenAPI 3 documents of the Kubernetes groups served beside KubeVirt's (``api/v1``,
+``events.k8s.io/v1``): KubeVirt's swagger does not describe them, so each kind gets its paths tagged
+with its group/version/kind and the Kubernetes schemas bundled in ``virtctl.controller.schema``
+(what ``kubectl explain secret`` reads; the server validates, ``fieldValidation`` is offered;
+docs/compatibility.md#core-api)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import virtctl
+from virtctl.controller.schema import kubernetes_openapi
 from virtctl.model import kinds
 
 WRITE = [{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("dryRun", "fieldManager",
@@ -20,14 +22,13 @@ def _schema_name(kind: kinds.Kind) -> str:
 
 def document(group: str, version: str) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {}
+    roots: list[str] = []
     for k in kinds.SERVED_KINDS:
         if k.group != group or k.version != version:
             continue
         gvk = {"group": k.group, "version": k.version, "kind": k.kind}
         ref = {"$ref": f"#/components/schemas/{_schema_name(k)}"}
-        schemas[_schema_name(k)] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
-                                    "x-kubernetes-group-version-kind": [gvk]}
+        roots += [_schema_name(k), _schema_name(k) + "List"]
         body = {"content": {"application/json": {"schema": ref}}}
         ok = {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}}
         collection = k.collection_path("{namespace}" if k.namespaced else None)
@@ -44,4 +45,4 @@ def document(group: str, version: str) -> dict[str, Any]:
                       "responses": ok},
             "delete": {"x-kubernetes-action": "delete", "x-kubernetes-group-version-kind": gvk, "responses": ok}}
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": f"v{virtctl.__version__}"},
-            "paths": paths, "components": {"schemas": schemas}}
+            "paths": paths, "components": {"schemas": kubernetes_openapi.components(roots)}}

@@ -1,5 +1,6 @@
-"""``/openapi/v3`` and ``/openapi/v3/apis/{group}/{version}`` (what ``kubectl explain`` reads), built
-from KubeVirt's swagger document once, on first use.
+"""``/openapi/v3``, ``/openapi/v3/api/v1`` and ``/openapi/v3/apis/{group}/{version}`` (what ``kubectl
+explain`` reads), built once, on first use, from KubeVirt's swagger document and, for the Kubernetes
+kinds, the bundled Kubernetes schemas (core_openapi.py).
 
 Caching follows the apiserver (kube-openapi handler3) so kubectl's HTTP cache keeps the documents:
 the index links each document with ``?hash=<its ETag>``; a request carrying the current hash is
@@ -50,7 +51,7 @@ def _gvks(group: str, version: str) -> dict[str, list[dict[str, str]]]:
 
 
 def group_version_document(group: str, version: str) -> dict[str, Any]:
-    if group == kinds.EVENTS_GROUP:
+    if group in (kinds.CORE, kinds.EVENTS_GROUP):
         return core_openapi.document(group, version)
     paths = openapi_paths.served_paths(group, version)
     gvks = _gvks(group, version)
@@ -65,9 +66,10 @@ def group_version_document(group: str, version: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _build() -> dict[str, Document]:
-    """``apis/{g}/{v}`` -> its document, and ``""`` -> the index."""
-    docs = {f"apis/{g}/{v}": _document(group_version_document(g, v))
-            for g, versions in discovery.group_versions().items() for v in versions}
+    """``api/v1`` and ``apis/{g}/{v}`` -> its document, and ``""`` -> the index."""
+    docs = {"api/v1": _document(group_version_document(kinds.CORE, "v1"))}
+    docs.update({f"apis/{g}/{v}": _document(group_version_document(g, v))
+                 for g, versions in discovery.group_versions().items() for v in versions})
     index = {"paths": {key: {"serverRelativeURL": f"/openapi/v3/{key}?hash={doc.etag}"}
                        for key, doc in docs.items()}}
     docs[""] = _document(index)
