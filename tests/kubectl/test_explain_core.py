@@ -89,3 +89,12 @@ def test_apply_twice_patch_and_validate(kubectl, tmp_path):
     r = kubectl("create", "--validate=true", "-f", str(bad), check=False)
     assert r.returncode == 1 and 'unknown field "bogus"' in r.stderr
     assert kubectl("get", "cm", "cfg2", check=False).returncode == 1
+
+
+def test_explain_cdi_kinds(kubectl):
+    out = kubectl("explain", "dv.spec.source").stdout
+    assert header(out) == ["GROUP:", "cdi.kubevirt.io", "KIND:", "DataVolume", "VERSION:", "v1beta1"]
+    assert "FIELD: source <DataVolumeSource>" in out and "http\t<DataVolumeSourceHTTP>" in out
+    out = kubectl("explain", "cdiconfig").stdout
+    assert header(out) == ["GROUP:", "cdi.kubevirt.io", "KIND:", "CDIConfig", "VERSION:", "v1beta1"]
+    assert "spec\t<Object>" in out

@@ -76,7 +76,8 @@ def test_index_lists_every_served_group_version(api_server_session):
 
 @pytest.mark.parametrize("key", ["apis/kubevirt.io/v1", "apis/snapshot.kubevirt.io/v1beta1",
                                  "apis/instancetype.kubevirt.io/v1beta1", "apis/subresources.kubevirt.io/v1",
-                                 "apis/subresources.kubevirt.io/v1alpha3", "api/v1", "apis/events.k8s.io/v1"])
+                                 "apis/subresources.kubevirt.io/v1alpha3", "api/v1", "apis/events.k8s.io/v1",
+                                 "apis/cdi.kubevirt.io/v1beta1", "apis/upload.cdi.kubevirt.io/v1beta1"])
 def test_documents_are_openapi_3(api_server_session, key):
     doc = get_document(api_server_session, key)
     assert doc["openapi"].startswith("3.0.") and doc["info"]["title"] and doc["paths"]

@@ -1,4 +1,4 @@
-"""/openapi/v3/api/v1 and /openapi/v3/apis/events.k8s.io/v1: the Kubernetes kinds' schemas (what
+"""/openapi/v3/api/v1, /openapi/v3/apis/events.k8s.io/v1 and CDI's groups: the Kubernetes kinds' schemas (what
 ``kubectl explain secret`` reads), checked against the kubernetes Python client's models."""
 
 from __future__ import annotations
@@ -96,3 +96,16 @@ def test_api_v1_caching_like_the_kubevirt_documents(api_server_session):
     assert api_server_session.request("GET", url, headers={"If-None-Match": r.headers["ETag"]}).status == 304
     stale = api_server_session.request("GET", "/openapi/v3/api/v1?hash=0BSOLETE")
     assert stale.status == 301 and stale.headers["Location"] == url
+
+
+def test_cdi_data_volume_spec_comes_from_the_kubevirt_swagger(api_server_session):
+    schemas = get_document(api_server_session, "apis/cdi.kubevirt.io/v1beta1")["components"]["schemas"]
+    dv = schemas["v1beta1.DataVolume"]
+    assert dv["x-kubernetes-group-version-kind"] == [{"group": "cdi.kubevirt.io", "version": "v1beta1",
+                                                      "kind": "DataVolume"}]
+    assert "http" in resolve(schemas, resolve(schemas, dv["properties"]["spec"])["properties"]["source"])[
+        "properties"]
+    assert schemas["v1beta1.CDIConfig"]["properties"]["spec"]["x-kubernetes-preserve-unknown-fields"] is True
+    upload = get_document(api_server_session, "apis/upload.cdi.kubevirt.io/v1beta1")
+    assert list(upload["paths"]) == ["/apis/upload.cdi.kubevirt.io/v1beta1/namespaces/{namespace}/uploadtokenrequests"]
+    assert set(upload["paths"][next(iter(upload["paths"]))]) == {"post"}

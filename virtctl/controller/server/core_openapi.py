@@ -6,7 +6,7 @@ docs/compatibility.md#core-api)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import virtctl
 from virtctl.controller.schema import kubernetes_openapi
@@ -21,22 +21,29 @@ def _schema_name(kind: kinds.Kind) -> str:
 
 
 def document(group: str, version: str) -> dict[str, Any]:
-    paths: dict[str, Any] = {}
-    roots: list[str] = []
-    for k in kinds.SERVED_KINDS:
-        if k.group != group or k.version != version:
-            continue
+    served = [k for k in kinds.SERVED_KINDS if k.group == group and k.version == version]
+    roots = [name for k in served for name in (_schema_name(k), _schema_name(k) + "List")]
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": f"v{virtctl.__version__}"},
+            "paths": paths(served, _schema_name), "components": {"schemas": kubernetes_openapi.components(roots)}}
+
+
+def paths(served: list[kinds.Kind], schema_name: Callable[[kinds.Kind], str]) -> dict[str, Any]:
+    """Each kind's collection and object paths, their bodies referring to ``schema_name(kind)``."""
+    out: dict[str, Any] = {}
+    for k in served:
         gvk = {"group": k.group, "version": k.version, "kind": k.kind}
-        ref = {"$ref": f"#/components/schemas/{_schema_name(k)}"}
-        roots += [_schema_name(k), _schema_name(k) + "List"]
+        ref = {"$ref": f"#/components/schemas/{schema_name(k)}"}
         body = {"content": {"application/json": {"schema": ref}}}
         ok = {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}}
         collection = k.collection_path("{namespace}" if k.namespaced else None)
-        paths[collection] = {
+        out[collection] = {
             "get": {"x-kubernetes-action": "list", "x-kubernetes-group-version-kind": gvk, "responses": ok},
             "post": {"x-kubernetes-action": "post", "x-kubernetes-group-version-kind": gvk, "parameters": WRITE,
                      "requestBody": body, "responses": ok}}
-        paths[collection + "/{name}"] = {
+        if k.verbs and "get" not in k.verbs:
+            del out[collection]["get"]      # create-only (UploadTokenRequest)
+            continue
+        out[collection + "/{name}"] = {
             "get": {"x-kubernetes-action": "get", "x-kubernetes-group-version-kind": gvk, "responses": ok},
             "put": {"x-kubernetes-action": "put", "x-kubernetes-group-version-kind": gvk, "parameters": WRITE,
                     "requestBody": body, "responses": ok},
@@ -44,5 +51,4 @@ def document(group: str, version: str) -> dict[str, Any]:
                       "requestBody": {"content": {"application/merge-patch+json": {"schema": {"type": "object"}}}},
                       "responses": ok},
             "delete": {"x-kubernetes-action": "delete", "x-kubernetes-group-version-kind": gvk, "responses": ok}}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": f"v{virtctl.__version__}"},
-            "paths": paths, "components": {"schemas": kubernetes_openapi.components(roots)}}
+    return out
