@@ -132,7 +132,8 @@ def main() -> None:
     cli_ratio = statistics.median(c / v for c, v in zip(cp_s, cli_s, strict=True))
     print(f"image {mib:.0f} MiB raw, {args.rounds} rounds (medians; ratios: median of same-round ratios)")
     print(f"cp + fsync                     {cp:6.2f} s   {mib / cp:7.1f} MiB/s")
-    print(f"upload POST (TLS, to volume)   {post:6.2f} s   {mib / post:7.1f} MiB/s   throughput vs cp {post_ratio:4.2f}x")
+    print(f"upload POST (TLS, to volume)   {post:6.2f} s   {mib / post:7.1f} MiB/s   "
+          f"throughput vs cp {post_ratio:4.2f}x")
     print(f"virtctl image-upload (whole)   {cli:6.2f} s   {mib / cli:7.1f} MiB/s   throughput vs cp {cli_ratio:4.2f}x")
     # CPU seconds move less than wall time on a shared machine: the ratio's cause is in these
     print(f"POST CPU                       controller {statistics.median(server_cpu):.2f} s, client "
