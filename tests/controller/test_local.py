@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from virtctl.controller import daemon, local
+from virtctl.controller.pki import ensure_pki
 from virtctl.controller.settings import Settings
 from virtctl.errors import ConfigError
 
@@ -37,6 +38,9 @@ def test_serve_in_a_thread_writes_and_removes_runtime(tmp_path):
         assert info["port"] == int(info["url"].rsplit(":", 1)[1]) and Path(info["ca"]).exists()
         assert local.answers(info["url"], info["ca"], settings.token_path.read_text().strip())
         assert not local.answers(info["url"], info["ca"], "wrong-token")
+        # a server whose certificate another CA signed is not ours, whatever it answers
+        other_ca = ensure_pki(tmp_path / "other-pki").ca_cert
+        assert not local.answers(info["url"], str(other_ca), settings.token_path.read_text().strip())
         assert mode(settings.log_path) == 0o600 and mode(settings.state_dir) == 0o700
     finally:
         stop.set()

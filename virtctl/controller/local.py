@@ -4,11 +4,9 @@ and point a kubeconfig context (``virtctl-local``, like kind's ``kind-<name>``) 
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -160,16 +158,14 @@ def _is_ours(pid: int) -> bool:
 
 def answers(url: str, ca_path: Path | str, token: str, timeout: float = 2.0) -> bool:
     """True when ``GET /version`` over TLS with the token returns 200."""
+    # imported here: the controller's HTTP client (urllib3) is not needed to read the runtime file
+    from virtctl.controller.storage import http
+    if not url.startswith("https://") or not ca_path:
+        return False
     try:
-        ctx = ssl.create_default_context(cafile=str(ca_path))
-        host, _, port = url.removeprefix("https://").partition(":")
-        conn = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=timeout)
-        try:
-            conn.request("GET", "/version", headers={"Authorization": f"Bearer {token}"})
-            return conn.getresponse().status == 200
-        finally:
-            conn.close()
-    except (OSError, ValueError, ssl.SSLError, http.client.HTTPException):
+        return http.status_of(url.rstrip("/") + "/version", ca_file=str(ca_path),
+                              headers={"Authorization": f"Bearer {token}"}, timeout=timeout) == 200
+    except http.HTTPFailure:
         return False
 
 

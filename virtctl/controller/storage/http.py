@@ -137,6 +137,21 @@ def pool(verify: bool = True) -> urllib3.PoolManager:
         return manager
 
 
+def status_of(url: str, *, ca_file: str, headers: Mapping[str, str] | None = None,
+              timeout: float = TIMEOUT_S) -> int:
+    """The status of one GET to a TLS server whose certificate ``ca_file`` signed (the local
+    controller's own CA); a connection that fails raises :class:`TransportError`."""
+    manager = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=ca_file)
+    try:
+        resp = manager.request("GET", url, headers={"User-Agent": USER_AGENT, **(headers or {})},
+                               redirect=False, retries=False, timeout=urllib3.Timeout(connect=timeout, read=timeout))
+        return resp.status
+    except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
+        raise transport_error(e, host_of(url)) from e
+    finally:
+        manager.clear()
+
+
 # --- requests ---------------------------------------------------------------------------------
 
 def open_url(method: str, url: str, headers: Mapping[str, str] | None = None, *,
