@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import random
-import ssl
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -292,34 +290,9 @@ class _Bar:
             self.progress.stop()
 
 
-class _TLSContext:
-    """The upload's TLS context made on a thread while the API calls before the upload wait on
-    their sockets (loading the system's roots is most of its cost)."""
-
-    def __init__(self, insecure: bool):
-        self._ctx: ssl.SSLContext | None = None
-        self._error: BaseException | None = None
-        config = current().config()
-
-        def make() -> None:
-            try:
-                self._ctx = transfer.tls_context(config, insecure)
-            except BaseException as e:              # raised by get(), on the CLI's thread
-                self._error = e
-        self._thread = threading.Thread(target=make, name="upload-tls", daemon=True)
-        self._thread.start()
-
-    def get(self) -> ssl.SSLContext:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._ctx is not None
-        return self._ctx
-
-
-def upload(kv: KubeVirtClient, o: Options, namespace: str, base: str, first_token: str,
-           ctx: ssl.SSLContext) -> None:
+def upload(kv: KubeVirtClient, o: Options, namespace: str, base: str, first_token: str) -> None:
     """Go virtctl's uploadData: up to ``--retry`` tries, a new token after a 401 (not on the first try)."""
+    ctx = transfer.tls_context(current().config(), o.insecure)
     path = o.image_path
     length = os.path.getsize(path)
     bar = _Bar(length)
@@ -380,7 +353,6 @@ def run(o: Options, args: list[str]) -> None:
     inv = current()
     kv = inv.client()
     namespace = inv.namespace
-    tls = _TLSContext(o.insecure)
     pvc = _get(kv, kinds.PVC, o.name)
     if pvc is None:
         out(f"PVC {namespace}/{o.name} not found ")
@@ -410,7 +382,7 @@ def run(o: Options, args: list[str]) -> None:
     if "://" not in base:
         base = f"https://{base}"
     out(f"Uploading data to {base}")
-    upload(kv, o, namespace, base, token(kv, o.name, namespace), tls.get())
+    upload(kv, o, namespace, base, token(kv, o.name, namespace))
     out("Uploading data completed successfully, waiting for processing to complete, you can hit ctrl-c without "
         "interrupting the progress")
     try:
