@@ -186,8 +186,11 @@ def test_controllers_sharing_a_host_see_only_their_own_domains():
 def test_two_controllers_run_the_same_namespace_and_name():
     """The libvirt name carries a tag of the controller id: both VMIs `test-ns/<name>` run at once,
     each controller sees its own (uid) and only its own events."""
-    a = LibvirtHost("test:///default", "node01", owner_id="controller-a")
-    b = LibvirtHost("test:///default", "node01", owner_id="controller-b")
+    # ids of this test alone: the test driver is shared by the process, and a late event of another
+    # test's domain with the same controller id would be (rightly) seen as ours
+    id_a, id_b = unique("controller-a"), unique("controller-b")
+    a = LibvirtHost("test:///default", "node01", owner_id=id_a)
+    b = LibvirtHost("test:///default", "node01", owner_id=id_b)
     seen: dict[str, list[DomainEvent]] = {"a": [], "b": []}
     a.on_event(seen["a"].append)
     b.on_event(seen["b"].append)
@@ -201,7 +204,7 @@ def test_two_controllers_run_the_same_namespace_and_name():
         assert a.status(dom_a.name).vmi_uid == vmi_a["metadata"]["uid"]
         assert b.status(dom_b.name).vmi_uid == vmi_b["metadata"]["uid"]
         assert a.libvirt_name(dom_a.name) != b.libvirt_name(dom_b.name)
-        assert a.libvirt_name(dom_a.name) == libvirt_domain_name(dom_a.name, "controller-a")
+        assert a.libvirt_name(dom_a.name) == libvirt_domain_name(dom_a.name, id_a)
         uuid_a = a.conn().lookupByName(a.libvirt_name(dom_a.name)).UUIDString()
         uuid_b = b.conn().lookupByName(b.libvirt_name(dom_b.name)).UUIDString()
         assert uuid_a == dom_a.uuid and uuid_b != uuid_a          # libvirt needs unique UUIDs: b derives its own
