@@ -50,6 +50,9 @@ def test_keep_alive_requests_share_one_socket(api_server):
 
 def test_watch_stream_reads_line_by_line(api_server):
     kv = KubeVirtClient.from_config(resolve(Overrides(kubeconfig=str(api_server.kubeconfig_path))))
+    # the DELETE runs beside the watch; joined before the server is torn down
+    deleter = threading.Thread(target=lambda: api_server.request(
+        "DELETE", "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances/w1"))
     try:
         seen = []
         stream = kv.transport.stream("/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances",
@@ -57,12 +60,13 @@ def test_watch_stream_reads_line_by_line(api_server):
         for line in stream:
             seen.append(json.loads(line))
             if len(seen) == 1:
-                threading.Thread(target=lambda: api_server.request(
-                    "DELETE", "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances/w1")).start()
+                deleter.start()
             if len(seen) == 2:
                 break
     finally:
         kv.close()
+        if deleter.is_alive():
+            deleter.join(timeout=10)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in seen] == [("ADDED", "w1"), ("DELETED", "w1")]
 
 

@@ -166,8 +166,8 @@ def test_event_loop_thread_is_single(host):
 def test_controllers_sharing_a_host_see_only_their_own_domains():
     """Two controllers on one libvirtd (a user's and a test run's) must not adopt or reap each
     other's domains: each host object only lists what it started under its owner id."""
-    mine = LibvirtHost("test:///default", "node01", owner_id="controller-a")
-    theirs = LibvirtHost("test:///default", "node01", owner_id="controller-b")
+    mine = LibvirtHost("test:///default", "node01", owner_id=unique("controller-a"))
+    theirs = LibvirtHost("test:///default", "node01", owner_id=unique("controller-b"))
     try:
         vmi, dom = make_domain(mine, unique("owned"))
         mine.start(dom.to_xml())
@@ -232,12 +232,13 @@ def test_domains_with_the_old_untagged_name_are_adopted():
     from virtctl.controller.virt.domain import Owner
 
     conn = libvirt.open("test:///default")
-    mine = LibvirtHost("test:///default", "node01", owner_id="controller-a")
-    theirs = LibvirtHost("test:///default", "node01", owner_id="controller-b")
+    id_a = unique("controller-a")       # ids of this test alone (the test driver is shared by the process)
+    mine = LibvirtHost("test:///default", "node01", owner_id=id_a)
+    theirs = LibvirtHost("test:///default", "node01", owner_id=unique("controller-b"))
     got: list[DomainEvent] = []
     mine.on_event(got.append)
     vmi, dom = make_domain(mine, unique("legacy"))
-    dom.owner = Owner(dom.owner.namespace, dom.owner.name, dom.owner.uid, "controller-a")
+    dom.owner = Owner(dom.owner.namespace, dom.owner.name, dom.owner.uid, id_a)
     conn.createXML(dom.to_xml(), 0)                     # as an older controller started it
     try:
         assert mine.list_domains()[dom.name].vmi_uid == vmi["metadata"]["uid"]
@@ -253,7 +254,7 @@ def test_domains_with_the_old_untagged_name_are_adopted():
         assert {e.domain for e in got} == {dom.name}
         assert [e.event for e in got if e.event in ("suspended", "stopped")] == ["suspended", "stopped"]
         mine.start(dom.to_xml())                         # started again: under the tagged name
-        assert mine.libvirt_name(dom.name) == libvirt_domain_name(dom.name, "controller-a")
+        assert mine.libvirt_name(dom.name) == libvirt_domain_name(dom.name, id_a)
         assert mine.status(dom.name).state == DomainState.RUNNING
     finally:
         mine.destroy(dom.name)
@@ -279,7 +280,7 @@ def test_unreachable_libvirtd_is_retried_on_use(tmp_path):
 def test_a_uuid_taken_between_the_check_and_the_start_is_replaced():
     """Two controllers starting the same namespace/name at once: the one whose createXML loses the
     race for the UUID takes its own and starts anyway."""
-    a = LibvirtHost("test:///default", "node01", owner_id="controller-a")
+    a = LibvirtHost("test:///default", "node01", owner_id=unique("controller-a"))
     raced: list[bool] = []
 
     class Racing(LibvirtHost):
@@ -290,7 +291,7 @@ def test_a_uuid_taken_between_the_check_and_the_start_is_replaced():
                 a.start(dom_a.to_xml())
             return changed
 
-    b = Racing("test:///default", "node01", owner_id="controller-b")
+    b = Racing("test:///default", "node01", owner_id=unique("controller-b"))
     name = unique("race")
     vmi_a, dom_a = make_domain(a, name)
     vmi_b, dom_b = make_domain(b, name)
