@@ -65,6 +65,7 @@ FAST_COMMAND_LINES = [
     ["get", "vm", "vm1", "-o", "yaml"], ["create", "vm", "--name", "x", "--user", "u", "--ssh-key", "ssh-ed25519 A k"],
     ["version"], ["version", "--client"], ["strat", "vm1"], ["apply", "-f", "{tmp}/vm.json"],
     ["port-forward", "--stdio=true", "vmi/vm1", "22", "23"], ["ssh", "@vmi/vm1"], ["scp", "a", "b"],
+    ["image-upload", "dv", "d1", "--no-create", "--image-path", "{tmp}/vm.json"],
 ]
 
 

@@ -155,6 +155,11 @@ REPEATABLE = [
     ["snapshot", "list", "vm1"], ["snapshot", "list", "a", "b"], ["snapshot", "restore", "ghost"],
     ["snapshot", "delete", "ghost"], ["snapshot", "create"], ["apply"], ["apply", "-f", "/nonexistent.yaml"],
     ["apply", "-f", "-", "--dry-run"], ["apply", "--filename=-"],
+    ["image-upload"], ["image-upload", "dv", "d1"], ["image-upload", "dv", "d1", "--image-path", "/nonexistent"],
+    ["image-upload", "pvc", "d1", "--image-path=/etc/hostname", "--no-create"],
+    ["image-upload", "dv", "d1", "--image-path", "/etc/hostname", "--retry", "x"],
+    ["image-upload", "disk", "d1", "--image-path", "/etc/hostname"], ["image-upload", "dv", "d1", "--datasource"],
+    ["image-upload", "dv", "d1", "--image-path", "/etc/hostname", "--archive-path", "/etc/hostname"],
 ]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from virtctl.cli.commands.image_upload import Options, datavolume_body, parse_args, pvc_body
+from virtctl.cli.ops.image_upload import Options, datavolume_body, parse_args, pvc_body
 from virtctl.errors import VirtctlError
 
 

@@ -92,6 +92,16 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, Flags, bool]] = {
     ("ssh",): (_OPS + "guest", "ssh", {**_SSH, "-c": _s("command"), "--command": _s("command")}, True),
     ("scp",): (_OPS + "guest", "scp", {**_SSH, "-r": _b("recursive"), "--recursive": _b("recursive"),
                                        "--preserve": _b("preserve")}, True),
+    ("image-upload",): (_OPS + "image_upload", "image_upload", {
+        "--insecure": _b("insecure"), "--uploadproxy-url": _s("uploadproxy_url"), "--pvc-name": _s("pvc_name"),
+        "--pvc-size": _s("pvc_size"), "--size": _s("size"), "--storage-class": _s("storage_class"),
+        "--access-mode": _s("access_mode"), "--block-volume": _b("block_volume"), "--volume-mode": _s("volume_mode"),
+        "--image-path": _s("image_path"), "--archive-path": _s("archive_path"), "--no-create": _b("no_create"),
+        "--wait-secs": _s("wait_secs", "300"), "--retry": _s("retry", "5"), "--force-bind": _b("force_bind"),
+        "--datasource": _b("datasource"), "--default-instancetype": _s("default_instancetype"),
+        "--default-instancetype-kind": _s("default_instancetype_kind"),
+        "--default-preference": _s("default_preference"), "--default-preference-kind": _s("default_preference_kind"),
+    }, True),
     ("version",): ("virtctl.cli.version_info", "version", {"--client": _b("client"), "-c": _b("client")}, False),
 }
 

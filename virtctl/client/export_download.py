@@ -5,11 +5,11 @@ manifests (``--manifest``) the same way with an ``Accept`` header (docs/compatib
 
 from __future__ import annotations
 
-import http.client
 import zlib
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from virtctl.client import http11
 from virtctl.client.transport import system_tls_context
 from virtctl.errors import ConnectionFailed, VirtctlError
 
@@ -23,21 +23,19 @@ def download(url: str, token: str, out: BinaryIO, *, cert_pem: str, insecure: bo
     ``bad status: <code> <text>``."""
     parts = urlsplit(url)
     ctx = system_tls_context(cert_pem, insecure)
-    conn = http.client.HTTPSConnection(parts.hostname or "", parts.port or 443, context=ctx, timeout=300,
-                                       blocksize=BLOCK)
+    conn = http11.Connection(parts.hostname or "", parts.port or 443, timeout=300, ssl_context=ctx, bulk_tls=True)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        headers = {TOKEN_HEADER: token}
+        headers = [(TOKEN_HEADER, token)]
         if accept:
-            headers["Accept"] = accept
-        conn.request("GET", path, headers=headers)
-        resp = conn.getresponse()
+            headers.append(("Accept", accept))
+        resp = conn.request("GET", path, headers)
         if resp.status != 200:
             resp.read()
             raise VirtctlError(f"bad status: {resp.status} {resp.reason}")
         gunzip = zlib.decompressobj(31) if decompress else None
         written = 0
-        while chunk := resp.read(BLOCK):
+        while chunk := resp.read_piece(BLOCK):
             if gunzip is not None:
                 try:
                     chunk = gunzip.decompress(chunk)
@@ -52,7 +50,7 @@ def download(url: str, token: str, out: BinaryIO, *, cert_pem: str, insecure: bo
             if not gunzip.eof:
                 raise VirtctlError("unexpected EOF")
         return written
-    except (OSError, http.client.HTTPException) as e:
+    except OSError as e:
         raise ConnectionFailed(f'Get "{url}": {e}') from None
     finally:
         conn.close()

@@ -1,6 +1,8 @@
 """A small HTTP/1.1 client connection over ``socket`` and ``ssl``: what the API transport needs
 (keep-alive requests, Content-Length and chunked bodies, a line-by-line stream for watches, an
-HTTP CONNECT tunnel for proxies) and nothing else.
+HTTP CONNECT tunnel for proxies) and what the bulk transfers need (a request body streamed after its
+head, a response body read in large pieces, TLS done on memory buffers with ``bulk_tls``:
+``streams/tlsbio.py``) and nothing else.
 
 ``http.client`` would do, but importing it (with ``email`` for header parsing) costs more than a
 whole ``virtctl get vm NAME`` request; this module costs nothing beyond ``socket`` and ``ssl``.
@@ -121,29 +123,33 @@ class Response:
             f.readline(MAX_LINE + 1)              # the CRLF after the chunk
         return data
 
-    def _read_piece(self) -> bytes:
+    def read_piece(self, size: int = MAX_LINE) -> bytes:
+        """The next piece of the body, at most ``size`` bytes (a chunk may give less); b"" at its end."""
         if self._done:
             return b""
         if self._chunked:
             return self._read_chunk()
         f = self._conn.rfile
         if self._remaining is None:
-            data = f.read1(MAX_LINE)
+            data = f.read1(size)
             if not data:
                 self._done = True
+                self._finish()
             return data
-        data = f.read1(min(self._remaining, MAX_LINE))
+        data = f.read1(min(self._remaining, size))
         if not data:
             raise RemoteDisconnected(f"connection closed with {self._remaining} bytes of the body unread")
         self._remaining -= len(data)
         self._done = self._remaining == 0
+        if self._done:
+            self._finish()
         return data
 
     def read(self) -> bytes:
         parts = [self._pending]
         self._pending = b""
         while True:
-            piece = self._read_piece()
+            piece = self.read_piece()
             if not piece:
                 break
             parts.append(piece)
@@ -153,7 +159,7 @@ class Response:
     def readline(self) -> bytes:
         """The next line of the body including its newline; b"" at the end."""
         while b"\n" not in self._pending:
-            piece = self._read_piece()
+            piece = self.read_piece()
             if not piece:
                 line, self._pending = self._pending, b""
                 self._finish()
@@ -173,7 +179,7 @@ class Connection:
 
     def __init__(self, host: str, port: int, *, timeout: float | None = None, ssl_context=None,
                  server_hostname: str | None = None, tunnel: tuple[str, int] | None = None,
-                 host_header: str = ""):
+                 host_header: str = "", bulk_tls: bool = False):
         self.host = host
         self.host_header = host_header           # a plain-HTTP proxy is sent the origin's Host
         self.port = port
@@ -181,6 +187,7 @@ class Connection:
         self.ssl_context = ssl_context
         self.server_hostname = server_hostname
         self.tunnel = tunnel
+        self.bulk_tls = bulk_tls
         self.sock: Any = None                    # socket.socket | ssl.SSLSocket once connected
         self.rfile: Any = None                   # its buffered reader
         # what the last request got through: bytes of it written, whether any answer arrived
@@ -211,7 +218,7 @@ class Connection:
                 sock.settimeout(handshake)
                 name = self.server_hostname or (self.tunnel[0] if self.tunnel else self.host)
                 try:
-                    sock = self.ssl_context.wrap_socket(sock, server_hostname=name)
+                    sock = self._wrap(sock, name)
                 except TimeoutError:
                     raise ConnectTimeout("tls", handshake != TLS_HANDSHAKE_TIMEOUT) from None
             sock.settimeout(self.timeout)
@@ -220,6 +227,15 @@ class Connection:
             raise
         self.sock = sock
         self.rfile = io.BufferedReader(_ArmedReader(sock, self.arm))
+
+    def _wrap(self, sock: socket.socket, name: str) -> Any:
+        if not self.bulk_tls:
+            return self.ssl_context.wrap_socket(sock, server_hostname=name)
+        from virtctl.streams.tlsbio import TLSConnection
+
+        conn = TLSConnection(sock, self.ssl_context, server_side=False, server_hostname=name)
+        conn.do_handshake()
+        return conn
 
     def _open_tunnel(self, sock: socket.socket) -> None:
         host, port = self.tunnel  # type: ignore[misc]
@@ -239,6 +255,17 @@ class Connection:
         """Send one request and read the answer's head. ``deadline`` (``time.monotonic()``) bounds
         the whole exchange, body included, as Go's ``Client.Timeout`` does: every read and write
         waits only for what is left of it."""
+        head = self._head(method, target, headers, None if body is None else len(body), deadline)
+        self.write(head + body if body else head)
+        return self.response(method)
+
+    def send_head(self, method: str, target: str, headers: list[tuple[str, str]], length: int) -> None:
+        """Start a request whose ``length`` bytes of body follow through :meth:`write`; then
+        :meth:`response`."""
+        self.write(self._head(method, target, headers, length, None))
+
+    def _head(self, method: str, target: str, headers: list[tuple[str, str]], length: int | None,
+              deadline: float | None) -> bytes:
         self.deadline = deadline
         if self.sock is None:
             self.connect()
@@ -247,15 +274,25 @@ class Connection:
             if "\r" in v or "\n" in v:
                 raise ValueError(f"invalid value for header {k}")
             lines.append(f"{k}: {v}")
-        if body is not None:
-            lines.append(f"Content-Length: {len(body)}")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        assert self.sock is not None and self.rfile is not None
+        if length is not None:
+            lines.append(f"Content-Length: {length}")
         self.sent, self.answered = 0, False
-        data = memoryview(head + body if body else head)
-        while self.sent < len(data):             # counted: "nothing written" makes any request safe to resend
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def write(self, data: Any) -> None:
+        """Bytes of the request (its head, its body)."""
+        assert self.sock is not None
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):                  # counted: "nothing written" makes any request safe to resend
             self.arm()
-            self.sent += self.sock.send(data[self.sent:])
+            n = self.sock.send(view[done:])
+            done += n
+            self.sent += n
+
+    def response(self, method: str) -> Response:
+        """The answer's head (the body is the :class:`Response`'s to read)."""
+        assert self.rfile is not None
         line = self.rfile.readline(MAX_LINE + 1)
         if not line:
             raise RemoteDisconnected("the server closed the connection without answering")
