@@ -2,10 +2,12 @@
 ``status.guestOSInfo`` and ``status.interfaces[]`` (docs/standalone.md, "Reaching the guest").
 
 A poller (one daemon thread) asks the guest agent of every running VMI every few seconds, as
-virt-handler's agent poller does. With an agent: ``AgentConnected=True``, the OS info, and the
-interfaces from the agent matched by MAC (infoSource ``domain, guest-agent``). Without one: no
-``AgentConnected`` condition, and the address QEMU's user-mode DHCP hands out (10.0.2.15) on the
-first NIC (infoSource ``domain``). The status is written only when it changes.
+virt-handler's agent poller does, and at once when libvirt reports that a guest agent connected or
+went away (its agent lifecycle event), so ``AgentConnected`` follows the agent within a moment.
+With an agent: ``AgentConnected=True``, the OS info, and the interfaces from the agent matched by
+MAC (infoSource ``domain, guest-agent``). Without one: no ``AgentConnected`` condition, and the
+address QEMU's user-mode DHCP hands out (10.0.2.15) on the first NIC (infoSource ``domain``). The
+status is written only when it changes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from virtctl.controller.store.protocol import Store
 from virtctl.controller.virt import guest_agent as ga
 from virtctl.controller.virt.domain import parse_live
 from virtctl.controller.virt.hostfwd import GUEST_IP
-from virtctl.controller.virt.hypervisor import Hypervisor, domain_name
+from virtctl.controller.virt.hypervisor import DomainEvent, Hypervisor, domain_name
 from virtctl.errors import VirtctlError
 from virtctl.model import status as st
 from virtctl.model.kinds import VMI
@@ -59,19 +61,31 @@ class GuestStatusPoller:
         self.hosts = list(hosts)
         self.interval = interval
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        for host in self.hosts:
+            host.on_event(self._on_domain_event)
         self._thread = threading.Thread(target=self._run, name="guest-status", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    def _on_domain_event(self, event: DomainEvent) -> None:
+        if event.event == "agent":
+            self._wake.set()                 # look now rather than at the next tick
+
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.poll()
             except Exception:

@@ -36,10 +36,11 @@ class DomainStatus:
 @dataclass(frozen=True)
 class DomainEvent:
     domain: str                  # the controller's domain name (<namespace>_<name>)
-    # started | suspended | resumed | stopped | shutdown | reboot | defined | undefined | device-removed
+    # started | suspended | resumed | stopped | shutdown | reboot | defined | undefined | device-removed | agent
     event: str
     detail: str = ""             # e.g. "booted", "shutdown", "destroyed", "crashed", "migrated", "from-snapshot";
-                                 # the alias of the removed device for device-removed
+                                 # the alias of the removed device for device-removed; connected or
+                                 # disconnected for agent (the guest agent's channel)
 
 
 @dataclass(frozen=True)

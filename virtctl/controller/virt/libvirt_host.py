@@ -199,6 +199,7 @@ class LibvirtHost:
             conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._on_reboot, None),
             conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device_removed,
                                         None),
+            conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE, self._on_agent, None),
         ]
         self._conn = conn
         return conn
@@ -288,6 +289,12 @@ class LibvirtHost:
         domain = self.domain_of(dom.name())
         if domain is not None:
             self._emit(DomainEvent(domain, "device-removed", alias))
+
+    def _on_agent(self, _conn: Any, dom: Any, state: int, _reason: int, _opaque: Any) -> None:
+        domain = self.domain_of(dom.name())
+        if domain is not None:
+            connected = state == libvirt.VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED
+            self._emit(DomainEvent(domain, "agent", "connected" if connected else "disconnected"))
 
     # --- names ---
     def libvirt_name(self, domain: str) -> str:
