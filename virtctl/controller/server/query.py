@@ -9,8 +9,9 @@ import base64
 import binascii
 import builtins
 import json
+import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs
 
 from virtctl.errors import BadRequest, Invalid, status_cause
@@ -64,8 +65,33 @@ def _json_error(data: bytes) -> str:
     return "json: cannot unmarshal into Go value of type storage.continueToken"
 
 
-def check_continue(token: str) -> None:
-    """apiserver storage's DecodeContinue: base64url (no padding) of a ``meta.k8s.io/v1`` JSON token."""
+# the Go types of the continue token's fields (apiserver storage's continueToken)
+_TOKEN_FIELDS = {"v": "string", "rv": "int64", "start": "string"}
+
+
+@dataclass(frozen=True)
+class ContinueToken:
+    """A decoded ``continue``: list the keys from ``start`` on, as of ``rv`` (-1: the latest state)."""
+
+    start: str
+    rv: int
+
+
+def _go_type_error(value: object, field: str, go_type: str) -> str:
+    if isinstance(value, bool):
+        shown = "bool"
+    elif isinstance(value, (int, float)):
+        shown = f"number {json.dumps(value)}"
+    elif isinstance(value, str):
+        shown = "string"
+    else:
+        shown = "array" if isinstance(value, list) else "object"
+    return f"json: cannot unmarshal {shown} into Go struct field continueToken.{field} of type {go_type}"
+
+
+def decode_continue(token: str) -> ContinueToken:
+    """apiserver storage's DecodeContinue: base64url (no padding) of a ``meta.k8s.io/v1`` JSON token
+    whose start key is a clean relative path (docs/standalone.md#api-server-lists)."""
     try:
         data = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
         if "=" in token:
@@ -81,13 +107,31 @@ def check_continue(token: str) -> None:
     if not isinstance(parsed, dict):
         raise BadRequest("invalid continue token: invalid continue key: "
                          "json: cannot unmarshal into Go value of type storage.continueToken")
+    for field, go_type in _TOKEN_FIELDS.items():
+        value = parsed.get(field)
+        fits = value is None or (isinstance(value, str) if go_type == "string" else
+                                 type(value) is int and -INT64_MAX - 1 <= value <= INT64_MAX)
+        if not fits:
+            raise BadRequest(f"invalid continue token: invalid continue key: {_go_type_error(value, field, go_type)}")
     if parsed.get("v") != "meta.k8s.io/v1":
         raise BadRequest(f"invalid continue token: server does not recognize this encoded version "
                          f"{parsed.get('v') or ''}")
     if not parsed.get("rv"):
         raise BadRequest("invalid continue token: invalid start resource version")
-    if not parsed.get("start"):
+    start = parsed.get("start") or ""
+    if not start:
         raise BadRequest("invalid continue token: continue key is empty")
+    key = start if start.startswith("/") else "/" + start
+    if "//" in key or posixpath.normpath(key) != key:
+        # Go's path.Clean would change it ("..", ".", "//", a trailing "/"): a start key stays in its list
+        raise BadRequest(f"invalid continue token: invalid continue key: {_shown(start)}")
+    return ContinueToken(start=key[1:], rv=parsed["rv"])
+
+
+def encode_continue(start: str, rv: int) -> str:
+    """apiserver storage's EncodeContinue: the token a client sends back to list on from ``start``."""
+    data = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(data.encode()).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)
@@ -98,6 +142,7 @@ class ListOptions:
     timeout_seconds: int | None
     limit: int | None
     continue_token: str
+    continued: ContinueToken | None = None       # the decoded ``continue`` of a list
 
 
 class Query:
@@ -138,18 +183,20 @@ class Query:
         """The options of a list or watch, refused as the apiserver refuses them (400)."""
         rv = self.get("resourceVersion") or ""
         token = self.get("continue") or ""
-        options = ListOptions(watch=self.bool("watch"), allow_bookmarks=self.bool("allowWatchBookmarks"),
+        watch = self.bool("watch")
+        options = ListOptions(watch=watch, allow_bookmarks=self.bool("allowWatchBookmarks"),
                               resource_version=rv, timeout_seconds=self.int("timeoutSeconds"),
                               limit=self.int("limit"), continue_token=token)
         match = self.get("resourceVersionMatch") or ""
         if match:
             self._check_match(match, options)
-        if token and not options.watch:
-            check_continue(token)
+        continued = None
+        if token and not watch:
+            continued = decode_continue(token)
             if rv not in ("", "0"):
                 raise BadRequest("specifying resource version is not allowed when using continue")
         parse_resource_version(rv)
-        return options
+        return replace(options, continued=continued)
 
     @staticmethod
     def _check_match(match: str, options: ListOptions) -> None:

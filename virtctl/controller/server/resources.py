@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from virtctl.controller.server import core_admission, core_events, core_protobuf, tables, watchstream
+from virtctl.controller.server import core_admission, core_events, core_protobuf, paging, tables, watchstream
 from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, json_response
 from virtctl.controller.store import patches
 from virtctl.errors import BadRequest, Gone, MethodNotAllowed, NotFound, UnsupportedMediaType
@@ -80,11 +80,15 @@ def _collection(state: ServerState, req: Request, rp: ResourcePath) -> Response 
         options = req.query.list_options()
         if options.watch:
             return _watch(state, req, rp)
-        items, rv = store.list(kind, rp.namespace, req.query.get("labelSelector"), req.query.get("fieldSelector"))
+        page = paging.list_page(store, kind, rp.namespace, options, req.query.get("labelSelector"),
+                                req.query.get("fieldSelector"))
         if tables.wants_table(req.headers.get("Accept")):
-            return json_response(200, tables.table(kind, items, rv, include_object=req.query.get("includeObject")))
+            table = tables.table(kind, page.items, page.resource_version,
+                                 include_object=req.query.get("includeObject"))
+            table["metadata"] = page.list_meta()          # the list's ListMeta, as the apiserver copies it
+            return json_response(200, table)
         return json_response(200, {"apiVersion": kind.api_version, "kind": kind.list_kind,
-                                   "metadata": {"resourceVersion": rv}, "items": items})
+                                   "metadata": page.list_meta(), "items": page.items})
     if req.method == "POST":
         if kind.namespaced and rp.namespace is None:
             raise MethodNotAllowed(f"the server does not allow this method on the requested resource "
