@@ -244,6 +244,13 @@ def test_a_change_after_the_token_key_is_410_with_an_inconsistent_token(five_vms
     assert "continue" not in rest["metadata"]
 
 
+def test_any_negative_token_rv_lists_from_the_current_state(five_vms):
+    current = five_vms.store.resource_version
+    body = get(five_vms, f"{VMS}?limit=1&continue={encode_continue('vm-c', -7)}")
+    assert names(body) == ["vm-c"] and body["metadata"]["resourceVersion"] == current
+    assert token_of(body["metadata"]["continue"])["rv"] == int(current)
+
+
 def test_a_token_from_the_future_is_410(five_vms):
     future = encode_continue("vm-b\x00", int(five_vms.store.resource_version) + 100)
     r = five_vms.request("GET", f"{VMS}?continue={future}")

@@ -17,7 +17,7 @@ from virtctl.controller.store.selectors import Selector
 from virtctl.errors import Gone
 from virtctl.model.kinds import Kind
 
-LATEST = -1          # a token's rv for "the current state" (the inconsistent continue token)
+LATEST = -1          # the rv of the inconsistent continue token: any rv < 0 lists from the current state
 INCONSISTENT_CONTINUE = (
     "The provided continue parameter is too old to display a consistent list result. You can start a new list "
     "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
@@ -67,11 +67,11 @@ def object_key(obj: Object, namespaced_list: bool) -> str:
 def paginate(items: list[Object], resource_version: str, *, limit: int | None, start: str = "",
              namespaced_list: bool = False, filtered: bool = False, token_rv: int | None = None) -> Page:
     """One page of ``items`` (already filtered): keys from ``start`` on, at most ``limit`` of them
-    (none or <= 0: all). ``token_rv`` is the resourceVersion a continued list reads at (-1: now)."""
+    (none or <= 0: all). ``token_rv`` is the resourceVersion a continued list reads at (< 0: now)."""
     keyed = sorted(((object_key(o, namespaced_list), o) for o in items), key=lambda pair: pair[0])
     if start:
         keyed = [pair for pair in keyed if pair[0] >= start]
-    rv = resource_version if token_rv is None or token_rv == LATEST else str(token_rv)
+    rv = resource_version if token_rv is None or token_rv < 0 else str(token_rv)
     if limit is None or limit <= 0 or len(keyed) <= limit:
         return Page([o for _, o in keyed], rv)
     chunk = keyed[:limit]
@@ -86,7 +86,7 @@ def list_page(store: Store, kind: Kind, namespace: str | None, options: ListOpti
     namespaced_list = kind.namespaced and namespace is None
     filtered = not Selector(label_selector, field_selector, kind).empty
     token = options.continued
-    if token is not None and token.rv != LATEST and _changed_since(store, kind, namespace, token, namespaced_list, rv):
+    if token is not None and token.rv > 0 and _changed_since(store, kind, namespace, token, namespaced_list, rv):
         raise ContinueExpired(token.start)
     return paginate(items, rv, limit=options.limit, start=token.start if token else "",
                     namespaced_list=namespaced_list, filtered=filtered, token_rv=token.rv if token else None)
