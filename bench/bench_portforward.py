@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 import yaml  # noqa: E402
 
 from tests.controller.storage.registry_fixture import LocalRegistry, registry_binary  # noqa: E402
-from tests.e2e.test_standalone import VIRTCTL, Standalone, _tar, libvirt_name  # noqa: E402
+from tests.e2e.standalone_env import VIRTCTL, Standalone, libvirt_name, tar_layer  # noqa: E402
 
 PORT = 9000
 SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
@@ -128,7 +128,7 @@ def main() -> None:
         env = Standalone(root / "ctl")
         env.run("local", "up", timeout=60)
         try:
-            layer = _tar({"boot/vmlinuz": (guest / "vmlinuz").read_bytes(),
+            layer = tar_layer({"boot/vmlinuz": (guest / "vmlinuz").read_bytes(),
                           "boot/initramfs.cpio.gz": (guest / "initramfs.cpio.gz").read_bytes()})
             registry.push_image("virtctl-test/kernel-boot", "bench", [layer])
             key = root / "id"

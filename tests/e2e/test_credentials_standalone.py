@@ -7,16 +7,14 @@ logs in with it. On the running VM a second key lands in the same Secret and rea
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.test_standalone import Standalone, push_kernel_image, stop, wait_until
+from tests.e2e.standalone_env import Standalone, kernel_vm, push_kernel_image, running_controller, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -26,12 +24,7 @@ SSH_OPTS = ["-t", "-o StrictHostKeyChecking=no", "-t", "-o UserKnownHostsFile=/d
 
 @pytest.fixture(scope="module")
 def env(libvirt_host, tmp_path_factory):
-    if shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
-        pytest.skip("OpenSSH client not installed (scripts/setup.sh installs openssh-client)")
-    e = Standalone(tmp_path_factory.mktemp("credentials"))
-    e.run("local", "up", timeout=60)
-    yield e
-    stop(e, libvirt_host.uri)
+    yield from running_controller(libvirt_host, tmp_path_factory, "credentials", tools=("ssh", "ssh-keygen"))
 
 
 @pytest.fixture(scope="module")
@@ -48,27 +41,15 @@ def ssh(env: Standalone, vm: str, key: Path, command: str) -> subprocess.Complet
     return env.run("ssh", f"root@vm/{vm}", "-i", str(key), *SSH_OPTS, "-c", command, check=False, timeout=120)
 
 
-def apply_vm(env: Standalone, tmp_path: Path, name: str, image: str, run_strategy: str, **template_spec) -> None:
+def apply_vm(env: Standalone, name: str, image: str, run_strategy: str, **template_spec) -> None:
     """``virtctl apply`` of a kernel-boot VM of the test guest (``template_spec``: more of its spec)."""
-    manifest = {
-        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-        "spec": {"runStrategy": run_strategy, "template": {"spec": {
-            "terminationGracePeriodSeconds": 2, **template_spec,
-            "domain": {"memory": {"guest": "256Mi"},
-                       "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
-                                                   "container": {"image": image, "kernelPath": "/boot/vmlinuz",
-                                                                 "initrdPath": "/boot/initramfs.cpio.gz"}}},
-                       "devices": {}},
-        }}},
-    }
-    path = tmp_path / "vm.yaml"
-    path.write_text(yaml.safe_dump(manifest))
-    env.run("apply", "-f", str(path))
+    env.apply(kernel_vm(name, image, run_strategy=run_strategy, **template_spec))
+
 
 def test_add_ssh_key_lets_virtctl_ssh_in(env, image, tmp_path, libvirt_host):
     name = f"cred-{uuid.uuid4().hex[:6]}"
     key1, key2 = keypair(tmp_path, "one"), keypair(tmp_path, "two")
-    apply_vm(env, tmp_path, name, image, "Halted")
+    apply_vm(env, name, image, "Halted")
 
     # refusals as Go virtctl words them
     r = env.run("credentials", "add-ssh-key", name, "--user", "root", check=False)
@@ -144,7 +125,7 @@ def test_set_password_goes_through_the_guest_agent(env, image, tmp_path):
     secret = f"{name}-pw"
     subprocess.run(["kubectl", "create", "secret", "generic", secret, "--from-literal=root=first-pw"], env=env.env,
                    check=True, capture_output=True, timeout=60)
-    apply_vm(env, tmp_path, name, image, "Always",
+    apply_vm(env, name, image, "Always",
              accessCredentials=[{"userPassword": {"source": {"secret": {"secretName": secret}},
                                                   "propagationMethod": {"qemuGuestAgent": {}}}}])
     env.wait_log(name, "GUEST-BOOT-OK", timeout=240)

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.test_standalone import VIRTCTL, Standalone, libvirt_name, push_kernel_image, stop
+from tests.e2e.standalone_env import VIRTCTL, Standalone, kernel_vm, libvirt_name, push_kernel_image, running_controller
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -41,12 +41,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def env(libvirt_host, tmp_path_factory):
-    if shutil.which("ssh") is None or shutil.which("scp") is None:
-        pytest.skip("OpenSSH client not installed (scripts/setup.sh installs openssh-client)")
-    e = Standalone(tmp_path_factory.mktemp("guest-access"))
-    e.run("local", "up", timeout=60)
-    yield e
-    stop(e, libvirt_host.uri)
+    yield from running_controller(libvirt_host, tmp_path_factory, "guest-access", tools=("ssh", "scp"))
 
 
 @pytest.fixture(scope="module")
@@ -62,24 +57,9 @@ def vm(env, key, guest, local_registry) -> str:  # noqa: F811
     env.image = image
     name = f"ga-{uuid.uuid4().hex[:6]}"
     pub = key.with_suffix(".pub").read_text().strip()
-    manifest = {
-        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-        "spec": {"runStrategy": "Always", "template": {"spec": {
-            "terminationGracePeriodSeconds": 5,
-            "domain": {
-                "memory": {"guest": "256Mi"},
-                "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
-                                            "container": {"image": image, "kernelPath": "/boot/vmlinuz",
-                                                          "initrdPath": "/boot/initramfs.cpio.gz"}}},
-                "devices": {"disks": [{"name": "cloudinit", "disk": {"bus": "virtio"}}]},
-            },
-            "volumes": [{"name": "cloudinit", "cloudInitNoCloud": {
-                "userData": f"#!/bin/sh\nmkdir -p /root/.ssh\necho '{pub}' > /root/.ssh/authorized_keys\n"}}],
-        }}},
-    }
-    path = Path(env.state_dir).parent / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(manifest))
-    env.run("apply", "-f", str(path))
+    user_data = f"#!/bin/sh\nmkdir -p /root/.ssh\necho '{pub}' > /root/.ssh/authorized_keys\n"
+    env.apply(kernel_vm(name, image, grace=5, devices={"disks": [{"name": "cloudinit", "disk": {"bus": "virtio"}}]},
+                        volumes=[{"name": "cloudinit", "cloudInitNoCloud": {"userData": user_data}}]))
     env.wait_log(name, "GUEST-BOOT-OK", timeout=180)
     return name
 
@@ -90,24 +70,10 @@ def a_is_address(arg: str) -> bool:
 
 def ported_vm(env: Standalone, image: str, name: str, port: int, run_strategy: str = "Always") -> None:
     """A VM whose interface declares ``ports: [{port}]`` (forwarded from 127.0.0.1:<port> at start)."""
-    manifest = {
-        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-        "spec": {"runStrategy": run_strategy, "template": {"spec": {
-            "terminationGracePeriodSeconds": 5,
-            "domain": {
-                "memory": {"guest": "192Mi"},
-                "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
-                                            "container": {"image": image, "kernelPath": "/boot/vmlinuz",
-                                                          "initrdPath": "/boot/initramfs.cpio.gz"}}},
-                "devices": {"interfaces": [{"name": "default", "masquerade": {},
-                                            "ports": [{"name": "http", "port": port}]}]},
-            },
-            "networks": [{"name": "default", "pod": {}}],
-        }}},
-    }
-    path = Path(env.state_dir).parent / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(manifest))
-    env.run("apply", "-f", str(path))
+    env.apply(kernel_vm(name, image, run_strategy=run_strategy, memory="192Mi", grace=5,
+                        devices={"interfaces": [{"name": "default", "masquerade": {},
+                                                 "ports": [{"name": "http", "port": port}]}]},
+                        networks=[{"name": "default", "pod": {}}]))
 
 
 class Forward:

@@ -10,33 +10,28 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import signal
 import socket
 import ssl
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.test_standalone import VIRTCTL, Standalone, push_kernel_image, stop
+from tests.e2e.standalone_env import KUBECTL, VIRTCTL, Standalone, kernel_vm, push_kernel_image, running_controller
+from tests.e2e.standalone_env import kubectl as shared_kubectl
+from tests.e2e.standalone_env import wait_until as shared_wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.30")
 MiB = 1 << 20
 
 
 @pytest.fixture(scope="module")
 def env(libvirt_host, tmp_path_factory):
-    e = Standalone(tmp_path_factory.mktemp("upload"))
-    e.run("local", "up", timeout=60)
-    yield e
-    stop(e, libvirt_host.uri)
+    yield from running_controller(libvirt_host, tmp_path_factory, "upload")
 
 
 @pytest.fixture(scope="module")
@@ -45,22 +40,11 @@ def image(guest, local_registry) -> str:  # noqa: F811
 
 
 def kubectl(env: Standalone, *args: str) -> str:
-    if not os.access(KUBECTL, os.X_OK):
-        pytest.skip(f"{KUBECTL} is not installed")
-    r = subprocess.run([str(KUBECTL), *args], env=env.env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, f"kubectl {' '.join(args)} → {r.returncode}\n{r.stdout}\n{r.stderr}"
-    return r.stdout
+    return shared_kubectl(env, *args).stdout
 
 
 def wait_until(fn, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return shared_wait_until(fn, timeout, what, every=0.5)
 
 
 def raw_disk(path: Path, marker: str, size: int = 2 * MiB) -> Path:
@@ -113,25 +97,13 @@ def test_uploaded_raw_and_qcow2_images_are_read_by_a_vm(env, image, tmp_path):
 
     name = f"reader-{sfx}"
     script = ("#!/bin/sh\nfor d in /dev/vda /dev/vdb; do echo \"READ $d $(head -c 15 $d)\"; done > /dev/ttyS0\n")
-    manifest = {
-        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-        "spec": {"runStrategy": "Always", "template": {"spec": {
-            "terminationGracePeriodSeconds": 2,
-            "domain": {"memory": {"guest": "192Mi"},
-                       "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
-                                                   "container": {"image": image, "kernelPath": "/boot/vmlinuz",
-                                                                 "initrdPath": "/boot/initramfs.cpio.gz"}}},
-                       "devices": {"disks": [{"name": "a", "disk": {"bus": "virtio"}},
-                                             {"name": "b", "disk": {"bus": "virtio"}},
-                                             {"name": "ci", "disk": {"bus": "virtio"}}]}},
-            "volumes": [{"name": "a", "dataVolume": {"name": dv}},
-                        {"name": "b", "persistentVolumeClaim": {"claimName": pvc}},
-                        {"name": "ci", "cloudInitNoCloud": {"userData": script}}],
-        }}},
-    }
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(manifest))
-    env.run("apply", "-f", str(path))
+    env.apply(kernel_vm(name, image, memory="192Mi",
+                        devices={"disks": [{"name": "a", "disk": {"bus": "virtio"}},
+                                           {"name": "b", "disk": {"bus": "virtio"}},
+                                           {"name": "ci", "disk": {"bus": "virtio"}}]},
+                        volumes=[{"name": "a", "dataVolume": {"name": dv}},
+                                 {"name": "b", "persistentVolumeClaim": {"claimName": pvc}},
+                                 {"name": "ci", "cloudInitNoCloud": {"userData": script}}]))
     log = env.wait_log(name, f"READ /dev/vdb {qcow_mark}", timeout=240)
     assert f"READ /dev/vda {raw_mark}" in log, log[-2000:]
 

@@ -11,10 +11,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.test_standalone import Standalone, kubectl, push_kernel_image, stop, wait_until
+from tests.e2e.standalone_env import Standalone, kernel_vm, kubectl, push_kernel_image, running_controller, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -22,10 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 @pytest.fixture(scope="module")
 def env(libvirt_host, tmp_path_factory):
-    e = Standalone(tmp_path_factory.mktemp("secrets"))
-    e.run("local", "up", timeout=60)
-    yield e
-    stop(e, libvirt_host.uri)
+    yield from running_controller(libvirt_host, tmp_path_factory, "secrets")
 
 
 @pytest.fixture(scope="module")
@@ -43,24 +39,8 @@ def secret_vm(env: Standalone, image: str, name: str, user_data_secret: str, vol
         # first in the disk order: the guest mounts the first non-cidata disk at /mnt/data
         disks.insert(0, {"name": "cfg", "disk": {"bus": "virtio"}})
         volumes.append({"name": "cfg", **config_volume})
-    manifest = {
-        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-        "spec": {"runStrategy": "Always", "template": {"metadata": {"labels": {"tier": "web"}}, "spec": {
-            "accessCredentials": credentials or [],
-            "terminationGracePeriodSeconds": 2,
-            "domain": {
-                "memory": {"guest": "192Mi"},
-                "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
-                                            "container": {"image": image, "kernelPath": "/boot/vmlinuz",
-                                                          "initrdPath": "/boot/initramfs.cpio.gz"}}},
-                "devices": {"disks": disks},
-            },
-            "volumes": volumes,
-        }}},
-    }
-    path = Path(env.state_dir).parent / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(manifest))
-    env.run("apply", "-f", str(path))
+    env.apply(kernel_vm(name, image, memory="192Mi", labels={"tier": "web"}, devices={"disks": disks},
+                        accessCredentials=credentials or [], volumes=volumes))
 
 
 def user_data_secret(env: Standalone, tmp: Path, name: str, script: str, key: str = "userdata") -> None:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.test_standalone import Standalone, kubectl, push_kernel_image, stop, wait_until
+from tests.e2e.standalone_env import Standalone, kernel_vm, kubectl, push_kernel_image, running_controller, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -25,10 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 @pytest.fixture(scope="module")
 def env(libvirt_host, tmp_path_factory):
-    e = Standalone(tmp_path_factory.mktemp("services"))
-    e.run("local", "up", timeout=60)
-    yield e
-    stop(e, libvirt_host.uri)
+    yield from running_controller(libvirt_host, tmp_path_factory, "services")
 
 
 @pytest.fixture(scope="module")
@@ -37,22 +34,7 @@ def image(guest, local_registry) -> str:  # noqa: F811
 
 
 def web_vm(env: Standalone, image: str, name: str, app: str) -> None:
-    manifest = {
-        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-        "spec": {"runStrategy": "Always", "template": {"metadata": {"labels": {"app": app}}, "spec": {
-            "terminationGracePeriodSeconds": 2,
-            "domain": {
-                "memory": {"guest": "192Mi"},
-                "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
-                                            "container": {"image": image, "kernelPath": "/boot/vmlinuz",
-                                                          "initrdPath": "/boot/initramfs.cpio.gz"}}},
-                "devices": {},
-            },
-        }}},
-    }
-    path = Path(env.state_dir).parent / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(manifest))
-    env.run("apply", "-f", str(path))
+    env.apply(kernel_vm(name, image, memory="192Mi", labels={"app": app}))
 
 
 def http_get(port: int) -> str | None:
