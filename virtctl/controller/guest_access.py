@@ -134,12 +134,16 @@ def _established(fw: hostfwd.HostForwards, domain: str, sock: socket.socket, hos
     return False
 
 
+def refused_text(protocol: str, port: int) -> str:
+    """Go's net.Dial error for a guest port nothing listens on."""
+    return f"dial {protocol} {hostfwd.GUEST_IP}:{port}: connect: connection refused"
+
+
 def dial(host: Hypervisor, domain: str, port: int, protocol: str) -> Tunnel:
     fw = hostfwd.forwards_of(host)
     netdev = netdev_of(host, domain)
     fwd = fw.add(domain, netdev, protocol, port)
-    refused = errors.InternalError(f"Internal error occurred: dial {protocol} {hostfwd.GUEST_IP}:{port}: "
-                                   f"connect: connection refused")
+    refused = errors.InternalError(f"Internal error occurred: {refused_text(protocol, port)}")
     if protocol == "udp":
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         udp.connect((hostfwd.LOOPBACK, fwd.host_port))

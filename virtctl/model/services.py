@@ -85,18 +85,28 @@ def publications(service: dict[str, Any], vmi: dict[str, Any]) -> list[Publicati
         node_port = p.get("nodePort")
         if protocol not in ("TCP", "UDP") or not isinstance(node_port, int) or not node_port:
             continue
-        target = p.get("targetPort")
-        if target in (None, "", 0):
-            guest: int | None = p.get("port")
-        elif isinstance(target, int):
-            guest = target
-        elif isinstance(target, str) and target.isdigit():
-            guest = int(target)
-        else:
-            guest = _named_port(vmi, str(target), protocol)
-        if isinstance(guest, int) and 0 < guest < 65536:
+        guest = guest_port(p, vmi)
+        if guest is not None:
             out.append(Publication(protocol.lower(), node_port, guest))
     return out
+
+
+def guest_port(port: dict[str, Any], vmi: dict[str, Any]) -> int | None:
+    """The guest port one Service port (``spec.ports[]``) reaches on ``vmi``: its ``targetPort`` (a
+    number, or a name the VMI declares), else its ``port``; None when it does not resolve."""
+    protocol = str(port.get("protocol") or "TCP")
+    target = port.get("targetPort")
+    if target in (None, "", 0):
+        guest: int | None = port.get("port")
+    elif isinstance(target, int):
+        guest = target
+    elif isinstance(target, str) and target.isdigit():
+        guest = int(target)
+    else:
+        guest = _named_port(vmi, str(target), protocol)
+    if isinstance(guest, int) and not isinstance(guest, bool) and 0 < guest < 65536:
+        return guest
+    return None
 
 
 # ---------------------------------------------------------------- virtctl expose

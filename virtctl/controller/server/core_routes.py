@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 
-from virtctl.controller.server import discovery, resources
+from virtctl.controller.server import discovery, resources, service_proxy
 from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, json_response
 from virtctl.errors import BadRequest, MethodNotAllowed, NotFound
 from virtctl.model import kinds
@@ -27,6 +27,8 @@ def route(state: ServerState, req: Request, parts: list[str]) -> Response | Stre
         return json_response(200, listing)
     if len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "finalize":
         return _finalize(state, req, rest[1])
+    if len(rest) >= 5 and rest[0] == "namespaces" and rest[2] == "services" and rest[4] == "proxy":
+        return service_proxy.handle(state, req, rest[1], rest[3])
     rp = resources.parse([kinds.CORE, "v1", *rest])
     if rp is None and len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "status":
         rp = resources.ResourcePath(kinds.NAMESPACE, None, rest[1], "status")
