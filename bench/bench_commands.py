@@ -16,29 +16,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bytecode import compile_package  # noqa: E402
+from embedded import embedded_api, find_kubectl, virtctl_program  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
 ONLY = os.environ.get("BENCH_ONLY", "")          # run only the commands whose virtctl words contain this
-KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")      # where tests/kubectl finds its kubectl builds
-
-
-def find_kubectl() -> str | None:
-    for candidate in (os.environ.get("BENCH_KUBECTL", ""), str(KUBECTL_DIR / "kubectl.1.30"),
-                      shutil.which("kubectl") or ""):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 def medians_ms(a: list[str], b: list[str], env: dict[str, str]) -> tuple[float, int, float, int, float]:
@@ -54,7 +43,7 @@ def medians_ms(a: list[str], b: list[str], env: dict[str, str]) -> tuple[float, 
             r = subprocess.run(cmd, capture_output=True, env=env)
             samples[i].append((time.perf_counter() - t) * 1000)
             codes[i] = r.returncode
-    ratio = statistics.median(x / y for x, y in zip(*samples))
+    ratio = statistics.median(x / y for x, y in zip(*samples, strict=True))
     return statistics.median(samples[0]), codes[0], statistics.median(samples[1]), codes[1], ratio
 
 
@@ -136,29 +125,17 @@ def write_files(state: Path, virtctl: str, env: dict[str, str]) -> dict[str, str
 
 def main() -> None:
     compile_package()
-    from virtctl.controller import daemon
-    from virtctl.controller.local import write_context
-    from virtctl.controller.settings import Settings
-
     kubectl = find_kubectl()
     if kubectl is None:
         print("no kubectl found (BENCH_KUBECTL, /usr/lib/google-cloud-sdk/bin/kubectl.1.30, PATH): nothing to "
               "compare with")
         return
-    state = Path(tempfile.mkdtemp(prefix="bench-commands-"))
-    settings = Settings(state_dir=state)
-    ready, stop, urls = threading.Event(), threading.Event(), []
-    t = threading.Thread(target=daemon.serve, args=(settings,), daemon=True,
-                         kwargs={"ready": lambda url: (urls.append(url), ready.set()), "stop": stop,
-                                 "controllers": False})
-    t.start()
-    if not ready.wait(30):
-        raise SystemExit("the embedded server did not start")
-    kubeconfig = state / "kubeconfig"
-    write_context(kubeconfig, server=urls[0], ca_pem=(settings.pki_dir / "ca.crt").read_bytes(),
-                  token=settings.token_path.read_text().strip())
-    env = dict(os.environ, KUBECONFIG=str(kubeconfig), HOME=str(state))
-    virtctl = shutil.which("virtctl", path=str(Path(sys.executable).parent)) or "virtctl"
+    with embedded_api("bench-commands-", controllers=False) as (state, env):
+        run(kubectl, state, env)
+
+
+def run(kubectl: str, state: Path, env: dict[str, str]) -> None:
+    virtctl = virtctl_program()
     files = write_files(state, virtctl, env)
     running = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
     paused = {"phase": "Running", "conditions": [{"type": "Paused", "status": "True"}]}
@@ -169,24 +146,20 @@ def main() -> None:
         r = subprocess.run([kubectl, *argv], capture_output=True, text=True, env=env)
         if r.returncode != 0:
             raise SystemExit(f"kubectl {' '.join(argv)} failed: {r.stderr.strip()}")
-    try:
-        rows = []
-        worst = 0.0
-        print(f"{'virtctl command':<52} {'ms':>6}  {'kubectl equivalent':<58} {'ms':>6}  ratio  rc")
-        for ours, theirs in cases(files):
-            if ONLY not in " ".join(ours):
-                continue
-            v_ms, v_rc, k_ms, k_rc, ratio = medians_ms([virtctl, *ours], [kubectl, *theirs], env)
-            worst = max(worst, ratio)
-            shown = " ".join(theirs).replace(str(state) + "/", "")
-            rows.append(ratio)
-            print(f"{' '.join(ours).replace(str(state) + '/', ''):<52} {v_ms:6.1f}  {shown[:58]:<58} {k_ms:6.1f}"
-                  f"  {ratio:4.2f}x {v_rc}/{k_rc}")
-        print(f"median ratio {statistics.median(rows):.2f}x, worst {worst:.2f}x (target <= 1.0x), "
-              f"{RUNS} runs each, kubectl {kubectl}")
-    finally:
-        stop.set()
-        t.join(10)
+    rows = []
+    worst = 0.0
+    print(f"{'virtctl command':<52} {'ms':>6}  {'kubectl equivalent':<58} {'ms':>6}  ratio  rc")
+    for ours, theirs in cases(files):
+        if ONLY not in " ".join(ours):
+            continue
+        v_ms, v_rc, k_ms, k_rc, ratio = medians_ms([virtctl, *ours], [kubectl, *theirs], env)
+        worst = max(worst, ratio)
+        shown = " ".join(theirs).replace(str(state) + "/", "")
+        rows.append(ratio)
+        print(f"{' '.join(ours).replace(str(state) + '/', ''):<52} {v_ms:6.1f}  {shown[:58]:<58} {k_ms:6.1f}"
+              f"  {ratio:4.2f}x {v_rc}/{k_rc}")
+    print(f"median ratio {statistics.median(rows):.2f}x, worst {worst:.2f}x (target <= 1.0x), "
+          f"{RUNS} runs each, kubectl {kubectl}")
 
 
 if __name__ == "__main__":

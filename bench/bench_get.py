@@ -4,19 +4,15 @@ started here with virtctl.controller.daemon in a thread). Prints medians and the
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
-import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
 from bytecode import compile_package
+from embedded import embedded_api, find_kubectl, virtctl_program
 
 RUNS = int(os.environ.get("BENCH_RUNS", "21"))
-KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.30"
 
 
 def median_ms(cmd: list[str], env: dict[str, str]) -> float:
@@ -33,41 +29,24 @@ def median_ms(cmd: list[str], env: dict[str, str]) -> float:
 
 def main() -> None:
     compile_package()
-    from virtctl.controller import daemon
-    from virtctl.controller.local import write_context
-    from virtctl.controller.settings import Settings
+    with embedded_api("bench-get-") as (_state, env):
+        run(env)
 
-    state = Path(tempfile.mkdtemp(prefix="bench-get-"))
-    settings = Settings(state_dir=state)
-    ready = threading.Event()
-    stop = threading.Event()
-    urls: list[str] = []
-    t = threading.Thread(target=daemon.serve, args=(settings,),
-                         kwargs={"ready": lambda url: (urls.append(url), ready.set()), "stop": stop}, daemon=True)
-    t.start()
-    if not ready.wait(30):
-        raise SystemExit("the embedded server did not start")
-    kubeconfig = state / "kubeconfig"
-    write_context(kubeconfig, server=urls[0], ca_pem=(settings.pki_dir / "ca.crt").read_bytes(),
-                  token=settings.token_path.read_text().strip())
-    env = dict(os.environ, KUBECONFIG=str(kubeconfig), HOME=str(state))
-    virtctl = shutil.which("virtctl", path=str(Path(sys.executable).parent)) or "virtctl"
+
+def run(env: dict[str, str]) -> None:
+    virtctl, kubectl = virtctl_program(), find_kubectl()
     manifest = subprocess.run([virtctl, "create", "vm", "--name", "bench", "--run-strategy", "Halted"],
                               capture_output=True, text=True, env=env).stdout
     applied = subprocess.run([virtctl, "apply", "-f", "-"], input=manifest, text=True, env=env,
                              capture_output=True)
     if applied.returncode != 0:
         raise SystemExit(f"virtctl apply failed: {applied.stderr.strip()}")
-    try:
-        ours = median_ms([virtctl, "get", "vm", "bench"], env)
-        print(f"virtctl get vm bench        {ours:7.1f} ms")
-        if Path(KUBECTL).exists():
-            theirs = median_ms([KUBECTL, "get", "vm", "bench"], env)
-            print(f"kubectl.1.30 get vm bench   {theirs:7.1f} ms")
-            print(f"ratio virtctl/kubectl       {ours / theirs:7.2f}x (target <= 1.0x)")
-    finally:
-        stop.set()
-        t.join(10)
+    ours = median_ms([virtctl, "get", "vm", "bench"], env)
+    print(f"virtctl get vm bench        {ours:7.1f} ms")
+    if kubectl is not None:
+        theirs = median_ms([kubectl, "get", "vm", "bench"], env)
+        print(f"kubectl get vm bench        {theirs:7.1f} ms")
+        print(f"ratio virtctl/kubectl       {ours / theirs:7.2f}x (target <= 1.0x)")
 
 
 if __name__ == "__main__":
