@@ -20,7 +20,7 @@ VIRTLOGD_PIDFILES=${VIRTCTL_VIRTLOGD_PIDFILES:-"$VIRTLOGD_PID /run/virtlogd.pid"
 VIRTLOGD_SOCK=${VIRTCTL_VIRTLOGD_SOCK:-/run/libvirt/virtlogd-sock}
 LIBVIRTD_LOG=/var/log/libvirt/libvirtd.log
 READY_TIMEOUT=60
-PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils libvirt-dev pkg-config gcc"
+PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils ovmf libvirt-dev pkg-config gcc"
 
 say() { echo "setup-libvirt: $*"; }
 die() { echo "setup-libvirt: ERROR: $*" >&2; exit 1; }
