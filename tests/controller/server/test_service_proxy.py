@@ -21,6 +21,7 @@ from tests.conftest import _start_server, _stop_server
 from virtctl import errors
 from virtctl.controller.pki import ensure_pki
 from virtctl.controller.server import service_proxy as sp
+from virtctl.controller.server import upgrade_stream
 from virtctl.controller.virt.libvirt_host import LibvirtHost
 from virtctl.model.kinds import SERVICE, VMI
 
@@ -141,6 +142,21 @@ def test_response_headers_and_location_rewrite():
     assert rw(prepend + "/already", prepend, "10.0.2.15:80", "h:1") == prepend + "/already"
 
 
+def test_upgrade_decisions():
+    assert sp.is_upgrade_request(["Upgrade"]) and sp.is_upgrade_request(["keep-alive, upgrade"])
+    assert not sp.is_upgrade_request(["keep-alive"]) and not sp.is_upgrade_request([])
+    head = upgrade_stream.request_head("GET", "/ws?a=1", [("Host", "h"), ("Authorization", "Bearer t"),
+                                                          ("Connection", "Upgrade"), ("Upgrade", "websocket"),
+                                                          ("X-Forwarded-For", "10.0.0.1")], "127.0.0.1", 0)
+    assert head == (b"GET /ws?a=1 HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                    b"X-Forwarded-For: 10.0.0.1, 127.0.0.1\r\n\r\n")
+    assert upgrade_stream.answer_status(b"HTTP/1.1 101 Switching Protocols\r\n\r\n") == 101
+    with pytest.raises(ValueError):
+        upgrade_stream.answer_status(b"SSH-2.0-dropbear\r\n\r\n")
+    assert upgrade_stream.body_left(b"HTTP/1.1 403 F\r\nContent-Length: 6\r\n\r\nden") == 3
+    assert upgrade_stream.body_left(b"HTTP/1.1 403 F\r\n\r\n") is None
+
+
 def test_reach_errors_in_gos_words():
     assert sp.reach_error(TimeoutError()) == "net/http: timeout awaiting response headers"
     assert sp.reach_error(http.client.RemoteDisconnected("x")) == "EOF"
@@ -186,6 +202,22 @@ class _GuestHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if self.path.startswith("/upgrade") and self.headers.get("Upgrade"):
+            if self.path.startswith("/upgrade-refused"):
+                self.send_response(403)
+                self.send_header("Content-Length", "6")
+                self.end_headers()
+                self.wfile.write(b"denied")
+                return
+            self.send_response(101)
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Upgrade", self.headers["Upgrade"])
+            self.end_headers()
+            self.wfile.flush()
+            self.close_connection = True
+            while data := self.connection.recv(4096):      # the upgraded protocol: an upper-casing echo
+                self.connection.sendall(data.upper())
+            return
         if self.path.startswith("/hang-up"):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -206,7 +238,7 @@ class _GuestHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
+def env(tmp_path, monkeypatch, no_traceback_logged):
     host = LibvirtHost("test:///default", "node01", owner_id=f"svcproxy-{uuid.uuid4().hex}")
     api, handles = _start_server(tmp_path / "state", hosts=[host])
     guest = Guest()
@@ -359,3 +391,67 @@ def test_a_guest_that_cannot_be_dialled_is_503(env):
     body = r.json()
     assert r.status == 503 and body["reason"] == "ServiceUnavailable"
     assert body["message"].startswith("error trying to reach service: ")
+
+
+def _raw_request(api: Any, path: str, extra: str) -> ssl.SSLSocket:
+    sock = api.ssl_context().wrap_socket(socket.create_connection(("127.0.0.1", api.port), timeout=10),
+                                         server_hostname="127.0.0.1")
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {api.token}\r\n{extra}\r\n"
+                 .encode())
+    return sock
+
+
+def _read_head(sock: ssl.SSLSocket) -> tuple[bytes, bytes]:
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(4096)
+        assert data, buf
+        buf += data
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def test_an_upgrade_is_joined_to_the_guest(env):
+    api, guest, dialled, to_local, mp = env
+    mp.setattr(sp, "connect_guest", to_local)
+    _web(api)
+    sock = _raw_request(api, f"{PROXY}/web/proxy/upgrade?x=1", "Connection: Upgrade\r\nUpgrade: echo-proto\r\n")
+    head, rest = _read_head(sock)
+    assert head.startswith(b"HTTP/1.1 101 ") and b"Upgrade: echo-proto" in head and rest == b""
+    seen = guest.seen[-1]
+    assert seen["path"] == "/upgrade?x=1" and seen["headers"]["Upgrade"] == "echo-proto"
+    assert "Authorization" not in seen["headers"] and seen["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    for word in (b"hello", b"more bytes"):
+        sock.sendall(word)
+        got = b""
+        while len(got) < len(word):
+            got += sock.recv(4096)
+        assert got == word.upper()
+    sock.close()
+
+
+def test_upgrade_refusals(env):
+    api, guest, dialled, to_local, mp = env
+    mp.setattr(sp, "connect_guest", to_local)
+    _web(api)
+    upgrade = "Connection: Upgrade\r\nUpgrade: echo-proto\r\n"
+    # the guest's error answer is passed on, and the connection ends
+    sock = _raw_request(api, f"{PROXY}/web/proxy/upgrade-refused", upgrade)
+    head, rest = _read_head(sock)
+    while data := sock.recv(4096):
+        rest += data
+    assert head.startswith(b"HTTP/1.1 403 ") and rest == b"denied"
+    sock.close()
+    # an answer that is neither 101 nor an error: kube's 500
+    sock = _raw_request(api, f"{PROXY}/web/proxy/plain", upgrade)
+    head, rest = _read_head(sock)
+    assert head.startswith(b"HTTP/1.1 500 ")
+    assert b"invalid upgrade response: status code 200" in rest
+    sock.close()
+
+
+def test_an_upgrade_to_a_guest_that_cannot_be_dialled(env):
+    api, guest, dialled, to_local, mp = env
+    _web(api)
+    r = api.request("GET", f"{PROXY}/web/proxy/", headers={"Connection": "Upgrade", "Upgrade": "websocket"})
+    assert r.status == 500 and r.json()["message"].startswith("error dialing backend: ")

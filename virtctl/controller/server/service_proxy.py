@@ -19,6 +19,9 @@ HEAD and OPTIONS, proxied as kube-apiserver proxies it to one endpoint of the Se
   added; the answer comes back with its status, headers (hop-by-hop and CORS headers dropped, a
   same-host ``Location`` rewritten under the proxy path) and body, streamed in bounded chunks. An
   empty path on GET/HEAD is kube's 301 to the path with ``/`` added.
+* An upgrade request (``Connection: Upgrade``: websockets, SPDY) is joined to the guest by
+  :mod:`upgrade_stream`; a guest that cannot be dialled is then kube's 500 ``error dialing backend:
+  …``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from virtctl import errors
 from virtctl.controller import guest_access
+from virtctl.controller.server import upgrade_stream
 from virtctl.controller.server.messages import Request, ServerState, Streaming
 from virtctl.controller.streams import find_host
 from virtctl.controller.subresource import ActionContext
@@ -159,6 +163,11 @@ def backend_target(sub: str, raw_query: str) -> str:
     return f"{target}?{raw_query}" if raw_query else target
 
 
+def is_upgrade_request(connection_values: Sequence[str]) -> bool:
+    """apimachinery's httpstream.IsUpgradeRequest: a ``Connection`` header mentions upgrade."""
+    return any("upgrade" in v.lower() for v in connection_values)
+
+
 def _connection_tokens(headers: Sequence[tuple[str, str]]) -> set[str]:
     return {t.strip().lower() for k, v in headers if k.lower() == "connection" for t in v.split(",") if t.strip()}
 
@@ -241,6 +250,22 @@ class Backend:
     close: Callable[[], None]
 
 
+class Unreachable(Exception):
+    """The guest's port could not be dialled; the text is Go's dial error."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+
+def unreachable(text: str, upgrade: bool) -> errors.APIError:
+    """kube's answer for a guest that cannot be reached: the proxy transport's 503, or for an
+    upgrade request the dial error as a plain (500) error."""
+    if upgrade:
+        return errors.APIError(f"error dialing backend: {text}", code=500, reason="")
+    return errors.ServiceUnavailable(f"error trying to reach service: {text}")
+
+
 def connect_guest(state: ServerState, vmi: dict[str, Any], port: int) -> Backend:
     """A TCP connection to ``port`` in ``vmi``'s guest, as port-forward makes it."""
     meta = vmi.get("metadata") or {}
@@ -250,10 +275,9 @@ def connect_guest(state: ServerState, vmi: dict[str, Any], port: int) -> Backend
         tunnel = guest_access.dial(find_host(ctx, vmi), domain_name(ns, name), port, "tcp")
     except errors.InternalError as e:
         refused = guest_access.refused_text("tcp", port)
-        text = refused if e.message.endswith(refused) else e.message
-        raise errors.ServiceUnavailable(f"error trying to reach service: {text}") from None
+        raise Unreachable(refused if e.message.endswith(refused) else e.message) from None
     except errors.VirtctlError as e:
-        raise errors.ServiceUnavailable(f"error trying to reach service: {e.message}") from None
+        raise Unreachable(e.message) from None
     return Backend(tunnel.sock, tunnel.close)
 
 
@@ -266,7 +290,7 @@ def _tls(backend: Backend) -> Backend:
         wrapped = ctx.wrap_socket(backend.sock)
     except (OSError, ssl.SSLError) as e:
         backend.close()
-        raise errors.ServiceUnavailable(f"error trying to reach service: {reach_error(e)}") from None
+        raise Unreachable(reach_error(e)) from None
     raw_close = backend.close
 
     def close() -> None:
@@ -305,11 +329,18 @@ def handle(state: ServerState, req: Request, namespace: str, service_id: str) ->
     vmis = state.store.list(kinds.VMI, namespace)[0]
     vmi, guest = random.choice(endpoints(service, vmis, name, port, service_id))
     sub = subpath(req.path)
-    if not sub and req.method == "GET":           # GET and HEAD: kube's redirect to the path with "/"
+    upgrade = is_upgrade_request(req.headers.get_all("Connection") or [])
+    if not sub and req.method == "GET" and not upgrade:     # GET and HEAD: kube's redirect to the path with "/"
         return Streaming(lambda handler: _redirect(handler, req.path))
-    backend = connect_guest(state, vmi, guest)
-    if scheme == "https":
-        backend = _tls(backend)
+    try:
+        backend = connect_guest(state, vmi, guest)
+        if scheme == "https":
+            backend = _tls(backend)
+    except Unreachable as e:
+        raise unreachable(e.text, upgrade) from None
+    if upgrade:
+        return Streaming(lambda handler: upgrade_stream.run(handler, req, backend.sock, backend.close,
+                                                            backend_target(sub, urlsplit(handler.path).query)))
     return Streaming(lambda handler: _exchange(handler, req, backend, guest, sub))
 
 
