@@ -1,52 +1,39 @@
 """The core ``services/proxy`` subresource in standalone mode with a real controller process, real
 QEMU and real kubectl: ``kubectl get --raw /api/v1/namespaces/default/services/<svc>:<port>/proxy/``
-returns the page of the guest's httpd (a ClusterIP Service, by port number and by port name); a
-target port nothing listens on and a stopped guest are kube-apiserver's 503s."""
+returns the page of the guest's httpd (a ClusterIP Service, by port number and by port name), as do
+the kubernetes Python client and ``kubectl proxy``; a target port nothing listens on and a stopped
+guest are kube-apiserver's 503s."""
 
 from __future__ import annotations
 
+import subprocess
+import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.test_standalone import Standalone, kubectl, push_kernel_image, stop, wait_until
+from tests.e2e.standalone_env import (
+    KUBECTL,
+    Standalone,
+    kernel_vm,
+    kubectl,
+    push_kernel_image,
+    running_controller,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
 def env(libvirt_host, tmp_path_factory):
-    e = Standalone(tmp_path_factory.mktemp("svcproxy"))
-    e.run("local", "up", timeout=60)
-    yield e
-    stop(e, libvirt_host.uri)
+    yield from running_controller(libvirt_host, tmp_path_factory, "svcproxy")
 
 
 @pytest.fixture(scope="module")
 def image(guest, local_registry) -> str:  # noqa: F811
     return push_kernel_image(guest, local_registry, "svcproxy")
-
-
-def web_vm(env: Standalone, image: str, name: str) -> None:
-    manifest = {
-        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-        "spec": {"runStrategy": "Always", "template": {"metadata": {"labels": {"app": name}}, "spec": {
-            "terminationGracePeriodSeconds": 2,
-            "domain": {
-                "memory": {"guest": "192Mi"},
-                "firmware": {"kernelBoot": {"kernelArgs": "console=ttyS0 panic=-1 quiet",
-                                            "container": {"image": image, "kernelPath": "/boot/vmlinuz",
-                                                          "initrdPath": "/boot/initramfs.cpio.gz"}}},
-                "devices": {},
-            },
-        }}},
-    }
-    path = Path(env.state_dir).parent / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(manifest))
-    env.run("apply", "-f", str(path))
 
 
 def raw(env: Standalone, path: str):
@@ -55,7 +42,7 @@ def raw(env: Standalone, path: str):
 
 def test_kubectl_get_raw_through_the_service_proxy(env, image):
     name = f"sp-{uuid.uuid4().hex[:6]}"
-    web_vm(env, image, name)
+    env.apply(kernel_vm(name, image, memory="192Mi", labels={"app": name}))
     env.wait_log(name, "GUEST-BOOT-OK", timeout=240)
     # `kubectl create service clusterip` selects app=<name>; its port is named "8080-80"
     kubectl(env, "create", "service", "clusterip", name, "--tcp", "8080:80", "--tcp", "8081:81")
@@ -65,6 +52,27 @@ def test_kubectl_get_raw_through_the_service_proxy(env, image):
     assert r.stdout == "GUEST-HTTP-OK\n"
     r = raw(env, f"{base}:8080-80/proxy/index.html")
     assert (r.returncode, r.stdout) == (0, "GUEST-HTTP-OK\n")
+
+    # the kubernetes Python client's connect_*_service_proxy_with_path
+    from kubernetes import client as kclient
+    from kubernetes import config as kconfig
+    core = kclient.CoreV1Api(kconfig.new_client_from_config(config_file=env.env["KUBECONFIG"]))
+    assert core.connect_get_namespaced_service_proxy_with_path(f"{name}:8080", "default", "index.html") == \
+        "GUEST-HTTP-OK\n"
+
+    # `kubectl proxy` and a browser-like client: the path without "/" is redirected to the one with it
+    proxy = subprocess.Popen([str(KUBECTL), "proxy", "--port=0"], env=env.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        line = proxy.stdout.readline() if proxy.stdout else ""
+        assert line.startswith("Starting to serve on 127.0.0.1:"), line
+        port = int(line.rsplit(":", 1)[1])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{base}:8080/proxy", timeout=30) as page:
+            assert page.read() == b"GUEST-HTTP-OK\n"
+            assert page.geturl().endswith(f"{base}:8080/proxy/")
+    finally:
+        proxy.kill()
+        proxy.wait(10)
 
     # kube-apiserver's errors: nothing listens on the guest's port 81; no such Service port
     r = raw(env, f"{base}:8081/proxy/")
