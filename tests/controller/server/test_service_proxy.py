@@ -6,6 +6,7 @@ replaced by a connection to that server."""
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import http.server
 import json
@@ -113,6 +114,9 @@ def test_subpath_and_backend_target():
     assert sp.backend_target("/a//b/", "") == "/a/b/"
     assert sp.backend_target("/a b/ü(x)", "q=%20") == "/a%20b/%C3%BC%28x%29?q=%20"
     assert sp.backend_target("/x:y@z;p=1,2$&+", "") == "/x:y@z;p=1,2$&+"
+    assert sp.path_prepend(base + "/a b/", "/a b/") == base
+    assert sp.path_prepend(base + "/", "/") == base
+    assert sp.path_prepend(base + "/a//b", "/a//b") == base + "/a//b"      # not the guest's path: kept whole
 
 
 def test_request_headers_drop_hop_by_hop_and_authorization():
@@ -131,7 +135,7 @@ def test_response_headers_and_location_rewrite():
     got = sp.response_headers(
         [("Content-Type", "text/plain"), ("Content-Length", "5"), ("Connection", "close"), ("Set-Cookie", "a=1"),
          ("Set-Cookie", "b=2"), ("Access-Control-Allow-Origin", "*"), ("Location", "/login?next=/")],
-        prepend=prepend, backend_host="10.0.2.15:80", request_host="127.0.0.1:6443")
+        lambda url: sp.rewrite_location(url, prepend, "10.0.2.15:80", "127.0.0.1:6443"))
     assert got == [("Content-Type", "text/plain"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"),
                    ("Location", prepend + "/login?next=/")]
     rw = sp.rewrite_location
@@ -217,6 +221,16 @@ class _GuestHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             while data := self.connection.recv(4096):      # the upgraded protocol: an upper-casing echo
                 self.connection.sendall(data.upper())
+            return
+        if self.path.startswith("/page"):
+            page = gzip.compress(b'<html><a href="/docs/">d</a><a href="http://10.0.2.15:8080/abs">a</a>'
+                                 b'<a href="rel">r</a></html>')
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
             return
         if self.path.startswith("/hang-up"):
             self.close_connection = True
@@ -455,3 +469,14 @@ def test_an_upgrade_to_a_guest_that_cannot_be_dialled(env):
     _web(api)
     r = api.request("GET", f"{PROXY}/web/proxy/", headers={"Connection": "Upgrade", "Upgrade": "websocket"})
     assert r.status == 500 and r.json()["message"].startswith("error dialing backend: ")
+
+
+def test_links_in_an_html_page_stay_under_the_proxy_path(env):
+    api, guest, dialled, to_local, mp = env
+    mp.setattr(sp, "connect_guest", to_local)
+    _web(api)
+    r = api.request("GET", f"{PROXY}/web:80/proxy/page", headers={"Accept-Encoding": "gzip"})
+    assert r.status == 200 and r.headers["Content-Encoding"] == "gzip" and r.headers["Content-Length"] is None
+    assert gzip.decompress(r.body).decode() == (
+        f'<html><a href="{PROXY}/web:80/proxy/docs/">d</a><a href="{PROXY}/web:80/proxy/abs">a</a>'
+        '<a href="rel">r</a></html>')

@@ -17,8 +17,9 @@ HEAD and OPTIONS, proxied as kube-apiserver proxies it to one endpoint of the Se
 * The request goes on with its path (kube's leading/trailing-slash rules) and raw query, the
   hop-by-hop headers and ``Authorization`` dropped, ``X-Forwarded-For`` and ``X-Forwarded-Uri``
   added; the answer comes back with its status, headers (hop-by-hop and CORS headers dropped, a
-  same-host ``Location`` rewritten under the proxy path) and body, streamed in bounded chunks. An
-  empty path on GET/HEAD is kube's 301 to the path with ``/`` added.
+  same-host ``Location`` rewritten under the proxy path) and body, streamed in bounded chunks (an
+  HTML page's links rewritten by :mod:`html_links`). An empty path on GET/HEAD is kube's 301 to
+  the path with ``/`` added.
 * An upgrade request (``Connection: Upgrade``: websockets, SPDY) is joined to the guest by
   :mod:`upgrade_stream`; a guest that cannot be dialled is then kube's 500 ``error dialing backend:
   …``.
@@ -32,6 +33,7 @@ import random
 import re
 import socket
 import ssl
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from posixpath import normpath
@@ -40,7 +42,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from virtctl import errors
 from virtctl.controller import guest_access
-from virtctl.controller.server import upgrade_stream
+from virtctl.controller.server import html_links, upgrade_stream
 from virtctl.controller.server.messages import Request, ServerState, Streaming
 from virtctl.controller.streams import find_host
 from virtctl.controller.subresource import ActionContext
@@ -151,16 +153,30 @@ def subpath(path: str) -> str:
     return p
 
 
-def backend_target(sub: str, raw_query: str) -> str:
-    """The request target sent to the guest: the subpath cleaned as Go's path.Join does (trailing
-    slash kept), escaped as Go escapes a URL path, and the raw query as it came."""
+def clean_path(sub: str) -> str:
+    """The subpath cleaned as Go's path.Join does, its trailing slash kept (the guest's path)."""
     cleaned = normpath(sub) if sub else ""
     if cleaned.startswith("//"):
         cleaned = "/" + cleaned.lstrip("/")
     if sub.endswith("/") and not cleaned.endswith("/"):
         cleaned += "/"
-    target = quote(cleaned, safe="/$&+,:;=@") or "/"
+    return cleaned
+
+
+def backend_target(sub: str, raw_query: str) -> str:
+    """The request target sent to the guest: the cleaned subpath escaped as Go escapes a URL path,
+    and the raw query as it came."""
+    target = quote(clean_path(sub), safe="/$&+,:;=@") or "/"
     return f"{target}?{raw_query}" if raw_query else target
+
+
+def path_prepend(request_path: str, sub: str) -> str:
+    """What goes before a guest's absolute path to reach it through the proxy: the (decoded)
+    request path without the guest's path at its end."""
+    suffix = clean_path(sub)
+    if request_path.endswith("/") and not suffix.endswith("/"):
+        suffix += "/"
+    return request_path[:-len(suffix)] if suffix and request_path.endswith(suffix) else request_path
 
 
 def is_upgrade_request(connection_values: Sequence[str]) -> bool:
@@ -209,8 +225,7 @@ def rewrite_location(location: str, prepend: str, backend_host: str, request_hos
     return urlunsplit((scheme, netloc, path, url.query, url.fragment))
 
 
-def response_headers(headers: Sequence[tuple[str, str]], *, prepend: str, backend_host: str,
-                     request_host: str) -> list[tuple[str, str]]:
+def response_headers(headers: Sequence[tuple[str, str]], rewrite: Callable[[str], str]) -> list[tuple[str, str]]:
     """The guest's answer headers as the client gets them: hop-by-hop and CORS headers dropped
     (framing is the server's own), ``Location`` rewritten."""
     drop = set(HOP_BY_HOP) | _connection_tokens(headers) | set(CORS) | {"content-length"}
@@ -219,7 +234,7 @@ def response_headers(headers: Sequence[tuple[str, str]], *, prepend: str, backen
         if k.lower() in drop:
             continue
         if k.lower() == "location":
-            v = rewrite_location(v, prepend, backend_host, request_host)
+            v = rewrite(v)
         out.append((k, v))
     return out
 
@@ -374,13 +389,21 @@ def _exchange(handler: Any, req: Request, backend: Backend, port: int, sub: str)
 
 
 def _relay(handler: Any, req: Request, resp: http.client.HTTPResponse, method: str, port: int, sub: str) -> None:
-    raw_path = urlsplit(handler.path).path
-    prepend = raw_path[:len(raw_path) - len(sub)] if sub and raw_path.endswith(sub) else raw_path.rstrip("/")
-    headers = response_headers(resp.getheaders(), prepend=prepend, backend_host=f"{hostfwd.GUEST_IP}:{port}",
-                               request_host=req.headers.get("Host") or "")
+    prepend, guest_host, client_host = path_prepend(req.path, sub), f"{hostfwd.GUEST_IP}:{port}", \
+        req.headers.get("Host") or ""
+
+    def rewrite(url: str) -> str:
+        return rewrite_location(url, prepend, guest_host, client_host)
+
+    headers = response_headers(resp.getheaders(), rewrite)
     code = resp.status
     bodyless = method == "HEAD" or code in (204, 304) or 100 <= code < 200
     length = resp.getheader("Content-Length") if not resp.chunked else None
+    links: html_links.BodyRewriter | None = None
+    if not bodyless and resp.getheader("Location") is None and \
+            html_links.is_rewritten(resp.getheader("Content-Type") or "", resp.getheader("Content-Encoding") or ""):
+        links = html_links.BodyRewriter(resp.getheader("Content-Encoding") or "", rewrite)
+        length = None                            # the rewritten body has a length of its own
     chunked = False
     if bodyless:
         if method == "HEAD" and length is not None:
@@ -396,13 +419,11 @@ def _relay(handler: Any, req: Request, resp: http.client.HTTPResponse, method: s
     if bodyless:
         return
     try:
-        while True:
-            data = resp.read1(CHUNK)
-            if not data:
-                break
-            handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
-            handler.wfile.flush()
-    except (TimeoutError, http.client.HTTPException, ssl.SSLError, ConnectionResetError) as e:
+        while data := resp.read1(CHUNK):
+            _write_body(handler, links.feed(data) if links is not None else data, chunked)
+        if links is not None:
+            _write_body(handler, links.close(), chunked)
+    except (TimeoutError, http.client.HTTPException, ssl.SSLError, ConnectionResetError, zlib.error) as e:
         log.info("service proxy: the guest's answer broke off: %s", reach_error(e))
         handler.close_connection = True          # the client sees a body cut short, as from Go's proxy
         return
@@ -410,6 +431,12 @@ def _relay(handler: Any, req: Request, resp: http.client.HTTPResponse, method: s
         handler.close_connection = True          # shorter than announced
     if chunked:
         handler.wfile.write(b"0\r\n\r\n")
+        handler.wfile.flush()
+
+
+def _write_body(handler: Any, data: bytes, chunked: bool) -> None:
+    if data:                                     # (an empty chunk would end a chunked body)
+        handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
         handler.wfile.flush()
 
 
