@@ -347,16 +347,23 @@ def handle(state: ServerState, req: Request, namespace: str, service_id: str) ->
     upgrade = is_upgrade_request(req.headers.get_all("Connection") or [])
     if not sub and req.method == "GET" and not upgrade:     # GET and HEAD: kube's redirect to the path with "/"
         return Streaming(lambda handler: _redirect(handler, req.path))
+    return Streaming(lambda handler: _serve(handler, state, req, vmi, guest, scheme == "https", sub, upgrade))
+
+
+def _serve(handler: Any, state: ServerState, req: Request, vmi: dict[str, Any], port: int, tls: bool, sub: str,
+           upgrade: bool) -> None:
+    """Dial the guest (once the server took the stream on: nothing is left open when it refused
+    it), then relay; an error raised before the answer starts is sent as a Status."""
     try:
-        backend = connect_guest(state, vmi, guest)
-        if scheme == "https":
+        backend = connect_guest(state, vmi, port)
+        if tls:
             backend = _tls(backend)
     except Unreachable as e:
         raise unreachable(e.text, upgrade) from None
     if upgrade:
-        return Streaming(lambda handler: upgrade_stream.run(handler, req, backend.sock, backend.close,
-                                                            backend_target(sub, urlsplit(handler.path).query)))
-    return Streaming(lambda handler: _exchange(handler, req, backend, guest, sub))
+        upgrade_stream.run(handler, req, backend.sock, backend.close, backend_target(sub, urlsplit(handler.path).query))
+    else:
+        _exchange(handler, req, backend, port, sub)
 
 
 def _redirect(handler: Any, path: str) -> None:
