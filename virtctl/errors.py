@@ -73,6 +73,8 @@ class APIError(VirtctlError):
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": self.message, "reason": self.reason, "code": self.code,
         }
+        if not self.reason:
+            del body["reason"]             # metav1.Status omits an empty reason (omitempty)
         if self.details:
             body["details"] = self.details
         return body

@@ -46,3 +46,12 @@ def test_storage_and_cloud_init_refusals_use_kubernetes_keys():
 def test_schema_problems_use_the_same_keys():
     e = invalid_error(kinds.VM, "vm1", [Problem("spec.running", "FieldValueInvalid", "Invalid value: 1")])
     assert set(only_cause(e)) == KEYS
+
+
+def test_a_status_without_a_reason_leaves_the_field_out():
+    """metav1.Status's ``reason`` is omitempty: an error answered without one (the service proxy's
+    500s) has no ``reason`` key, while the typed errors keep theirs."""
+    from virtctl.errors import APIError, BadRequest
+
+    assert "reason" not in APIError("error dialing backend: EOF", code=500, reason="").to_status()
+    assert BadRequest("x").to_status()["reason"] == "BadRequest"
