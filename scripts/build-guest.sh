@@ -5,7 +5,7 @@
 #   OUT_DIR/kernel-package     "<package> <version>" the two files were built from (the cache key)
 #
 # What the guest does at boot (console on ttyS0):
-#   1. loads virtio-pci/-blk/-scsi, sr_mod, isofs and the ACPI power button (+ busybox acpid, so
+#   1. loads virtio-pci/-blk/-scsi, sd_mod, sr_mod, isofs and the ACPI power button (+ busybox acpid, so
 #      ACPI shutdown/reboot from libvirt work);
 #   2. NoCloud: if a filesystem labelled "cidata" exists (an ISO 9660 image on a virtio disk or a
 #      virtio-scsi cdrom; found by reading the ISO volume label), mounts it on /mnt/cidata, runs its user-data when it starts with "#!",
@@ -27,7 +27,7 @@
 set -eu
 OUT_DIR=${1:?usage: build-guest.sh OUT_DIR}
 KFLAVOUR=${KFLAVOUR:-cloud-amd64}
-MODULES="virtio_pci virtio_blk virtio_scsi sr_mod isofs button evdev virtio_net virtio_console"
+MODULES="virtio_pci virtio_blk virtio_scsi sd_mod sr_mod isofs button evdev virtio_net virtio_console"
 # user-space programs (and the library packages their shared libraries come from)
 PROGRAMS="dropbear-bin openssh-sftp-server qemu-guest-agent netcat-traditional"
 LIBPKGS="libc6 libcrypt1 libtomcrypt1 libtommath1 zlib1g libglib2.0-0 libnuma1 libudev1 liburing2 \

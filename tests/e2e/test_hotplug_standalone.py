@@ -1,8 +1,8 @@
 """Volume hot-plug in standalone mode, end to end: the real CLI against a real controller process
 and real QEMU. A DataVolume uploaded with a marker is added to a running guest (virtio), which sees
 a new /dev/vdX and reads the marker; the disk is still there after a VM restart (the VM's template
-kept it); removevolume takes it out of the running guest. A scsi hotplug lands in the domain on the
-virtio-scsi controller. Bad input (a volume already attached, a missing one, the VM's own boot
+kept it); removevolume takes it out of the running guest. A scsi hotplug lands on the domain's
+virtio-scsi controller and the guest reads it as /dev/sdX until it is removed. Bad input (a volume already attached, a missing one, the VM's own boot
 disk) gets virt-api's message and changes nothing."""
 
 from __future__ import annotations
@@ -100,7 +100,9 @@ def test_addvolume_removevolume_on_a_running_guest(standalone, kernel_image, tmp
         xml = conn.lookupByName(libvirt_name(standalone, f"default_{name}")).XMLDesc(0)
     finally:
         conn.close()
-    assert f'<target dev=\'{status[scsi_dv]["target"]}\' bus=\'scsi\'/>' in xml
+    sdev = status[scsi_dv]["target"]
+    assert f"<target dev='{sdev}' bus='scsi'/>" in xml
+    assert "SCSI" in read(standalone, name, sdev, "SCSI")          # the guest found it on its virtio-scsi bus
 
     # bad input: nothing changes
     r = standalone.run("addvolume", name, f"--volume-name={dv}", check=False)
@@ -135,6 +137,10 @@ def test_addvolume_removevolume_on_a_running_guest(standalone, kernel_image, tmp
     wait_status(standalone, name, lambda s: dv not in s, "the virtio disk to go")
     assert "No such file or directory" in read(standalone, name, dev, marker)
     assert all(v.get("name") != dv for v in standalone.obj("vm", name)["spec"]["template"]["spec"]["volumes"])
+
+    standalone.run("removevolume", name, f"--volume-name={scsi_dv}")
+    wait_status(standalone, name, lambda s: scsi_dv not in s, "the scsi disk to go")
+    assert "No such file or directory" in read(standalone, name, sdev, "SCSI")
 
     standalone.run("stop", name, "--wait", "--timeout", "2m")
     standalone.run("delete", "vm", name)
