@@ -8,7 +8,7 @@ import hashlib
 from typing import Any
 
 import virtctl
-from virtctl.controller.server import core_discovery
+from virtctl.controller.server import auth_reviews, core_discovery
 from virtctl.controller.server.subresource_routes import SUBRESOURCES
 from virtctl.controller.subresource import SubresourceTable
 from virtctl.model import kinds
@@ -62,6 +62,7 @@ def group_versions() -> dict[str, list[str]]:
         if k.version not in out[k.group]:
             out[k.group].append(k.version)
     out[kinds.SUBRESOURCES] = ["v1", "v1alpha3"]
+    out.update(auth_reviews.group_versions())
     return out
 
 
@@ -84,6 +85,8 @@ def _hash(text: str) -> str:
 def resource_list(group: str, version: str) -> dict[str, Any] | None:
     if group == kinds.SUBRESOURCES:
         return subresource_list(SUBRESOURCES, version) if version in SUBRESOURCE_VERSIONS else None
+    if group in auth_reviews.GROUPS:
+        return auth_reviews.resource_list(group, version)
     resources: list[dict[str, Any]] = []
     for k in kinds.SERVED_KINDS:
         if k.group != group or k.version != version:

@@ -21,7 +21,7 @@ from typing import Any
 
 import virtctl
 from virtctl.controller.schema import definition_for, openapi3
-from virtctl.controller.server import cdi_openapi, core_openapi, discovery, openapi_paths
+from virtctl.controller.server import auth_reviews, cdi_openapi, core_openapi, discovery, openapi_paths
 from virtctl.controller.server.messages import Request, Response
 from virtctl.errors import APIError, NotFound
 from virtctl.model import kinds
@@ -55,6 +55,8 @@ def group_version_document(group: str, version: str) -> dict[str, Any]:
         return core_openapi.document(group, version)
     if group in (kinds.CDI, kinds.CDI_UPLOAD):
         return cdi_openapi.document(group, version)
+    if group in auth_reviews.GROUPS:
+        return auth_reviews.openapi_document(group, version)
     paths = openapi_paths.served_paths(group, version)
     gvks = _gvks(group, version)
     security = {name: dict(scheme) for name, scheme in openapi3.spec()["securityDefinitions"].items()}

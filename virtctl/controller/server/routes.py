@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from virtctl.controller.server import cdi_routes, core_routes, discovery, openapi, resources, subresources
+from virtctl.controller.server import auth_reviews, cdi_routes, core_routes, discovery, openapi, resources, subresources
 from virtctl.controller.server.messages import Request, Response, ServerState, Streaming, json_response
 from virtctl.errors import MethodNotAllowed, NotFound
 from virtctl.model import kinds
@@ -68,6 +68,8 @@ def route(state: ServerState, req: Request) -> Response | Streaming:
         return json_response(200, resource_list)
     if rest[0] == kinds.CDI_UPLOAD:
         return cdi_routes.route(state, req, rest)       # create-only, never stored
+    if rest[0] in auth_reviews.GROUPS:
+        return auth_reviews.route(req, rest)            # create-only, never stored
     rp = resources.parse(rest)
     if rp is None:
         raise not_found()
