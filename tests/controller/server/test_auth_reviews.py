@@ -12,18 +12,19 @@ import pytest
 
 from virtctl.controller.server import auth_reviews
 
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.30")
+KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
+KUBECTL = KUBECTL_DIR / "kubectl.1.30"
 SSAR = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 SSRR = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
 SSR = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
 
-def kubectl(api_server: Any, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    if not os.access(KUBECTL, os.X_OK):
-        pytest.skip(f"{KUBECTL} is not installed")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path / "home"),
+def kubectl(api_server: Any, tmp_path: Path, *args: str, binary: Path = KUBECTL) -> subprocess.CompletedProcess[str]:
+    if not os.access(binary, os.X_OK):
+        pytest.skip(f"{binary} is not installed")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path / binary.name),
            "KUBECONFIG": str(api_server.kubeconfig_path)}
-    return subprocess.run([str(KUBECTL), *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_kubectl_auth_can_i(api_server, tmp_path):
@@ -54,6 +55,17 @@ def test_kubectl_auth_whoami(api_server, tmp_path):
     assert ["Groups", "[system:masters", "system:authenticated]"] in rows
 
 
+def test_kubectl_133_sends_protobuf(api_server, tmp_path):
+    """kubectl 1.32+ posts the reviews in Kubernetes' protobuf encoding."""
+    binary = KUBECTL_DIR / "kubectl.1.33"
+    r = kubectl(api_server, tmp_path, "auth", "can-i", "create", "vm", "--subresource", "status", binary=binary)
+    assert (r.returncode, r.stdout.strip()) == (0, "yes"), r.stderr
+    r = kubectl(api_server, tmp_path, "auth", "can-i", "--list", "-n", "default", binary=binary)
+    assert r.returncode == 0 and ["*.*", "[]", "[]", "[*]"] in [line.split() for line in r.stdout.splitlines()]
+    r = kubectl(api_server, tmp_path, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}", binary=binary)
+    assert (r.returncode, r.stdout) == (0, auth_reviews.USERNAME), r.stderr
+
+
 def test_kubectl_api_resources_lists_the_reviews(api_server, tmp_path):
     r = kubectl(api_server, tmp_path, "api-resources", "--api-group", "authorization.k8s.io", "-o", "wide")
     assert r.returncode == 0, r.stderr
@@ -65,6 +77,9 @@ def test_kubectl_api_resources_lists_the_reviews(api_server, tmp_path):
     assert r.returncode == 0, r.stderr
     names = {line.split()[0] for line in r.stdout.splitlines()[1:]}
     assert {"selfsubjectreviews", "selfsubjectaccessreviews", "virtualmachines"} <= names
+    r = kubectl(api_server, tmp_path, "get", "selfsubjectaccessreviews")
+    assert r.returncode == 1 and r.stderr.strip() == ("Error from server (MethodNotAllowed): the server does not "
+                                                      "allow this method on the requested resource")
 
 
 def test_kubernetes_client_access_review(api_server):
@@ -100,7 +115,8 @@ def test_access_review_echoes_the_spec_and_is_not_stored(api_server_session):
     assert r.status == 201 and r.json()["status"] == {"allowed": True}
     for method in ("GET", "PUT", "DELETE"):
         r = api_server_session.request(method, SSAR)
-        assert r.status == 405 and r.json()["reason"] == "MethodNotAllowed"
+        assert (r.status, r.json()["reason"], r.json()["message"]) == (
+            405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
     assert api_server_session.request("GET", SSAR + "/x").status == 404
     assert api_server_session.request("POST", "/apis/authorization.k8s.io/v1/namespaces/default/"
                                               "selfsubjectaccessreviews", {"spec": spec}).status == 404

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from virtctl.controller import schema
 from virtctl.controller.schema.core import common as c
+from virtctl.controller.server import core_protobuf
 from virtctl.controller.server.messages import Request, Response, json_response
 from virtctl.controller.store import metadata as meta
 from virtctl.errors import BadRequest, MethodNotAllowed, NotFound
@@ -100,11 +101,15 @@ def route(req: Request, parts: list[str]) -> Response:
     if kind is None:
         raise NotFound("the server could not find the requested resource", details={})
     if req.method != "POST":
-        raise MethodNotAllowed(f"the server does not allow this method on the requested resource "
-                               f"({req.method.lower()} {kind.resource})")
+        # go-restful's 405, answered by the apiserver's service error handler (no resource named)
+        raise MethodNotAllowed("the server does not allow this method on the requested resource", details={})
     req.query.check_write_options(req.method)
     field_validation = schema.check_field_validation(req.query.get("fieldValidation"))
-    obj, warnings = decode(kind, req.json(empty={}), field_validation)
+    if req.content_type == core_protobuf.CONTENT_TYPE:
+        body = core_protobuf.decode(kind, req.body)             # kubectl 1.32+ sends protobuf
+    else:
+        body = req.json(empty={})
+    obj, warnings = decode(kind, body, field_validation)
     return json_response(201, _ANSWER[kind.kind](obj), warnings)
 
 

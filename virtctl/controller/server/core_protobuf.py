@@ -63,6 +63,16 @@ SCHEMA: dict[str, dict[int, tuple[str, str, str]]] = {
               7: ("lastTimestamp", "Time", ""), 8: ("count", I32, ""), 9: ("type", S, ""),
               12: ("action", S, ""), 13: ("related", "ObjectReference", ""), 14: ("reportingComponent", S, ""),
               15: ("reportingInstance", S, "")},
+    # the self-reviews (auth_reviews.py); their status is the server's to write, skipped
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "SelfSubjectAccessReviewSpec", "")},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", ""),
+                                    2: ("nonResourceAttributes", "NonResourceAttributes", "")},
+    "ResourceAttributes": {1: ("namespace", S, ""), 2: ("verb", S, ""), 3: ("group", S, ""), 4: ("version", S, ""),
+                           5: ("resource", S, ""), 6: ("subresource", S, ""), 7: ("name", S, "")},
+    "NonResourceAttributes": {1: ("path", S, ""), 2: ("verb", S, "")},
+    "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "SelfSubjectRulesReviewSpec", "")},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", S, "")},
+    "SelfSubjectReview": {1: ("metadata", "ObjectMeta", "")},
 }
 
 
