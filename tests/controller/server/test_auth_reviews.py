@@ -249,3 +249,30 @@ def test_decode_prunes_unknown_fields_and_drops_the_namespace():
     assert warnings == ['unknown field "spec.extra"']
     assert auth_reviews.access_problems(auth_reviews.decode(
         auth_reviews.SSAR, {"spec": {"resourceAttributes": {}}}, "Strict")[0]) == []
+
+
+HOSTILE = ["[]", "3", "null", '"x"', "{", "\xff", '{"spec": []}', '{"spec": null}', '{"status": 5}', '{"metadata": []}',
+           '{"metadata": {"labels": {"a": 1}}}', '{"metadata": {"generation": "x"}}', '{"metadata": {"generation": 1.5}}',
+           '{"metadata": {"creationTimestamp": "bad"}}', '{"metadata": {"creationTimestamp": 3}}',
+           '{"metadata": {"ownerReferences": [1]}}', '{"metadata": {"ownerReferences": [{"controller": "y"}]}}',
+           '{"metadata": {"finalizers": "f"}}', '{"metadata": {"managedFields": {}}}',
+           '{"metadata": {"deletionTimestamp": "2020-01-01T00:00:00Z", "deletionGracePeriodSeconds": 3,'
+           ' "ownerReferences": [{"name": "o", "controller": true}]}, "spec": {"resourceAttributes": {}}}',
+           '{"spec": {"resourceAttributes": null, "nonResourceAttributes": {"path": 3}}}', '{"spec": {"namespace": {}}}']
+
+
+@pytest.mark.usefixtures("no_traceback_logged")
+def test_hostile_bodies_are_4xx(api_server):
+    for path in (SSAR, SSRR, SSR):
+        for body in HOSTILE:
+            r = api_server.request("POST", path, body, headers={"Content-Type": "application/json"})
+            assert 400 <= r.status < 500 or r.status == 201, (path, body, r.status, r.body)
+            assert r.json()["kind"] in ("Status", "SelfSubjectAccessReview", "SelfSubjectRulesReview",
+                                        "SelfSubjectReview")
+        for content_type in ("application/vnd.kubernetes.protobuf", "application/yaml", "text/plain"):
+            r = api_server.request("POST", path, b"k8s\x00\x0a\x02\xff\xff", headers={"Content-Type": content_type})
+            assert r.status in (400, 415), (path, content_type, r.status, r.body)
+    r = api_server.request("POST", SSAR, '{"metadata": {"generation": "x"}}')
+    assert (r.status, r.json()["message"]) == (400, (
+        'SelfSubjectAccessReview in version "v1" cannot be handled as a SelfSubjectAccessReview: json: cannot '
+        'unmarshal string into Go struct field ObjectMeta.metadata.generation of type int64'))

@@ -12,6 +12,7 @@ decodes and validates them, and never stored.
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any, Callable
 
 from virtctl.controller import schema
@@ -52,6 +53,8 @@ _TREES: dict[str, dict[str, c.Tree]] = {
                 "status": {k: True for k in ("resourceRules", "nonResourceRules", "incomplete", "evaluationError")}},
     SSR.kind: {**c.TOP, "status": {"userInfo": {k: True for k in ("username", "uid", "groups", "extra")}}},
 }
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 # what kube-apiserver's RBAC rule resolver answers for a member of system:masters (cluster-admin)
 RESOURCE_RULES = [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
@@ -118,8 +121,7 @@ def decode(kind: Kind, body: Any, field_validation: str) -> tuple[dict[str, Any]
     refused, pruned or warned about per ``fieldValidation``); returns it and the warnings."""
     obj = meta.check_body(kind, body)
     obj["metadata"].pop("namespace", None)          # cluster-scoped: a namespace in the body is dropped
-    for key in ("labels", "annotations"):
-        c.string_map(kind, obj["metadata"], key, f"ObjectMeta.metadata.{key}")
+    _check_metadata(kind, obj["metadata"])
     if kind is SSAR:
         spec = c.spec(kind, obj, "v1.SelfSubjectAccessReviewSpec")
         for key, fields in (("resourceAttributes", _RESOURCE_ATTRIBUTES),
@@ -139,6 +141,40 @@ def decode(kind: Kind, body: Any, field_validation: str) -> tuple[dict[str, Any]
         raise c.decode_error(kind, f"strict decoding error: {listed}")
     c.prune(tree, obj)
     return obj, [f'unknown field "{u}"' for u in found] if field_validation == "Warn" else []
+
+
+def _check_metadata(kind: Kind, m: dict[str, Any]) -> None:
+    """The metadata's JSON types, refused as the apiserver's decoder refuses them (400)."""
+    for key in ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "creationTimestamp",
+                "deletionTimestamp"):
+        c.expect(kind, m.get(key), str, f"ObjectMeta.metadata.{key}", "string")
+    for key in ("generation", "deletionGracePeriodSeconds"):
+        c.expect(kind, m.get(key), int, f"ObjectMeta.metadata.{key}", "int64")
+    for key in ("creationTimestamp", "deletionTimestamp"):
+        if m.get(key) and _parse_time(m[key]) is None:
+            raise c.decode_error(kind, f'parsing time "{m[key]}" as "2006-01-02T15:04:05Z07:00": cannot parse '
+                                       f'"{m[key]}" as "2006"')
+    for key in ("labels", "annotations"):
+        c.string_map(kind, m, key, f"ObjectMeta.metadata.{key}")
+    c.string_list(kind, m.get("finalizers"), "ObjectMeta.metadata.finalizers", "string")
+    c.expect(kind, m.get("managedFields"), list, "ObjectMeta.metadata.managedFields", "[]v1.ManagedFieldsEntry")
+    c.expect(kind, m.get("ownerReferences"), list, "ObjectMeta.metadata.ownerReferences", "[]v1.OwnerReference")
+    for owner in m.get("ownerReferences") or []:
+        c.expect(kind, owner, dict, "ObjectMeta.metadata.ownerReferences", "v1.OwnerReference")
+        for key in ("apiVersion", "kind", "name", "uid"):
+            c.expect(kind, owner.get(key), str, f"OwnerReference.metadata.ownerReferences.{key}", "string")
+        for key in ("controller", "blockOwnerDeletion"):
+            c.expect(kind, owner.get(key), bool, f"OwnerReference.metadata.ownerReferences.{key}", "bool")
+
+
+def _parse_time(text: str) -> datetime.datetime | None:
+    """An RFC 3339 time as metav1.Time reads it (in the server's local zone), None when it is not one."""
+    if not _RFC3339.fullmatch(text):
+        return None
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone()
+    except ValueError:
+        return None
 
 
 def access_problems(obj: dict[str, Any]) -> list[schema.Problem]:
@@ -172,12 +208,9 @@ def _go_struct(name: str, obj: dict[str, Any], fields: tuple[str, ...]) -> str:
 
 
 def _go_time(text: Any) -> str:
-    if not text:
+    t = _parse_time(text) if text else None
+    if t is None:
         return "time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC)"
-    try:
-        t = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone()
-    except ValueError:
-        return c.quote(text)
     return (f"time.Date({t.year}, time.{t.strftime('%B')}, {t.day}, {t.hour}, {t.minute}, {t.second}, "
             f"{t.microsecond * 1000}, time.Local)")
 
