@@ -225,40 +225,16 @@ def test_discovery(api_server_session):
     assert "/apis/authorization.k8s.io/v1" in paths and "/apis/authentication.k8s.io" in paths
 
 
-def test_metadata_must_be_empty_printed_as_go_prints_it():
-    obj, _ = auth_reviews.decode(auth_reviews.SSAR, {"metadata": {"generateName": "g-", "labels": {"b": "2", "a": "1"},
-                                                                  "finalizers": ["f"]},
-                                                     "spec": {"nonResourceAttributes": {"path": "/x"}}}, "Strict")
-    [problem] = auth_reviews.access_problems(obj)
-    assert problem.field == "metadata" and problem.reason == "FieldValueInvalid"
-    assert problem.message == (
-        'Invalid value: v1.ObjectMeta{Name:"", GenerateName:"g-", Namespace:"", SelfLink:"", UID:"", '
-        'ResourceVersion:"", Generation:0, CreationTimestamp:time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC), '
-        'DeletionTimestamp:(*v1.Time)(nil), DeletionGracePeriodSeconds:(*int64)(nil), '
-        'Labels:map[string]string{"a":"1", "b":"2"}, Annotations:map[string]string(nil), '
-        'OwnerReferences:[]v1.OwnerReference(nil), Finalizers:[]string{"f"}, '
-        'ManagedFields:[]v1.ManagedFieldsEntry(nil)}: must be empty')
-
-
-def test_decode_prunes_unknown_fields_and_drops_the_namespace():
-    body = {"metadata": {"namespace": "x", "creationTimestamp": None}, "spec": {"namespace": "ns", "extra": 1},
-            "status": {"resourceRules": []}}
-    obj, warnings = auth_reviews.decode(auth_reviews.SSRR, body, "Ignore")
-    assert obj["spec"] == {"namespace": "ns"} and obj["metadata"] == {} and warnings == []
-    _, warnings = auth_reviews.decode(auth_reviews.SSRR, body, "Warn")
-    assert warnings == ['unknown field "spec.extra"']
-    assert auth_reviews.access_problems(auth_reviews.decode(
-        auth_reviews.SSAR, {"spec": {"resourceAttributes": {}}}, "Strict")[0]) == []
-
-
-HOSTILE = ["[]", "3", "null", '"x"', "{", "\xff", '{"spec": []}', '{"spec": null}', '{"status": 5}', '{"metadata": []}',
-           '{"metadata": {"labels": {"a": 1}}}', '{"metadata": {"generation": "x"}}', '{"metadata": {"generation": 1.5}}',
-           '{"metadata": {"creationTimestamp": "bad"}}', '{"metadata": {"creationTimestamp": 3}}',
-           '{"metadata": {"ownerReferences": [1]}}', '{"metadata": {"ownerReferences": [{"controller": "y"}]}}',
-           '{"metadata": {"finalizers": "f"}}', '{"metadata": {"managedFields": {}}}',
+HOSTILE = ["[]", "3", "null", '"x"', "{", "\xff", '{"spec": []}', '{"spec": null}', '{"status": 5}',
+           '{"metadata": []}', '{"metadata": {"labels": {"a": 1}}}', '{"metadata": {"generation": "x"}}',
+           '{"metadata": {"generation": 1.5}}', '{"metadata": {"creationTimestamp": "bad"}}',
+           '{"metadata": {"creationTimestamp": 3}}', '{"metadata": {"ownerReferences": [1]}}',
+           '{"metadata": {"ownerReferences": [{"controller": "y"}]}}', '{"metadata": {"finalizers": "f"}}',
+           '{"metadata": {"managedFields": {}}}',
            '{"metadata": {"deletionTimestamp": "2020-01-01T00:00:00Z", "deletionGracePeriodSeconds": 3,'
            ' "ownerReferences": [{"name": "o", "controller": true}]}, "spec": {"resourceAttributes": {}}}',
-           '{"spec": {"resourceAttributes": null, "nonResourceAttributes": {"path": 3}}}', '{"spec": {"namespace": {}}}']
+           '{"spec": {"resourceAttributes": null, "nonResourceAttributes": {"path": 3}}}',
+           '{"spec": {"namespace": {}}}']
 
 
 @pytest.mark.usefixtures("no_traceback_logged")
