@@ -16,7 +16,6 @@ import argparse
 import os
 import statistics
 import sys
-import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import libvirt
 
+from tests.e2e.raw_console import read_console
 from virtctl.controller.storage.sources import KernelBootFiles
 from virtctl.controller.virt.converter import vmi_to_domain
 from virtctl.controller.virt.libvirt_host import LibvirtHost
@@ -74,56 +74,19 @@ def boot_ours(host: LibvirtHost, guest_dir: str) -> float:
 
 
 def boot_raw(conn: libvirt.virConnect, xml: str) -> float:
-    """The console pattern of docs/standalone.md#measured-libvirt-and-qemu-facts, straight on
-    libvirt-python: a NONBLOCK stream served by the event loop. A stream that ends or fails (the
-    domain went away, or something else took the console) ends the wait with its reason instead of
-    raising in the event loop, and its teardown never raises."""
-    buf = bytearray()
-    cond = threading.Condition()
-    ended: list[str] = []
-
-    def on_event(stream, events, _opaque):
-        with cond:
-            try:
-                while (d := stream.recv(65536)) not in (-2, b""):
-                    buf.extend(d)
-                if d == b"":
-                    ended.append("end of stream")
-            except libvirt.libvirtError as e:
-                ended.append(str(e))
-            if events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP) and not ended:
-                ended.append("stream error or hang-up")
-            cond.notify_all()
-
+    """The same domain straight on libvirt-python, its console read as ``virsh console`` reads it
+    (tests/e2e/raw_console.py); a stream that ends or fails ends the wait with its reason."""
     t0 = time.monotonic()
     dom = conn.createXML(xml, 0)
-    st = None
     try:
-        st = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
-        dom.openConsole(None, st, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
-        st.eventAddCallback(libvirt.VIR_STREAM_EVENT_READABLE | libvirt.VIR_STREAM_EVENT_ERROR
-                            | libvirt.VIR_STREAM_EVENT_HANGUP, on_event, None)
-        with cond:
-            cond.wait_for(lambda: MARKER in buf[-4096:] or bool(ended), TIMEOUT)
-            ok = MARKER in buf[-4096:]
+        out, ended = read_console(conn, dom, MARKER, TIMEOUT)
         elapsed = time.monotonic() - t0
-        if not ok:
+        if MARKER not in out:
             why = ended[0] if ended else f"no {MARKER!r} within {TIMEOUT} s"
-            raise RuntimeError(f"raw: {why}: {bytes(buf[-300:])!r}")
+            raise RuntimeError(f"raw: {why}: {out[-300:]!r}")
         return elapsed
     finally:
-        if st is not None:
-            close_stream(st)
         dom.destroy()
-
-
-def close_stream(st: libvirt.virStream) -> None:
-    """Stop serving and drop the stream; one that already failed has nothing left to abort."""
-    for step in (st.eventRemoveCallback, st.abort):
-        try:
-            step()
-        except libvirt.libvirtError:
-            pass
 
 
 def main() -> None:

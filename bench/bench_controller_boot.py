@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # tests.e2e.raw_console, through bench_boot
 from bench_boot import TIMEOUT, boot_raw, domain_xml, without_metadata  # noqa: E402
 
 import libvirt  # noqa: E402

@@ -5,11 +5,9 @@ threads behind, and SIGTERM ends a controller promptly while its consoles are op
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
+from tests.e2e.raw_console import read_console
 from tests.e2e.test_standalone import VIRTCTL, Standalone, domain_ids, kernel_image, libvirt_name, stop  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -44,40 +43,6 @@ def foreign_domain_xml(name: str, guest) -> str:
       <cmdline>{guest.cmdline}</cmdline></os>
       <devices><serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/>
       </console></devices></domain>"""
-
-
-def read_console(conn, dom, marker: bytes, timeout: float) -> tuple[bytes, list[str]]:
-    """Read the domain's console as a user's `virsh console` does, until ``marker``: what came,
-    and how the stream ended if it did (a controller opening it with FORCE would end it)."""
-    import libvirt
-
-    buf, ended, cond = bytearray(), [], threading.Condition()
-
-    def on_event(stream, events, _opaque):
-        with cond:
-            try:
-                while (d := stream.recv(65536)) not in (-2, b""):
-                    buf.extend(d)
-                if d == b"":
-                    ended.append("end of stream")
-            except libvirt.libvirtError as e:
-                ended.append(str(e))
-            if events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP):
-                ended.append(f"stream events {events}")
-            cond.notify_all()
-
-    st = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
-    dom.openConsole(None, st, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
-    st.eventAddCallback(libvirt.VIR_STREAM_EVENT_READABLE | libvirt.VIR_STREAM_EVENT_ERROR
-                        | libvirt.VIR_STREAM_EVENT_HANGUP, on_event, None)
-    try:
-        with cond:
-            cond.wait_for(lambda: marker in buf or bool(ended), timeout)
-            return bytes(buf), list(ended)
-    finally:
-        for step in (st.eventRemoveCallback, st.abort):
-            with contextlib.suppress(libvirt.libvirtError):
-                step()
 
 
 def alive(pid: int) -> bool:
