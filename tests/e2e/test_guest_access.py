@@ -25,7 +25,15 @@ import pytest
 import yaml
 
 from tests.controller.storage.registry_fixture import local_registry  # noqa: F401  (fixture)
-from tests.e2e.standalone_env import VIRTCTL, Standalone, kernel_vm, libvirt_name, push_kernel_image, running_controller
+from tests.e2e.standalone_env import (
+    VIRTCTL,
+    Standalone,
+    kernel_vm,
+    libvirt_name,
+    push_kernel_image,
+    running_controller,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -62,6 +70,12 @@ def vm(env, key, guest, local_registry) -> str:  # noqa: F811
                         volumes=[{"name": "cloudinit", "cloudInitNoCloud": {"userData": user_data}}]))
     env.wait_log(name, "GUEST-BOOT-OK", timeout=180)
     return name
+
+
+def agent_connected(env: Standalone, vm: str) -> str | None:
+    """The status of the VMI's AgentConnected condition (None without one)."""
+    conds = env.obj("vmi", vm)["status"].get("conditions") or []
+    return next((c["status"] for c in conds if c["type"] == "AgentConnected"), None)
 
 
 def a_is_address(arg: str) -> bool:
@@ -299,13 +313,7 @@ def test_guest_agent_and_addresses(env, vm, key):
 
     # the agent goes away: AgentConnected goes, guestosinfo says so
     ssh(env, vm, key, "kill $(cat /run/qemu-ga.pid)")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        conds = {c["type"]: c["status"] for c in env.obj("vmi", vm)["status"].get("conditions") or []}
-        if "AgentConnected" not in conds:
-            break
-        time.sleep(2)
-    assert "AgentConnected" not in conds
+    wait_until(lambda: agent_connected(env, vm) is None, 120, "AgentConnected to go", every=2)
     r = env.run("guestosinfo", vm, check=False)
     assert r.returncode == 1
     assert r.stderr.strip() == (f"Error getting guestosinfo of VirtualMachineInstance {vm}, an error on the server "
@@ -314,13 +322,7 @@ def test_guest_agent_and_addresses(env, vm, key):
     # and comes back
     ssh(env, vm, key, "for p in /sys/class/virtio-ports/*; do [ $(cat $p/name) = org.qemu.guest_agent.0 ] && "
                       "qemu-ga -d -m virtio-serial -p /dev/${p##*/} -t /run -f /run/qemu-ga.pid; done")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        conds = {c["type"]: c["status"] for c in env.obj("vmi", vm)["status"].get("conditions") or []}
-        if conds.get("AgentConnected") == "True":
-            break
-        time.sleep(2)
-    assert conds.get("AgentConnected") == "True"
+    wait_until(lambda: agent_connected(env, vm) == "True", 120, "AgentConnected=True", every=2)
 
 
 # ---------------------------------------------------------------- bad input and faults
@@ -399,14 +401,7 @@ def test_no_leaks_after_many_websockets_and_vanishing_clients(env, vm):
 
 
 def test_soft_reboot_goes_through_the_agent(env, vm):
-    conds: dict = {}
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        conds = {c["type"]: c["status"] for c in env.obj("vmi", vm)["status"].get("conditions") or []}
-        if conds.get("AgentConnected") == "True":
-            break
-        time.sleep(2)
-    assert conds.get("AgentConnected") == "True"
+    wait_until(lambda: agent_connected(env, vm) == "True", 120, "AgentConnected=True", every=2)
     env.run("soft-reboot", vm)
     log = env.wait_log(vm, "GUEST-AGENT-REBOOT", timeout=60)
     assert log.count("GUEST-BOOT-OK") >= 1

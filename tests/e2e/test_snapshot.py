@@ -25,6 +25,20 @@ def boot(env, name: str) -> None:
     env.wait_log(name, "GUEST-BOOT-OK")
 
 
+def restore_and_read_state_a(env, name: str) -> None:
+    """Restore the stopped VM ``name`` from its snapshot ``<name>-s``; booted again, its volume holds
+    STATE-A (written before the snapshot), not STATE-B (after). Then the VM and snapshot go."""
+    out = env.run("snapshot", "restore", f"{name}-s", "--name", f"{name}-r", "--wait", "--timeout", "2m")
+    assert f"VirtualMachineRestore {name}-r of VM {name} from snapshot {name}-s was created" in out.stdout
+    assert env.obj("vmrestore", f"{name}-r")["status"]["complete"] is True
+    boot(env, name)
+    out = env.console(name, READ)
+    assert "STATE-A-42" in out and "STATE-B-42" not in out
+    env.run("stop", name, "--wait", "--timeout", "2m")
+    env.run("snapshot", "delete", f"{name}-s")
+    env.run("delete", "vm", name)
+
+
 def test_snapshot_restore_brings_back_the_volume(standalone, kernel_image, tmp_path):  # noqa: F811
     name = f"snap-{uuid.uuid4().hex[:6]}"
     manifest = tmp_path / "vm.yaml"
@@ -44,18 +58,7 @@ def test_snapshot_restore_brings_back_the_volume(standalone, kernel_image, tmp_p
     assert "STATE-B-42" in standalone.console(name, READ)
     standalone.run("stop", name, "--wait", "--timeout", "2m")
 
-    out = standalone.run("snapshot", "restore", f"{name}-s", "--name", f"{name}-r", "--wait", "--timeout", "2m")
-    assert f"VirtualMachineRestore {name}-r of VM {name} from snapshot {name}-s was created" in out.stdout
-    restore = standalone.obj("vmrestore", f"{name}-r")
-    assert restore["status"]["complete"] is True
-
-    boot(standalone, name)
-    out = standalone.console(name, READ)
-    assert "STATE-A-42" in out and "STATE-B-42" not in out
-
-    standalone.run("stop", name, "--wait", "--timeout", "2m")
-    standalone.run("snapshot", "delete", f"{name}-s")
-    standalone.run("delete", "vm", name)
+    restore_and_read_state_a(standalone, name)
 
 
 def test_online_snapshot_while_the_guest_writes(standalone, kernel_image, tmp_path):  # noqa: F811
@@ -99,14 +102,7 @@ def test_online_snapshot_while_the_guest_writes(standalone, kernel_image, tmp_pa
                                                          "head -c 8; echo"))
 
     standalone.run("stop", name, "--wait", "--timeout", "2m")
-    r = standalone.run("snapshot", "restore", f"{name}-s", "--name", f"{name}-r", "--wait", "--timeout", "2m")
-    assert f"VirtualMachineRestore {name}-r of VM {name} from snapshot {name}-s was created" in r.stdout
-    boot(standalone, name)
-    out = standalone.console(name, READ)
-    assert "STATE-A-42" in out and "STATE-B-42" not in out
-    standalone.run("stop", name, "--wait", "--timeout", "2m")
-    standalone.run("snapshot", "delete", f"{name}-s")
-    standalone.run("delete", "vm", name)
+    restore_and_read_state_a(standalone, name)
 
 
 def test_snapshot_waits_while_a_volume_is_being_uploaded(standalone, kernel_image, tmp_path):  # noqa: F811
