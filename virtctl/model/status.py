@@ -96,7 +96,7 @@ def has_condition(obj: dict | None, ctype: str, status: str | None = None, reaso
 
 
 def set_condition(status: dict, ctype: str, cstatus: str, reason: str = "", message: str = "", *,
-                  now: str | None = None, probe: bool = True, transition_time: str | None = None) -> None:
+                  now: str | None = None, transition_time: str | None = None) -> None:
     """Add or update a condition in ``status['conditions']``.
 
     The transition time only moves when the status value changes: rewriting an unchanged

@@ -136,7 +136,3 @@ class WorkQueue(Generic[K]):
             self._delayed.clear()
             self._waiting.clear()
             self._cond.notify_all()
-
-    @property
-    def shutting_down(self) -> bool:
-        return self._shutdown

@@ -91,10 +91,6 @@ class ServicePublisher:
             keys.update(k for k in self._published if k[0] == ns)
         return keys
 
-    def published(self, namespace: str, name: str) -> dict[Slot, Installed]:
-        with self._lock:
-            return dict(self._published.get((namespace, name), {}))
-
     # ------------------------------------------------------------------ reconcile
     def reconcile(self, key: Key) -> None:
         ns, name = key

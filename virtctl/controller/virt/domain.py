@@ -130,7 +130,6 @@ class Domain:
     owner: Owner | None = None
     type: str = "qemu"           # qemu (TCG) | kvm | test
     memory_kib: int = 131072
-    vcpu_placement_static: bool = True
     cpu: CPU = field(default_factory=CPU)
     os: OS = field(default_factory=OS)
     features: Features = field(default_factory=Features)

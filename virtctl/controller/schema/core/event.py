@@ -15,13 +15,7 @@ TREE: dict[str, c.Tree] = {**c.TOP, "involvedObject": _REF, "reason": True, "mes
                            "firstTimestamp": True, "lastTimestamp": True, "count": True, "type": True,
                            "eventTime": True, "series": True, "action": True, "related": _REF,
                            "reportingComponent": True, "reportingInstance": True}
-V1_TREE: dict[str, c.Tree] = {**c.TOP, "eventTime": True, "series": True, "reportingController": True,
-                              "reportingInstance": True, "action": True, "reason": True, "regarding": _REF,
-                              "related": _REF, "note": True, "type": True, "deprecatedSource": True,
-                              "deprecatedFirstTimestamp": True, "deprecatedLastTimestamp": True,
-                              "deprecatedCount": True}
 TYPES = ("Normal", "Warning")
-NOTE_MAX = 1024
 
 
 def admit(kind: Kind, obj: dict[str, Any]) -> list[Problem]:
